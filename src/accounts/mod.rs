@@ -1,0 +1,10 @@
+//! Accounts for the three roles: residents sign up; staff create staff and
+//! contractor accounts. Sessions, login throttling and password hashing.
+
+pub mod domain;
+pub mod models;
+pub mod password;
+pub mod routes;
+pub mod service;
+pub mod sessions;
+pub mod throttle;

@@ -1,0 +1,345 @@
+//! Account pages: sign-up, login, logout, the resident's home and messages,
+//! staff's account management.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::models::{self, Role};
+use super::service::{self, AccountInput, LoginError, NewAccount};
+use super::sessions;
+use crate::error::AppError;
+use crate::notify;
+use crate::state::AppState;
+use crate::time::format_datetime;
+use crate::web::{db, field_errors, redirect, render, render_status, safe_local_path, session_cookie, CsrfForm, Ctx, FormErrors};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_page))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/signup", web::get().to(signup_page))
+        .route("/signup", web::post().to(signup))
+        .route("/my", web::get().to(resident_home))
+        .route("/my/messages", web::get().to(my_messages))
+        .route("/my/messages/{id}", web::get().to(my_message))
+        .route("/staff", web::get().to(staff_home))
+        .route("/staff/users", web::get().to(staff_users))
+        .route("/staff/users/new", web::get().to(staff_new_user_page))
+        .route("/staff/users", web::post().to(staff_create_user))
+        .route("/contractor", web::get().to(contractor_home))
+        .route("/session/extend", web::post().to(extend_session));
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    next: String,
+}
+
+#[derive(Deserialize, Default, Serialize)]
+#[serde(default)]
+pub struct LoginForm {
+    email: String,
+    #[serde(skip_serializing)]
+    password: String,
+    next: String,
+}
+
+fn login_form_page(
+    state: &AppState,
+    ctx: &Ctx,
+    form: &LoginForm,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("form", form);
+    if let Some(message) = error {
+        c.insert("errors", &FormErrors::single("email", message));
+    }
+    render_status(state, ctx, "accounts/login.html", &mut c, status)
+}
+
+async fn login_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<LoginQuery>) -> Result<HttpResponse, AppError> {
+    if let Some(user) = &ctx.user {
+        return Ok(redirect(user.role().home_path(), None));
+    }
+    let form = LoginForm { next: q.next.clone(), ..Default::default() };
+    login_form_page(&state, &ctx, &form, None, StatusCode::OK)
+}
+
+async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let (email, password, ip) = (form.email.clone(), form.password.clone(), ctx.ip.clone());
+    let old_key = ctx.session_key.clone();
+    let outcome = db(&state, move |conn, state| {
+        match service::authenticate(conn, &state.config, &email, &password, &ip) {
+            Ok(user) => {
+                let token = sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user.id, state.config.session_idle)?;
+                Ok(Ok((user, token)))
+            }
+            Err(LoginError::Other(e)) => Err(e),
+            Err(e) => Ok(Err(e)),
+        }
+    })
+    .await?;
+    match outcome {
+        Ok((user, token)) => {
+            let next = if form.next.is_empty() { user.role().home_path() } else { safe_local_path(&form.next) };
+            let mut res = redirect(next, Some("accounts.flash.logged_in"));
+            res.add_cookie(&session_cookie(&token, ctx.secure)).map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        Err(LoginError::Locked { minutes }) => {
+            let msg = state.i18n.t_with(ctx.lang, "errors.too_many_attempts_minutes", &[("minutes", &minutes.to_string())]);
+            login_form_page(&state, &ctx, &form, Some(msg), StatusCode::TOO_MANY_REQUESTS)
+        }
+        Err(_) => {
+            let msg = state.i18n.t(ctx.lang, "accounts.errors.login_failed");
+            login_form_page(&state, &ctx, &form, Some(msg), StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+async fn logout(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    let key = ctx.session_key.clone();
+    db(&state, move |conn, _| sessions::end(conn, &key)).await?;
+    let mut res = redirect("/", Some("accounts.flash.logged_out"));
+    let mut gone = session_cookie("", ctx.secure);
+    gone.make_removal();
+    res.add_cookie(&gone).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+/// Keeps a signed-in session alive (the "stay signed in" button).
+async fn extend_session(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    ctx.user()?;
+    let key = ctx.session_key.clone();
+    db(&state, move |conn, state| sessions::extend(conn, &key, state.config.session_idle)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize)]
+struct AccountFormView<'a> {
+    name: &'a str,
+    email: &'a str,
+    phone: &'a str,
+}
+
+fn account_form_view(input: &AccountInput) -> AccountFormView<'_> {
+    AccountFormView { name: &input.name, email: &input.email, phone: &input.phone }
+}
+
+async fn signup_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if let Some(user) = &ctx.user {
+        return Ok(redirect(user.role().home_path(), None));
+    }
+    let mut c = tera::Context::new();
+    c.insert("form", &account_form_view(&AccountInput::default()));
+    render(&state, &ctx, "accounts/signup.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SignupForm {
+    #[serde(flatten)]
+    account: AccountInput,
+    agree_terms: String,
+}
+
+async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let mut errors = match service::validate(&form.account) {
+        Ok(_) => vec![],
+        Err(e) => e,
+    };
+    if form.agree_terms != "yes" {
+        errors.push(("agree_terms", "accounts.errors.terms_required"));
+    }
+    let outcome = if errors.is_empty() {
+        let input = form.account.clone();
+        let lang = ctx.lang;
+        db(&state, move |conn, state| {
+            let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+            let new = NewAccount { account: &valid, role: Role::Resident, is_supervisor: false, lang, email_kind: Some("welcome") };
+            match service::create_account(conn, &state.notifier, new) {
+                Ok(user) => {
+                    let token = sessions::start_for_user(conn, &state.config.secret_key, "", &user.id, state.config.session_idle)?;
+                    Ok(Ok(token))
+                }
+                Err(AppError::Conflict(key)) => Ok(Err(key)),
+                Err(e) => Err(e),
+            }
+        })
+        .await?
+    } else {
+        Err("")
+    };
+    match outcome {
+        Ok(token) => {
+            let old_key = ctx.session_key.clone();
+            db(&state, move |conn, _| sessions::end(conn, &old_key)).await?;
+            let mut res = redirect("/my", Some("accounts.flash.signed_up"));
+            res.add_cookie(&session_cookie(&token, ctx.secure)).map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        Err(conflict) => {
+            if !conflict.is_empty() {
+                errors.push(("email", conflict));
+            }
+            let mut c = tera::Context::new();
+            c.insert("form", &account_form_view(&form.account));
+            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
+            c.insert("agree_terms", &(form.agree_terms == "yes"));
+            render_status(&state, &ctx, "accounts/signup.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MessageRow {
+    id: String,
+    subject: String,
+    created: String,
+    delivered: bool,
+}
+
+async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = ctx.require(&[Role::Resident])?.clone();
+    let lang = ctx.lang;
+    let (programs, messages) = db(&state, move |conn, _| {
+        let programs = crate::programs::list_active(conn, lang)?;
+        let messages = notify::list_for_user(conn, &user.id)?;
+        Ok((programs, messages))
+    })
+    .await?;
+    let recent: Vec<MessageRow> = messages.into_iter().take(3).map(|m| message_row(m, lang)).collect();
+    let mut c = tera::Context::new();
+    c.insert("programs", &programs);
+    c.insert("messages", &recent);
+    render(&state, &ctx, "accounts/resident_home.html", c)
+}
+
+fn message_row(m: notify::OutboxMessage, lang: crate::i18n::Lang) -> MessageRow {
+    MessageRow { id: m.id, subject: m.subject, created: format_datetime(m.created_at, lang), delivered: m.status == "sent" }
+}
+
+async fn my_messages(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user_id = ctx.require(&[Role::Resident])?.id.clone();
+    let messages = db(&state, move |conn, _| Ok(notify::list_for_user(conn, &user_id)?)).await?;
+    let rows: Vec<MessageRow> = messages.into_iter().map(|m| message_row(m, ctx.lang)).collect();
+    let mut c = tera::Context::new();
+    c.insert("messages", &rows);
+    render(&state, &ctx, "accounts/messages.html", c)
+}
+
+async fn my_message(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user_id = ctx.require(&[Role::Resident])?.id.clone();
+    let id = path.into_inner();
+    let message = db(&state, move |conn, _| notify::find_for_user(conn, &user_id, &id)?.ok_or(AppError::NotFound)).await?;
+    let mut c = tera::Context::new();
+    c.insert("subject", &message.subject);
+    c.insert("body", &message.body_text);
+    c.insert("created", &format_datetime(message.created_at, ctx.lang));
+    c.insert("delivered", &(message.status == "sent"));
+    render(&state, &ctx, "accounts/message.html", c)
+}
+
+async fn staff_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::Staff])?;
+    let stats = db(&state, |conn, _| Ok(notify::stats(conn)?)).await?;
+    let mut c = tera::Context::new();
+    c.insert("outbox", &stats);
+    render(&state, &ctx, "accounts/staff_home.html", c)
+}
+
+async fn contractor_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::Contractor])?;
+    render(&state, &ctx, "accounts/contractor_home.html", tera::Context::new())
+}
+
+#[derive(Serialize)]
+struct UserRow {
+    name: String,
+    email: String,
+    phone: String,
+    role: String,
+    active: bool,
+    created: String,
+}
+
+async fn staff_users(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::Staff])?;
+    let users = db(&state, |conn, _| Ok(models::list_by_roles(conn, &["staff", "contractor"])?)).await?;
+    let rows: Vec<UserRow> = users
+        .into_iter()
+        .map(|u| UserRow {
+            created: format_datetime(u.created_at, ctx.lang),
+            name: u.name,
+            email: u.email,
+            phone: u.phone,
+            role: u.role,
+            active: u.active,
+        })
+        .collect();
+    let mut c = tera::Context::new();
+    c.insert("users", &rows);
+    render(&state, &ctx, "accounts/staff_users.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct StaffUserForm {
+    #[serde(flatten)]
+    account: AccountInput,
+    role: String,
+}
+
+fn staff_user_form(state: &AppState, ctx: &Ctx, form: &StaffUserForm, errors: &[(&'static str, &'static str)], status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("form", &account_form_view(&form.account));
+    c.insert("role", &form.role);
+    c.insert("errors", &field_errors(state, ctx.lang, errors));
+    render_status(state, ctx, "accounts/staff_user_new.html", &mut c, status)
+}
+
+async fn staff_new_user_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::Staff])?;
+    let form = StaffUserForm { role: "contractor".into(), ..Default::default() };
+    staff_user_form(&state, &ctx, &form, &[], StatusCode::OK)
+}
+
+async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<StaffUserForm>) -> Result<HttpResponse, AppError> {
+    ctx.require(&[Role::Staff])?;
+    let form = form.verify(&ctx)?;
+    let mut errors = service::validate(&form.account).err().unwrap_or_default();
+    let role = Role::parse(&form.role);
+    if role.is_none() {
+        errors.push(("role", "accounts.errors.role_invalid"));
+    }
+    if let (true, Some(role)) = (errors.is_empty(), role) {
+        let input = form.account.clone();
+        let lang = ctx.lang;
+        let created = db(&state, move |conn, state| {
+            let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+            let new = NewAccount { account: &valid, role, is_supervisor: false, lang, email_kind: Some("account_created") };
+            match service::create_account(conn, &state.notifier, new) {
+                Ok(_) => Ok(None),
+                Err(AppError::Conflict(key)) => Ok(Some(key)),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        match created {
+            None => return Ok(redirect("/staff/users", Some("accounts.flash.user_created"))),
+            Some(key) => errors.push(("email", key)),
+        }
+    }
+    staff_user_form(&state, &ctx, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+}

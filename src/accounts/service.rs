@@ -1,0 +1,153 @@
+//! Account rules and transactions: sign-up, staff-created accounts, login.
+
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::domain::{Email, Password, PersonName, Phone};
+use super::models::{self, Role, User};
+use super::{password, throttle};
+use crate::config::Config;
+use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::notify::{Email as Mail, Notifier};
+use crate::time::now_utc;
+
+/// The account form as typed; every field defaults to empty so a missing field
+/// becomes a message next to it rather than a bare 400.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+pub struct AccountInput {
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
+pub struct ValidAccount {
+    pub name: PersonName,
+    pub email: Email,
+    pub phone: Phone,
+    pub password: Password,
+}
+
+pub type FieldErrors = Vec<(&'static str, &'static str)>;
+
+pub fn validate(input: &AccountInput) -> Result<ValidAccount, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = PersonName::parse(&input.name).map_err(|e| errors.push(("name", e))).ok();
+    let email = Email::parse(&input.email).map_err(|e| errors.push(("email", e))).ok();
+    let phone = Phone::parse(&input.phone).map_err(|e| errors.push(("phone", e))).ok();
+    let password = Password::parse(&input.password, &input.password_confirm)
+        .map_err(|e| errors.push(("password", e)))
+        .ok();
+    match (name, email, phone, password) {
+        (Some(name), Some(email), Some(phone), Some(password)) if errors.is_empty() => {
+            Ok(ValidAccount { name, email, phone, password })
+        }
+        _ => Err(errors),
+    }
+}
+
+pub struct NewAccount<'a> {
+    pub account: &'a ValidAccount,
+    pub role: Role,
+    pub is_supervisor: bool,
+    pub lang: Lang,
+    /// Which email to queue ("welcome" for sign-up, "account_created" for
+    /// accounts made by staff), if any.
+    pub email_kind: Option<&'static str>,
+}
+
+/// Creates the account and queues its email in one transaction. The password
+/// is hashed before the transaction so the write lock is held briefly.
+pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_>) -> Result<User, AppError> {
+    let hash = password::hash(new.account.password.expose())?;
+    let id = new_id();
+    let now = now_utc();
+    let email = new.account.email.as_str();
+    let result = write_tx(conn, |conn| {
+        if models::email_taken(conn, email)? {
+            return Err(AppError::Conflict("accounts.errors.email_taken"));
+        }
+        // Column tuples rather than an Insertable struct: the struct form does
+        // not compile through the MultiConnection (SQLite has no DEFAULT values).
+        use crate::db::schema::users as u;
+        diesel::insert_into(u::table)
+            .values((
+                u::id.eq(&id),
+                u::role.eq(new.role.as_str()),
+                u::name.eq(new.account.name.as_str()),
+                u::email.eq(email),
+                u::phone.eq(new.account.phone.as_str()),
+                u::password_hash.eq(&hash),
+                u::locale.eq(new.lang.code()),
+                u::is_supervisor.eq(new.is_supervisor),
+                u::active.eq(true),
+                u::created_at.eq(now),
+                u::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if let Some(kind) = new.email_kind {
+            let mut context = tera::Context::new();
+            context.insert("name", new.account.name.as_str());
+            context.insert("role_key", new.role.as_str());
+            notifier.enqueue(conn, Mail { user_id: Some(&id), to: email, kind, lang: new.lang, context })?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => {}
+        Err(AppError::Db(e)) if is_unique_violation(&e) => return Err(AppError::Conflict("accounts.errors.email_taken")),
+        Err(e) => return Err(e),
+    }
+    models::find_by_email(conn, email)?.ok_or(AppError::NotFound)
+}
+
+pub enum LoginError {
+    Invalid,
+    Locked { minutes: i64 },
+    Other(AppError),
+}
+
+impl From<AppError> for LoginError {
+    fn from(e: AppError) -> Self {
+        LoginError::Other(e)
+    }
+}
+
+/// Checks the throttle, then the password. Every failure counts against the
+/// account and the IP; the same message answers for an unknown email and a
+/// wrong password.
+pub fn authenticate(conn: &mut DbConn, config: &Config, email: &str, pass: &str, ip: &str) -> Result<User, LoginError> {
+    let email = email.trim().to_lowercase();
+    let acct = throttle::account_key(&config.secret_key, &email);
+    let ipk = throttle::ip_key(&config.secret_key, ip);
+    let now = now_utc();
+    if let Some(minutes) = throttle::locked_minutes(conn, &[&acct, &ipk], now)? {
+        return Err(LoginError::Locked { minutes });
+    }
+    let user = models::find_by_email(conn, &email).map_err(AppError::from)?;
+    let ok = match &user {
+        Some(u) => password::verify(pass, &u.password_hash) && u.active,
+        None => {
+            password::verify_dummy(pass);
+            false
+        }
+    };
+    match (ok, user) {
+        (true, Some(user)) => {
+            throttle::clear(conn, &acct)?;
+            Ok(user)
+        }
+        _ => {
+            throttle::record_failure(conn, &acct, now, config.login_max_failures_account, config.login_lock)?;
+            throttle::record_failure(conn, &ipk, now, config.login_max_failures_ip, config.login_lock)?;
+            match throttle::locked_minutes(conn, &[&acct, &ipk], now)? {
+                Some(minutes) => Err(LoginError::Locked { minutes }),
+                None => Err(LoginError::Invalid),
+            }
+        }
+    }
+}

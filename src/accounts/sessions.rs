@@ -1,0 +1,118 @@
+//! Server-side sessions. The cookie holds a random token; the database holds
+//! its keyed hash, the CSRF token and the idle expiry.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::models::User;
+use crate::crypto::{keyed_hash, random_token};
+use crate::db::schema::{sessions, users};
+use crate::db::{write_tx, DbConn};
+use crate::error::AppError;
+use crate::time::now_utc;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    csrf_token: String,
+    last_seen_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+}
+
+pub struct Loaded {
+    pub key: String,
+    pub csrf_token: String,
+    pub user: Option<User>,
+    /// Set when a new anonymous session was created: the cookie to send.
+    pub new_token: Option<String>,
+}
+
+fn session_key(secret: &str, token: &str) -> String {
+    keyed_hash(secret, "session", token)
+}
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::minutes(30))
+}
+
+fn insert(conn: &mut DbConn, secret: &str, user_id: Option<&str>, idle: Duration) -> Result<(String, String, String), AppError> {
+    let token = random_token();
+    let key = session_key(secret, &token);
+    let csrf = random_token();
+    let now = now_utc();
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(&key),
+            sessions::user_id.eq(user_id),
+            sessions::csrf_token.eq(&csrf),
+            sessions::created_at.eq(now),
+            sessions::last_seen_at.eq(now),
+            sessions::expires_at.eq(now + chrono_dur(idle)),
+        ))
+        .execute(conn)?;
+    Ok((token, key, csrf))
+}
+
+/// Finds the visitor's live session, sliding its expiry forward (at most one
+/// write a minute), or starts an anonymous one so forms can carry a CSRF token.
+pub fn load_or_create(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<Loaded, AppError> {
+    let now = now_utc();
+    if let Some(token) = token.filter(|t| t.len() == 64) {
+        let key = session_key(secret, token);
+        let found: Option<(SessionRow, Option<User>)> = sessions::table
+            .left_join(users::table)
+            .filter(sessions::id.eq(&key))
+            .select((SessionRow::as_select(), Option::<User>::as_select()))
+            .first(conn)
+            .optional()?;
+        if let Some((row, user)) = found {
+            let user_ok = user.as_ref().is_none_or(|u| u.active);
+            if row.expires_at > now && user_ok {
+                if now - row.last_seen_at > chrono::Duration::seconds(60) {
+                    diesel::update(sessions::table.find(&key))
+                        .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
+                        .execute(conn)?;
+                }
+                return Ok(Loaded { key, csrf_token: row.csrf_token, user, new_token: None });
+            }
+            diesel::delete(sessions::table.find(&key)).execute(conn)?;
+        }
+    }
+    let (token, key, csrf_token) = insert(conn, secret, None, idle)?;
+    Ok(Loaded { key, csrf_token, user: None, new_token: Some(token) })
+}
+
+/// Replaces the visitor's session with a new one for `user_id` (a new id at
+/// login prevents session fixation). Returns the new cookie token.
+pub fn start_for_user(conn: &mut DbConn, secret: &str, old_key: &str, user_id: &str, idle: Duration) -> Result<String, AppError> {
+    write_tx(conn, |conn| {
+        diesel::delete(sessions::table.find(old_key)).execute(conn)?;
+        let (token, _, _) = insert(conn, secret, Some(user_id), idle)?;
+        Ok(token)
+    })
+}
+
+pub fn extend(conn: &mut DbConn, key: &str, idle: Duration) -> Result<(), AppError> {
+    let now = now_utc();
+    diesel::update(sessions::table.find(key))
+        .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn end(conn: &mut DbConn, key: &str) -> Result<(), AppError> {
+    diesel::delete(sessions::table.find(key)).execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of a user (deactivation, password change).
+pub fn end_all_for_user(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+    Ok(())
+}
+
+pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?)
+}

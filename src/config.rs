@@ -1,0 +1,136 @@
+//! Settings from the environment. Every variable is documented in README.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum SmtpSecurity {
+    /// Plain SMTP (a local relay or a test sink).
+    None,
+    /// STARTTLS upgrade (usually port 587).
+    StartTls,
+    /// Implicit TLS (usually port 465).
+    Tls,
+}
+
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind_addr: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub public_url: String,
+    pub city_name: String,
+    pub secret_key: String,
+    pub smtp: Option<SmtpConfig>,
+    pub mail_from: String,
+    pub workers: usize,
+    pub db_pool_size: u32,
+    pub outbox_poll: Duration,
+    pub outbox_retry_base: Duration,
+    pub outbox_retry_max: Duration,
+    pub session_idle: Duration,
+    pub login_max_failures_account: i32,
+    pub login_max_failures_ip: i32,
+    pub login_lock: Duration,
+    pub load_demo: bool,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| format!("{name}: cannot parse {v:?}")),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from environment variables, with defaults that
+    /// run the app on a local SQLite file with no other setup.
+    pub fn from_env() -> Result<Config, String> {
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| data_dir.join("naju-helper.db").to_string_lossy().into_owned());
+        let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = var("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
+        let smtp = match var("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let security = match var("SMTP_SECURITY").as_deref().unwrap_or("starttls") {
+                    "none" | "plain" => SmtpSecurity::None,
+                    "starttls" => SmtpSecurity::StartTls,
+                    "tls" | "ssl" => SmtpSecurity::Tls,
+                    other => return Err(format!("SMTP_SECURITY: unknown value {other:?} (none, starttls, tls)")),
+                };
+                let default_port = match security {
+                    SmtpSecurity::None => 25,
+                    SmtpSecurity::StartTls => 587,
+                    SmtpSecurity::Tls => 465,
+                };
+                Some(SmtpConfig {
+                    host,
+                    port: parse_var("SMTP_PORT", default_port)?,
+                    security,
+                    username: var("SMTP_USERNAME"),
+                    password: var("SMTP_PASSWORD"),
+                })
+            }
+        };
+        let secret_key = match var("SECRET_KEY") {
+            Some(k) if k.len() >= 32 => k,
+            Some(_) => return Err("SECRET_KEY must be at least 32 characters".into()),
+            None => load_or_create_secret(&data_dir)?,
+        };
+        Ok(Config {
+            bind_addr,
+            database_url,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            city_name: var("CITY_NAME").unwrap_or_else(|| "나주시".into()),
+            secret_key,
+            smtp,
+            mail_from: var("MAIL_FROM").unwrap_or_else(|| "나주시 보건소 <no-reply@naju-helper.local>".into()),
+            workers: parse_var("WORKERS", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))?,
+            db_pool_size: parse_var("DB_POOL_SIZE", 16)?,
+            outbox_poll: Duration::from_millis(parse_var("OUTBOX_POLL_MS", 2000)?),
+            outbox_retry_base: Duration::from_secs(parse_var("OUTBOX_RETRY_BASE_SECS", 30)?),
+            outbox_retry_max: Duration::from_secs(parse_var("OUTBOX_RETRY_MAX_SECS", 3600)?),
+            session_idle: Duration::from_secs(60 * parse_var("SESSION_IDLE_MINUTES", 30u64)?),
+            login_max_failures_account: parse_var("LOGIN_MAX_FAILURES_ACCOUNT", 5)?,
+            login_max_failures_ip: parse_var("LOGIN_MAX_FAILURES_IP", 30)?,
+            login_lock: Duration::from_secs(60 * parse_var("LOGIN_LOCK_MINUTES", 15u64)?),
+            load_demo: parse_var("DEMO_DATA", true)?,
+            data_dir,
+        })
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+/// Without SECRET_KEY a random key is kept in `DATA_DIR/secret.key`, so sessions
+/// survive restarts of a single-machine install.
+fn load_or_create_secret(data_dir: &std::path::Path) -> Result<String, String> {
+    let path = data_dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(existing);
+        }
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    std::fs::write(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(key)
+}

@@ -1,0 +1,182 @@
+//! Database access: one connection type over SQLite and PostgreSQL, a pool,
+//! per-backend embedded migrations and the write-transaction helper.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::AppError;
+
+/// One connection type for both backends; queries are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Splits `DATABASE_URL` into a backend and the string its driver expects.
+/// `postgres://` / `postgresql://` pick PostgreSQL; `sqlite://path`, `sqlite:path`
+/// or a bare path pick SQLite.
+pub fn parse_database_url(url: &str) -> (Backend, String) {
+    let trimmed = url.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        return (Backend::Postgres, trimmed.to_string());
+    }
+    let path = trimmed
+        .strip_prefix("sqlite://")
+        .or_else(|| trimmed.strip_prefix("sqlite:"))
+        .unwrap_or(trimmed);
+    (Backend::Sqlite, path.to_string())
+}
+
+/// r2d2 manager that opens the right backend and applies SQLite's pragmas on
+/// every new connection (WAL, foreign keys, busy timeout).
+#[derive(Clone, Debug)]
+pub struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 15000;\
+     PRAGMA journal_mode = WAL;\
+     PRAGMA synchronous = NORMAL;\
+     PRAGMA foreign_keys = ON;";
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Builds the pool. For SQLite the parent directory of the file is created.
+pub fn build_pool(database_url: &str, max_size: u32) -> Result<(DbPool, Backend), AppError> {
+    let (backend, url) = parse_database_url(database_url);
+    if backend == Backend::Sqlite {
+        if let Some(parent) = std::path::Path::new(&url).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| AppError::Internal(format!("cannot create {}: {e}", parent.display())))?;
+            }
+        }
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(15))
+        .build(Manager { backend, url })
+        .map_err(|e| AppError::Internal(format!("database pool: {e}")))?;
+    Ok((pool, backend))
+}
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Applies pending migrations; returns how many were applied.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, AppError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| AppError::Internal(format!("migration failed: {e}")))
+}
+
+pub fn backend_of(conn: &DbConn) -> Backend {
+    match conn {
+        DbConn::Sqlite(_) => Backend::Sqlite,
+        DbConn::Pg(_) => Backend::Postgres,
+    }
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction begins IMMEDIATE so
+/// that it takes the write lock up front (no lock upgrade deadlocks, the busy
+/// timeout applies); on PostgreSQL it is an ordinary transaction.
+pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, AppError>,
+{
+    match conn {
+        DbConn::Pg(_) => conn.transaction::<T, AppError, _>(f),
+        DbConn::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            let mut guard = RollbackGuard { conn, done: false };
+            let value = f(guard.conn)?;
+            guard.conn.batch_execute("COMMIT")?;
+            guard.done = true;
+            Ok(value)
+        }
+    }
+}
+
+/// Rolls an open SQLite transaction back when the closure fails or panics.
+struct RollbackGuard<'a> {
+    conn: &'a mut DbConn,
+    done: bool,
+}
+
+impl Drop for RollbackGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(e) = self.conn.batch_execute("ROLLBACK") {
+                log::error!("rollback failed: {e}");
+            }
+        }
+    }
+}
+
+/// True when the error is a unique-constraint violation.
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,82 @@
+//! Demo data: one account per role and the two programs, loaded on the first
+//! start of an empty database (unless DEMO_DATA=false) and by `demo --reset`.
+
+use diesel::prelude::*;
+
+use crate::accounts::domain::{Email, Password, PersonName, Phone};
+use crate::accounts::models::{self, Role};
+use crate::accounts::service::{create_account, NewAccount, ValidAccount};
+use crate::db::{schema, write_tx, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::notify::Notifier;
+use crate::programs;
+
+pub const STAFF_EMAIL: &str = "staff@demo.naju-helper.kr";
+pub const STAFF_PASSWORD: &str = "staff-demo-2026";
+pub const CONTRACTOR_EMAIL: &str = "agency@demo.naju-helper.kr";
+pub const CONTRACTOR_PASSWORD: &str = "agency-demo-2026";
+pub const RESIDENT_EMAIL: &str = "resident@demo.naju-helper.kr";
+pub const RESIDENT_PASSWORD: &str = "resident-demo-2026";
+
+pub struct DemoLogin {
+    pub role: &'static str,
+    pub email: &'static str,
+    pub password: &'static str,
+}
+
+pub const LOGINS: [DemoLogin; 3] = [
+    DemoLogin { role: "staff", email: STAFF_EMAIL, password: STAFF_PASSWORD },
+    DemoLogin { role: "contractor", email: CONTRACTOR_EMAIL, password: CONTRACTOR_PASSWORD },
+    DemoLogin { role: "resident", email: RESIDENT_EMAIL, password: RESIDENT_PASSWORD },
+];
+
+fn account(name: &str, email: &str, phone: &str, password: &str) -> Result<ValidAccount, AppError> {
+    let bad = |k: &str| AppError::Internal(format!("demo account invalid: {k}"));
+    Ok(ValidAccount {
+        name: PersonName::parse(name).map_err(bad)?,
+        email: Email::parse(email).map_err(bad)?,
+        phone: Phone::parse(phone).map_err(bad)?,
+        password: Password::parse(password, password).map_err(bad)?,
+    })
+}
+
+/// Loads the demo data if the database has no users yet. Returns true if loaded.
+pub fn load_if_empty(conn: &mut DbConn, notifier: &Notifier) -> Result<bool, AppError> {
+    if models::count(conn)? > 0 {
+        return Ok(false);
+    }
+    load(conn, notifier)?;
+    Ok(true)
+}
+
+fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
+    write_tx(conn, |conn| Ok(programs::seed(conn)?))?;
+    let people = [
+        (Role::Staff, true, "김보건 (보건행정과)", STAFF_EMAIL, "061-339-2154", STAFF_PASSWORD),
+        (Role::Contractor, false, "나주가사돌봄센터", CONTRACTOR_EMAIL, "061-330-0000", CONTRACTOR_PASSWORD),
+        (Role::Resident, false, "이하늘", RESIDENT_EMAIL, "010-1234-5678", RESIDENT_PASSWORD),
+    ];
+    for (role, is_supervisor, name, email, phone, password) in people {
+        let valid = account(name, email, phone, password)?;
+        create_account(
+            conn,
+            notifier,
+            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None },
+        )?;
+    }
+    Ok(())
+}
+
+/// Deletes everything and loads the demo data again.
+pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        diesel::delete(schema::outbox::table).execute(conn)?;
+        diesel::delete(schema::sessions::table).execute(conn)?;
+        diesel::delete(schema::login_throttle::table).execute(conn)?;
+        diesel::delete(schema::programs::table).execute(conn)?;
+        diesel::delete(schema::users::table).execute(conn)?;
+        Ok(())
+    })?;
+    load(conn, notifier)
+}

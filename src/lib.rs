@@ -1,0 +1,19 @@
+//! naju-helper: booking web app for a city health center's maternal programs.
+
+pub mod accounts;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod i18n;
+pub mod logging;
+pub mod notify;
+pub mod programs;
+pub mod startup;
+pub mod state;
+pub mod time;
+pub mod web;
+
+pub use config::Config;
+pub use startup::Application;

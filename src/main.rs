@@ -1,0 +1,120 @@
+//! Command line: serve (default), migrate, demo --reset, user add.
+
+use naju_helper::accounts::models::Role;
+use naju_helper::accounts::service::{self, AccountInput, NewAccount};
+use naju_helper::i18n::Lang;
+use naju_helper::startup::Core;
+use naju_helper::{demo, logging, Application, Config};
+
+const USAGE: &str = "naju-helper — 임신부 가사돌봄 · 토요 열린보건소 예약 시스템
+
+USAGE:
+  naju-helper [serve]            run the web app (creates and migrates the database)
+  naju-helper migrate            apply pending database migrations and exit
+  naju-helper demo --reset       delete all data and load the demo data again
+  naju-helper user add --role staff|contractor|resident --email E --name N --phone P
+                                 [--password P | NAJU_PASSWORD env] [--supervisor]
+  naju-helper help
+
+Configuration is read from the environment; see README.md.";
+
+fn main() {
+    logging::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match run(&args) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let command: Vec<&str> = args.iter().map(String::as_str).collect();
+    match command.as_slice() {
+        [] | ["serve"] => serve(),
+        ["migrate"] => {
+            let config = Config::from_env()?;
+            Core::open(&config).map_err(|e| e.to_string())?;
+            println!("migrations applied ({})", naju_helper::db::parse_database_url(&config.database_url).0.name());
+            Ok(())
+        }
+        ["demo", "--reset"] => {
+            let config = Config::from_env()?;
+            let core = Core::open(&config).map_err(|e| e.to_string())?;
+            let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+            demo::reset(&mut conn, &core.notifier).map_err(|e| e.to_string())?;
+            print_demo_logins();
+            Ok(())
+        }
+        ["user", "add", rest @ ..] => add_user(rest),
+        ["help"] | ["--help"] | ["-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command\n\n{USAGE}")),
+    }
+}
+
+fn print_demo_logins() {
+    println!("데모 계정 / demo logins:");
+    for login in demo::LOGINS {
+        println!("  {:<10} {:<30} {}", login.role, login.email, login.password);
+    }
+}
+
+fn serve() -> Result<(), String> {
+    let config = Config::from_env()?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config.clone()).map_err(|e| e.to_string())?;
+        if app.demo_loaded {
+            print_demo_logins();
+        }
+        let shown_host = config.bind_addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1");
+        println!("naju-helper: http://{}:{}  (Ctrl+C to stop)", shown_host, app.port());
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn flag<'a>(args: &'a [&'a str], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| *a == name).and_then(|i| args.get(i + 1)).copied()
+}
+
+fn add_user(args: &[&str]) -> Result<(), String> {
+    let role = flag(args, "--role").and_then(Role::parse).ok_or("--role staff|contractor|resident is required")?;
+    let password = flag(args, "--password")
+        .map(str::to_string)
+        .or_else(|| std::env::var("NAJU_PASSWORD").ok())
+        .ok_or("give --password or set NAJU_PASSWORD")?;
+    let input = AccountInput {
+        name: flag(args, "--name").unwrap_or_default().to_string(),
+        email: flag(args, "--email").unwrap_or_default().to_string(),
+        phone: flag(args, "--phone").unwrap_or_default().to_string(),
+        password_confirm: password.clone(),
+        password,
+    };
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let i18n = &core.i18n;
+    let valid = service::validate(&input).map_err(|errors| {
+        errors
+            .iter()
+            .map(|(field, key)| format!("{field}: {} / {}", i18n.t(Lang::Ko, key), i18n.t(Lang::En, key)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let user = service::create_account(
+        &mut conn,
+        &core.notifier,
+        NewAccount { account: &valid, role, is_supervisor: args.contains(&"--supervisor"), lang: Lang::Ko, email_kind: None },
+    )
+    .map_err(|e| match e {
+        naju_helper::error::AppError::Conflict(key) => i18n.t(Lang::En, key),
+        other => other.to_string(),
+    })?;
+    println!("created {} account {}", user.role, user.id);
+    Ok(())
+}

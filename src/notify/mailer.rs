@@ -1,0 +1,57 @@
+//! The delivery side: SMTP when configured, otherwise .eml files in
+//! DATA_DIR/outbox so a new install shows its mail without a mail server.
+
+use std::time::Duration;
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{FileTransport, Message, SmtpTransport, Transport};
+
+use super::OutboxMessage;
+use crate::config::{Config, SmtpSecurity};
+
+pub enum Mailer {
+    Smtp(Box<SmtpTransport>),
+    File(FileTransport),
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> Result<Mailer, String> {
+        let Some(smtp) = &config.smtp else {
+            let dir = config.outbox_dir();
+            std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            return Ok(Mailer::File(FileTransport::new(dir)));
+        };
+        let builder = match smtp.security {
+            SmtpSecurity::None => SmtpTransport::builder_dangerous(&smtp.host),
+            SmtpSecurity::StartTls => SmtpTransport::starttls_relay(&smtp.host).map_err(|e| e.to_string())?,
+            SmtpSecurity::Tls => SmtpTransport::relay(&smtp.host).map_err(|e| e.to_string())?,
+        };
+        let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_secs(20)));
+        if let (Some(user), Some(pass)) = (&smtp.username, &smtp.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
+        }
+        Ok(Mailer::Smtp(Box::new(builder.build())))
+    }
+
+    /// Sends one message. The error string is for the outbox row, not the log.
+    pub fn send(&self, from: &str, msg: &OutboxMessage) -> Result<(), String> {
+        let from: Mailbox = from.parse().map_err(|e| format!("MAIL_FROM: {e}"))?;
+        let to: Mailbox = msg.recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+        let email = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(&msg.subject)
+            .message_id(Some(format!("<{}@naju-helper>", msg.id)))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(msg.body_text.clone()))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(msg.body_html.clone())),
+            )
+            .map_err(|e| format!("build: {e}"))?;
+        match self {
+            Mailer::Smtp(t) => t.send(&email).map(|_| ()).map_err(|e| format!("smtp: {e}")),
+            Mailer::File(t) => t.send(&email).map(|_| ()).map_err(|e| format!("file: {e}")),
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Email without loss: messages are rendered and written to the outbox table in
+//! the same transaction as the change that causes them; a background worker
+//! delivers them (SMTP, or .eml files when no SMTP is configured) and retries.
+
+pub mod mailer;
+pub mod worker;
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::outbox;
+use crate::db::{new_id, DbConn};
+use crate::error::AppError;
+use crate::i18n::{I18n, Lang};
+use crate::time::now_utc;
+
+pub struct Email<'a> {
+    pub user_id: Option<&'a str>,
+    pub to: &'a str,
+    /// Template folder under templates/email/: subject.txt, body.txt, body.html.
+    pub kind: &'static str,
+    pub lang: Lang,
+    pub context: tera::Context,
+}
+
+#[derive(Clone)]
+pub struct Notifier {
+    tera: Arc<tera::Tera>,
+    i18n: Arc<I18n>,
+    city_name: String,
+    public_url: String,
+}
+
+impl Notifier {
+    pub fn new(tera: Arc<tera::Tera>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
+        Notifier { tera, i18n, city_name, public_url }
+    }
+
+    /// Renders the message and queues it on `conn`, which should be inside the
+    /// transaction of the change the message reports.
+    pub fn enqueue(&self, conn: &mut DbConn, mut email: Email<'_>) -> Result<String, AppError> {
+        let c = &mut email.context;
+        c.insert("lang", email.lang.code());
+        c.insert("t", self.i18n.catalog(email.lang));
+        c.insert("city_name", &self.city_name);
+        c.insert("public_url", &self.public_url);
+        let dir = format!("email/{}", email.kind);
+        let subject = self.tera.render(&format!("{dir}/subject.txt"), c)?.trim().to_string();
+        let body_text = self.tera.render(&format!("{dir}/body.txt"), c)?;
+        let body_html = self.tera.render(&format!("{dir}/body.html"), c)?;
+        let id = new_id();
+        let now = now_utc();
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::id.eq(&id),
+                outbox::user_id.eq(email.user_id),
+                outbox::kind.eq(email.kind),
+                outbox::recipient.eq(email.to),
+                outbox::subject.eq(&subject),
+                outbox::body_text.eq(&body_text),
+                outbox::body_html.eq(&body_html),
+                outbox::status.eq("pending"),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(id)
+    }
+}
+
+#[derive(Queryable, Selectable, Serialize, Debug, Clone)]
+#[diesel(table_name = outbox)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// A resident's copy of the messages sent to her, newest first.
+pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<OutboxMessage>> {
+    outbox::table
+        .filter(outbox::user_id.eq(user_id))
+        .order(outbox::created_at.desc())
+        .limit(100)
+        .select(OutboxMessage::as_select())
+        .load(conn)
+}
+
+/// One message, only if it belongs to `user_id` (anything else is "not found").
+pub fn find_for_user(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<Option<OutboxMessage>> {
+    outbox::table
+        .filter(outbox::id.eq(id))
+        .filter(outbox::user_id.eq(user_id))
+        .select(OutboxMessage::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Serialize)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub retrying: i64,
+    pub sent: i64,
+}
+
+pub fn stats(conn: &mut DbConn) -> QueryResult<OutboxStats> {
+    let pending = outbox::table.filter(outbox::status.eq("pending")).count().get_result(conn)?;
+    let retrying = outbox::table
+        .filter(outbox::status.eq("pending"))
+        .filter(outbox::attempts.gt(0))
+        .count()
+        .get_result(conn)?;
+    let sent = outbox::table.filter(outbox::status.eq("sent")).count().get_result(conn)?;
+    Ok(OutboxStats { pending, retrying, sent })
+}

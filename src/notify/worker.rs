@@ -1,0 +1,163 @@
+//! Background delivery of the outbox, with exponential back-off. A message is
+//! marked sent only after the transport accepted it, so a crash or an SMTP
+//! outage delays mail but never loses it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::mailer::Mailer;
+use super::OutboxMessage;
+use crate::accounts::sessions;
+use crate::config::Config;
+use crate::db::schema::outbox;
+use crate::db::{DbConn, DbPool};
+use crate::error::AppError;
+use crate::time::now_utc;
+
+/// How long a claimed message is reserved for the worker that claimed it.
+const CLAIM_LEASE_SECS: i64 = 300;
+const BATCH: i64 = 25;
+
+pub struct OutboxWorker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl OutboxWorker {
+    pub fn spawn(pool: DbPool, config: Config, mailer: Mailer) -> OutboxWorker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("outbox".into())
+            .spawn(move || run(pool, config, mailer, flag))
+            .ok();
+        OutboxWorker { stop, handle }
+    }
+
+    /// Asks the worker to stop after the message in hand, and waits for it.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(pool: DbPool, config: Config, mailer: Mailer, stop: Arc<AtomicBool>) {
+    let mut last_purge = std::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        match pool.get() {
+            Ok(mut conn) => {
+                if let Err(e) = deliver_due(&mut conn, &config, &mailer, &stop) {
+                    log::error!(target: "outbox", "delivery round failed: {e}");
+                }
+                if last_purge.elapsed() > Duration::from_secs(600) {
+                    last_purge = std::time::Instant::now();
+                    if let Err(e) = sessions::purge_expired(&mut conn, now_utc()) {
+                        log::error!(target: "outbox", "session purge failed: {e}");
+                    }
+                }
+            }
+            Err(e) => log::error!(target: "outbox", "no database connection: {e}"),
+        }
+        let mut waited = Duration::ZERO;
+        while waited < config.outbox_poll && !stop.load(Ordering::SeqCst) {
+            let step = Duration::from_millis(50).min(config.outbox_poll - waited);
+            std::thread::sleep(step);
+            waited += step;
+        }
+    }
+}
+
+/// Back-off after `attempts` failures: base × 2^(attempts-1), capped.
+pub fn retry_delay(attempts: i32, base: Duration, max: Duration) -> Duration {
+    let factor = 2u32.saturating_pow((attempts.max(1) - 1) as u32);
+    base.saturating_mul(factor).min(max)
+}
+
+fn chrono_dur(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::hours(1))
+}
+
+/// Delivers every message that is due. Each one is claimed first with a
+/// conditional update, so two app instances never send the same message.
+pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &AtomicBool) -> Result<usize, AppError> {
+    let now = now_utc();
+    let due: Vec<OutboxMessage> = outbox::table
+        .filter(outbox::status.eq("pending"))
+        .filter(outbox::next_attempt_at.le(now))
+        .order(outbox::next_attempt_at.asc())
+        .limit(BATCH)
+        .select(OutboxMessage::as_select())
+        .load(conn)?;
+    let mut sent = 0;
+    for msg in due {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let claimed = diesel::update(
+            outbox::table
+                .find(&msg.id)
+                .filter(outbox::status.eq("pending"))
+                .filter(outbox::next_attempt_at.eq(msg.next_attempt_at)),
+        )
+        .set(outbox::next_attempt_at.eq(now_utc() + chrono::Duration::seconds(CLAIM_LEASE_SECS)))
+        .execute(conn)?;
+        if claimed != 1 {
+            continue;
+        }
+        let attempts = msg.attempts + 1;
+        match mailer.send(&config.mail_from, &msg) {
+            Ok(()) => {
+                mark_sent(conn, &msg.id, attempts, now_utc())?;
+                sent += 1;
+                log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "attempts": attempts}));
+            }
+            Err(err) => {
+                let delay = retry_delay(attempts, config.outbox_retry_base, config.outbox_retry_max);
+                diesel::update(outbox::table.find(&msg.id))
+                    .set((
+                        outbox::attempts.eq(attempts),
+                        outbox::next_attempt_at.eq(now_utc() + chrono_dur(delay)),
+                        outbox::last_error.eq(err.chars().take(500).collect::<String>()),
+                    ))
+                    .execute(conn)?;
+                // The error text may quote an address, so only the id goes to the log.
+                log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "attempts": attempts, "retry_in_s": delay.as_secs()}));
+            }
+        }
+    }
+    Ok(sent)
+}
+
+fn mark_sent(conn: &mut DbConn, id: &str, attempts: i32, at: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::attempts.eq(attempts),
+            outbox::sent_at.eq(Some(at)),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_off_doubles_and_is_capped() {
+        let base = Duration::from_secs(30);
+        let max = Duration::from_secs(3600);
+        assert_eq!(retry_delay(1, base, max), Duration::from_secs(30));
+        assert_eq!(retry_delay(2, base, max), Duration::from_secs(60));
+        assert_eq!(retry_delay(4, base, max), Duration::from_secs(240));
+        assert_eq!(retry_delay(30, base, max), max);
+    }
+}

@@ -1,0 +1,128 @@
+//! Builds the application: database, migrations, demo data, templates, the
+//! HTTP server and the outbox worker. Used by `main` and by the tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Config;
+use crate::db::{self, Backend, DbPool};
+use crate::error::AppError;
+use crate::i18n::I18n;
+use crate::notify::mailer::Mailer;
+use crate::notify::worker::OutboxWorker;
+use crate::notify::Notifier;
+use crate::state::{load_templates, AppState};
+use crate::web::{assets, middleware, pages};
+use crate::{accounts, demo};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    worker: OutboxWorker,
+    pub demo_loaded: bool,
+}
+
+/// The pieces every entry point needs: pool (migrated), templates, catalogs.
+pub struct Core {
+    pub pool: DbPool,
+    pub backend: Backend,
+    pub tera: Arc<tera::Tera>,
+    pub i18n: Arc<I18n>,
+    pub notifier: Notifier,
+}
+
+impl Core {
+    pub fn open(config: &Config) -> Result<Core, AppError> {
+        let (pool, backend) = db::build_pool(&config.database_url, config.db_pool_size)?;
+        db::run_migrations(&mut *pool.get()?)?;
+        let tera = Arc::new(load_templates()?);
+        let i18n = Arc::new(I18n::load().map_err(AppError::Internal)?);
+        let notifier = Notifier::new(tera.clone(), i18n.clone(), config.city_name.clone(), config.public_url.clone());
+        Ok(Core { pool, backend, tera, i18n, notifier })
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(pages::home))
+        .route("/healthz", web::get().to(pages::healthz))
+        .route("/lang/{code}", web::get().to(pages::switch_lang))
+        .route("/assets/{path:.*}", web::get().to(assets::serve))
+        .configure(accounts::routes::configure);
+}
+
+impl Application {
+    /// Opens the database, applies migrations, loads demo data into an empty
+    /// database (unless disabled), binds the listener and starts the worker.
+    pub fn build(config: Config) -> Result<Application, AppError> {
+        let core = Core::open(&config)?;
+        let demo_loaded = if config.load_demo {
+            demo::load_if_empty(&mut *core.pool.get()?, &core.notifier)?
+        } else {
+            false
+        };
+        let mailer = Mailer::from_config(&config).map_err(AppError::Internal)?;
+        let listener = TcpListener::bind(&config.bind_addr)
+            .map_err(|e| AppError::Internal(format!("cannot bind {}: {e}", config.bind_addr)))?;
+        let port = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?.port();
+        let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), mailer);
+        let workers = config.workers.max(1);
+        let state = web::Data::new(AppState {
+            pool: core.pool,
+            backend: core.backend,
+            config,
+            tera: core.tera,
+            i18n: core.i18n,
+            notifier: core.notifier,
+            assets: assets::Assets::load(),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::PayloadConfig::default().limit(64 * 1024))
+                .wrap(from_fn(middleware::session_guard))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("X-Frame-Options", "DENY"))
+                        .add(("Referrer-Policy", "same-origin"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                        )),
+                )
+                .wrap(from_fn(middleware::error_pages))
+                .wrap(from_fn(middleware::request_log))
+                .configure(routes)
+                .default_service(web::to(pages::not_found))
+        })
+        .workers(workers)
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|e| AppError::Internal(format!("listen: {e}")))?
+        .run();
+        Ok(Application { port, server, worker, demo_loaded })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`), lets requests in
+    /// flight finish, then stops the outbox worker.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let worker = self.worker;
+        let _ = web::block(move || worker.shutdown()).await;
+        result
+    }
+}

@@ -1,0 +1,44 @@
+//! Shared application state handed to every handler.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::{Backend, DbPool};
+use crate::i18n::I18n;
+use crate::notify::Notifier;
+use crate::web::assets::Assets;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub backend: Backend,
+    pub config: Config,
+    pub tera: Arc<tera::Tera>,
+    pub i18n: Arc<I18n>,
+    pub notifier: Notifier,
+    pub assets: Assets,
+}
+
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Builds the template engine from the embedded templates.
+pub fn load_templates() -> Result<tera::Tera, tera::Error> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(
+        embedded::TEMPLATES
+            .iter()
+            .filter(|(name, _)| name.ends_with(".html") || name.ends_with(".txt"))
+            .map(|(name, body)| (*name, *body)),
+    )?;
+    tera.register_filter("urlencode", urlencode_filter);
+    Ok(tera)
+}
+
+fn urlencode_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let s = value.as_str().ok_or_else(|| tera::Error::msg("urlencode expects a string"))?;
+    Ok(tera::Value::String(crate::web::urlencode(s)))
+}

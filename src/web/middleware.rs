@@ -1,0 +1,126 @@
+//! Middleware: request log (no personal data), translated error pages, the
+//! anonymous-session cookie and a cross-site form guard.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpMessage, HttpResponse};
+
+use super::{session_cookie, NewSessionCookie, LANG_COOKIE, SESSION_COOKIE};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+/// One JSON log line per request: method, route pattern or path (never the
+/// query string, which may carry personal data), status and duration.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let res = next.call(req).await?;
+    let route = res.request().match_pattern().unwrap_or(path);
+    log::info!(
+        target: "http",
+        "{}",
+        serde_json::json!({
+            "method": method,
+            "route": route,
+            "status": res.status().as_u16(),
+            "ms": started.elapsed().as_secs_f64() * 1000.0,
+        })
+    );
+    Ok(res)
+}
+
+/// Turns every error response (from a handler's `AppError`, an extractor or an
+/// unknown route) into a page in the visitor's language that leaks nothing.
+pub async fn error_pages(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    // The request must not be cloned before routing (the router needs it
+    // uniquely), so it is taken from the response afterwards.
+    let res = next.call(req).await?.map_into_boxed_body();
+    let http_req = res.request().clone();
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(res);
+    }
+    let Some(err) = res.response().error() else {
+        return Ok(res);
+    };
+    let Some(state) = http_req.app_data::<web::Data<AppState>>() else {
+        return Ok(res);
+    };
+    if status.is_server_error() {
+        log::error!(target: "error", "{}", serde_json::json!({"route": http_req.match_pattern(), "error": err.to_string()}));
+    }
+    let lang = http_req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value())).unwrap_or(Lang::Ko);
+    let app_error = err.as_error::<AppError>();
+    let message = match app_error {
+        Some(AppError::TooManyAttempts { minutes }) => {
+            state.i18n.t_with(lang, "errors.too_many_attempts_minutes", &[("minutes", &minutes.to_string())])
+        }
+        Some(e) => state.i18n.t(lang, e.message_key()),
+        None => state.i18n.t(
+            lang,
+            match status {
+                StatusCode::NOT_FOUND => "errors.not_found",
+                StatusCode::FORBIDDEN => "errors.forbidden",
+                StatusCode::PAYLOAD_TOO_LARGE => "errors.too_large",
+                s if s.is_client_error() => "errors.bad_request",
+                _ => "errors.internal",
+            },
+        ),
+    };
+    let mut c = tera::Context::new();
+    c.insert("lang", lang.code());
+    c.insert("t", state.i18n.catalog(lang));
+    c.insert("city_name", &state.config.city_name);
+    c.insert("status", &status.as_u16());
+    c.insert("message", &message);
+    let body = match state.tera.render("error.html", &c) {
+        Ok(body) => body,
+        Err(e) => {
+            log::error!(target: "error", "error page failed to render: {e}");
+            message
+        }
+    };
+    let page = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
+    Ok(ServiceResponse::new(http_req, page))
+}
+
+/// Sends the cookie of a session created during this request, and refuses
+/// state-changing requests that the browser marks as cross-site.
+pub async fn session_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let cross_site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site");
+    if !safe && cross_site {
+        return Ok(req.error_response(AppError::Csrf).map_into_right_body());
+    }
+    let mut res = next.call(req).await?.map_into_left_body();
+    let new_cookie = res.request().extensions().get::<NewSessionCookie>().cloned();
+    let handler_set_one = res.response().cookies().any(|c| c.name() == SESSION_COOKIE);
+    if let (Some(NewSessionCookie(token)), false) = (new_cookie, handler_set_one) {
+        let secure = res.request().connection_info().scheme() == "https";
+        res.response_mut().add_cookie(&session_cookie(&token, secure))?;
+        // Pages carrying a per-visitor token must not be cached by proxies.
+        res.response_mut()
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-store"));
+    }
+    Ok(res)
+}

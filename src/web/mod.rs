@@ -1,0 +1,324 @@
+//! The web layer shared by every page: the request context (visitor, session,
+//! language), CSRF-checked forms, page rendering and redirects.
+
+pub mod assets;
+pub mod middleware;
+pub mod pages;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::models::{Role, User};
+use crate::accounts::sessions;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "naju_sid";
+pub const LANG_COOKIE: &str = "naju_lang";
+pub const FLASH_COOKIE: &str = "naju_flash";
+
+/// Who is asking, in which language, with which session. Extracted once per
+/// request (cached in the request's extensions).
+#[derive(Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub user: Option<User>,
+    /// Keyed hash of the session token, as stored in the database.
+    pub session_key: String,
+    pub csrf_token: String,
+    pub ip: String,
+    /// Path and query of this request, for "come back here after login".
+    pub here: String,
+    pub flash: Option<String>,
+    pub secure: bool,
+}
+
+/// A session created for this request; the middleware sends its cookie.
+#[derive(Clone)]
+pub struct NewSessionCookie(pub String);
+
+impl Ctx {
+    pub fn user(&self) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::LoginRequired { next: self.here.clone() })
+    }
+
+    /// The signed-in user if her role is one of `roles`; 403 otherwise.
+    pub fn require(&self, roles: &[Role]) -> Result<&User, AppError> {
+        let user = self.user()?;
+        if roles.contains(&user.role()) {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    fn csrf_matches(&self, token: &str) -> bool {
+        constant_time_eq(self.csrf_token.as_bytes(), token.as_bytes())
+    }
+
+    async fn load(req: &HttpRequest) -> Result<Ctx, AppError> {
+        if let Some(ctx) = req.extensions().get::<Ctx>() {
+            return Ok(ctx.clone());
+        }
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| AppError::Internal("app state missing".into()))?
+            .clone();
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
+        let secret = state.config.secret_key.clone();
+        let idle = state.config.session_idle;
+        let pool = state.pool.clone();
+        let loaded = web::block(move || -> Result<_, AppError> {
+            let mut conn = pool.get()?;
+            sessions::load_or_create(&mut conn, &secret, token.as_deref(), idle)
+        })
+        .await??;
+        if let Some(new_token) = loaded.new_token {
+            req.extensions_mut().insert(NewSessionCookie(new_token));
+        }
+        let cookie_lang = req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value()));
+        let user_lang = loaded.user.as_ref().and_then(|u| Lang::from_code(&u.locale));
+        let conn_info = req.connection_info();
+        let ctx = Ctx {
+            lang: cookie_lang.or(user_lang).unwrap_or(Lang::Ko),
+            user: loaded.user,
+            session_key: loaded.key,
+            csrf_token: loaded.csrf_token,
+            ip: client_ip(req),
+            here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+            flash: req.cookie(FLASH_COOKIE).map(|c| c.value().to_string()).filter(|k| state.i18n.has(k)),
+            secure: conn_info.scheme() == "https",
+        };
+        drop(conn_info);
+        req.extensions_mut().insert(ctx.clone());
+        Ok(ctx)
+    }
+}
+
+/// The peer address. Proxies' X-Forwarded-For is trusted only with TRUST_PROXY=1,
+/// since a client could otherwise pick its own address and dodge throttling.
+pub fn client_ip(req: &HttpRequest) -> String {
+    let trust_proxy = std::env::var("TRUST_PROXY").is_ok_and(|v| v == "1" || v == "true");
+    if trust_proxy {
+        if let Some(ip) = req.connection_info().realip_remote_addr() {
+            return ip.split(':').next().unwrap_or(ip).to_string();
+        }
+    }
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+impl FromRequest for Ctx {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Ctx, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ctx::load(&req).await.map_err(Into::into) })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// A url-encoded form whose content can only be read after its CSRF token has
+/// been checked against the session (`verify`), so no handler can skip it.
+pub struct CsrfForm<T> {
+    token: String,
+    value: T,
+}
+
+impl<T> CsrfForm<T> {
+    pub fn verify(self, ctx: &Ctx) -> Result<T, AppError> {
+        if !self.token.is_empty() && ctx.csrf_matches(&self.token) {
+            Ok(self.value)
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            let token = serde_urlencoded::from_bytes::<CsrfField>(&body).map(|f| f.csrf_token).unwrap_or_default();
+            let value = serde_urlencoded::from_bytes::<T>(&body).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+            Ok(CsrfForm { token, value })
+        })
+    }
+}
+
+/// A message for the next page ("saved", "signed out"), as a catalog key.
+pub fn flash_cookie(key: &str) -> Cookie<'static> {
+    Cookie::build(FLASH_COOKIE, key.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::minutes(5))
+        .finish()
+}
+
+pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+/// 303 See Other to a local path, optionally with a flash message.
+pub fn redirect(to: &str, flash: Option<&str>) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, safe_local_path(to)));
+    if let Some(key) = flash {
+        res.cookie(flash_cookie(key));
+    }
+    res.finish()
+}
+
+/// Only same-site paths are followed after login or a language switch.
+pub fn safe_local_path(path: &str) -> &str {
+    if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
+        path
+    } else {
+        "/"
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct UserView<'a> {
+    name: &'a str,
+    role: &'a str,
+    is_supervisor: bool,
+}
+
+#[derive(Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Errors of a form, translated: `list` for the summary at the top (in field
+/// order), `by_field` for the message next to each field.
+#[derive(Serialize, Default)]
+pub struct FormErrors {
+    pub list: Vec<FieldError>,
+    pub by_field: std::collections::HashMap<&'static str, String>,
+}
+
+impl FormErrors {
+    pub fn single(field: &'static str, message: String) -> FormErrors {
+        let mut errors = FormErrors::default();
+        errors.push(field, message);
+        errors
+    }
+
+    fn push(&mut self, field: &'static str, message: String) {
+        self.by_field.entry(field).or_insert_with(|| message.clone());
+        self.list.push(FieldError { field, message });
+    }
+}
+
+/// Translates `(field, catalog key)` pairs into `FormErrors`.
+pub fn field_errors(state: &AppState, lang: Lang, errors: &[(&'static str, &'static str)]) -> FormErrors {
+    let mut out = FormErrors::default();
+    for (field, key) in errors {
+        out.push(field, state.i18n.t(lang, key));
+    }
+    out
+}
+
+/// Renders a page with the base context every template expects.
+pub fn render(state: &AppState, ctx: &Ctx, template: &str, mut c: tera::Context) -> Result<HttpResponse, AppError> {
+    render_status(state, ctx, template, &mut c, StatusCode::OK)
+}
+
+pub fn render_status(
+    state: &AppState,
+    ctx: &Ctx,
+    template: &str,
+    c: &mut tera::Context,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    c.insert("lang", ctx.lang.code());
+    c.insert("t", state.i18n.catalog(ctx.lang));
+    c.insert("city_name", &state.config.city_name);
+    c.insert("csrf_token", &ctx.csrf_token);
+    c.insert("here", &ctx.here);
+    c.insert("session_idle_secs", &state.config.session_idle.as_secs());
+    if !c.contains_key("errors") {
+        c.insert("errors", &FormErrors::default());
+    }
+    if let Some(user) = &ctx.user {
+        c.insert("user", &UserView { name: &user.name, role: &user.role, is_supervisor: user.is_supervisor });
+    }
+    if let Some(key) = &ctx.flash {
+        c.insert("flash", &state.i18n.t(ctx.lang, key));
+    }
+    let body = state.tera.render(template, c)?;
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    if ctx.flash.is_some() {
+        let mut gone = flash_cookie("");
+        gone.make_removal();
+        res.cookie(gone);
+    }
+    Ok(res.body(body))
+}
+
+/// Runs blocking database work off the async executor.
+pub async fn db<T, F>(state: &web::Data<AppState>, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &AppState) -> Result<T, AppError> + Send + 'static,
+{
+    let state = state.clone();
+    web::block(move || {
+        let mut conn = state.pool.get()?;
+        f(&mut conn, &state)
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_local_path("/my"), "/my");
+        assert_eq!(safe_local_path("//evil.example"), "/");
+        assert_eq!(safe_local_path("https://evil.example"), "/");
+        assert_eq!(safe_local_path("/\\evil"), "/");
+    }
+}

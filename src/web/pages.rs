@@ -1,0 +1,61 @@
+//! Public pages: home, health check, language switch, unknown routes.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, HttpResponse};
+use diesel::connection::SimpleConnection;
+use serde::Deserialize;
+
+use super::{db, redirect, render, safe_local_path, Ctx, LANG_COOKIE};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::programs;
+use crate::state::AppState;
+
+pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let lang = ctx.lang;
+    let programs = db(&state, move |conn, _| Ok(programs::list_active(conn, lang)?)).await?;
+    let mut c = tera::Context::new();
+    c.insert("programs", &programs);
+    if let Some(user) = &ctx.user {
+        c.insert("home_path", user.role().home_path());
+    }
+    render(&state, &ctx, "home.html", c)
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let backend = state.backend.name();
+    let result = db(&state, |conn, _| Ok(conn.batch_execute("SELECT 1")?)).await;
+    match result {
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": backend})),
+        Err(e) => {
+            log::error!(target: "health", "database check failed: {e}");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable", "database": backend}))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    next: Option<String>,
+}
+
+/// `GET /lang/{ko|en}`: a preference cookie, then back to the page.
+pub async fn switch_lang(path: web::Path<String>, q: web::Query<LangQuery>) -> Result<HttpResponse, AppError> {
+    let lang = Lang::from_code(&path).ok_or(AppError::NotFound)?;
+    let next = q.next.as_deref().map(safe_local_path).unwrap_or("/");
+    let mut res = redirect(next, None);
+    res.add_cookie(
+        &Cookie::build(LANG_COOKIE, lang.code())
+            .path("/")
+            .same_site(SameSite::Lax)
+            .max_age(CookieDuration::days(365))
+            .finish(),
+    )
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
