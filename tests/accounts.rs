@@ -1,0 +1,247 @@
+//! Sign-up, login, throttling, CSRF, roles and record ownership, through the
+//! real app and database.
+
+mod common;
+
+use common::{signed_up_resident, signup_form, spawn_app, spawn_app_with};
+use diesel::prelude::*;
+use naju_helper::db::schema::{outbox, sessions, users};
+use naju_helper::demo;
+
+#[test]
+fn a_resident_signs_up_and_lands_on_her_page_with_a_welcome_email_queued() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    let res = b.submit("/signup", "/signup", &signup_form("박서연", "Seoyeon@Example.kr"));
+    res.assert_redirect("/my");
+
+    let page = b.get("/my");
+    page.assert_status(200).assert_contains("박서연님, 안녕하세요.").assert_contains("회원가입이 완료되었습니다");
+
+    let mut conn = app.conn();
+    let (role, hash, phone): (String, String, String) = users::table
+        .filter(users::email.eq("seoyeon@example.kr"))
+        .select((users::role, users::password_hash, users::phone))
+        .first(&mut conn)
+        .expect("user stored with a lower-cased email");
+    assert_eq!(role, "resident");
+    assert_eq!(phone, "010-2222-3333");
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "argon2id hash, got {hash}");
+    assert!(!hash.contains("safe-pass-2026"));
+    let welcome: Vec<(String, String)> = outbox::table
+        .filter(outbox::recipient.eq("seoyeon@example.kr"))
+        .select((outbox::kind, outbox::subject))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(welcome.len(), 1);
+    assert_eq!(welcome[0].0, "welcome");
+    assert!(welcome[0].1.contains("나주시"), "subject names the city: {}", welcome[0].1);
+}
+
+#[test]
+fn bad_sign_up_input_is_explained_next_to_each_field_and_nothing_is_lost_or_saved() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    let res = b.submit(
+        "/signup",
+        "/signup",
+        &[
+            ("name", "최지우"),
+            ("email", "not-an-email"),
+            ("phone", "12345"),
+            ("password", "short"),
+            ("password_confirm", "short"),
+        ],
+    );
+    res.assert_status(422)
+        .assert_contains("입력 내용을 확인해 주세요")
+        .assert_contains("이메일 주소 형식이 올바르지 않습니다")
+        .assert_contains("전화번호는 0으로 시작하는")
+        .assert_contains("비밀번호는 영문·숫자·특수문자 중")
+        .assert_contains("개인정보 수집·이용에 동의해야")
+        .assert_contains("value=\"최지우\"")
+        .assert_contains("value=\"not-an-email\"")
+        .assert_contains("aria-invalid=\"true\"")
+        .assert_lacks("value=\"short\"");
+    let count: i64 = users::table.filter(users::role.eq("resident")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(count, 1, "only the demo resident exists");
+}
+
+#[test]
+fn an_email_can_only_sign_up_once() {
+    let app = spawn_app();
+    let _first = signed_up_resident(&app, "김하나", "hana@example.kr");
+    let mut other = app.browser();
+    other
+        .submit("/signup", "/signup", &signup_form("김하나", "HANA@example.kr"))
+        .assert_status(422)
+        .assert_contains("이미 가입된 이메일 주소입니다");
+}
+
+#[test]
+fn login_with_a_wrong_password_is_refused_and_the_right_one_renews_the_session() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    b.login(demo::RESIDENT_EMAIL, "wrong-password-1")
+        .assert_status(401)
+        .assert_contains("이메일 주소 또는 비밀번호가 맞지 않습니다")
+        .assert_contains(&format!("value=\"{}\"", demo::RESIDENT_EMAIL));
+    let anonymous_sid = b.cookies.get("naju_sid").cloned().expect("anonymous session cookie");
+
+    let res = b.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD);
+    res.assert_redirect("/my");
+    let cookie = res.set_cookies.iter().find(|c| c.starts_with("naju_sid=")).expect("new session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let new_sid = b.cookies.get("naju_sid").cloned().unwrap();
+    assert_ne!(new_sid, anonymous_sid, "session id renewed at login");
+
+    b.get("/my").assert_status(200).assert_contains("이하늘");
+
+    // The old (pre-login) session no longer exists; only the signed-in one does.
+    let signed_in: i64 = sessions::table.filter(sessions::user_id.is_not_null()).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(signed_in, 1);
+
+    let token = b.get("/my").csrf();
+    b.post("/logout", &[("csrf_token", &token)]).assert_redirect("/");
+    b.get("/my").assert_redirect("/login?next=/my");
+}
+
+#[test]
+fn repeated_failures_lock_the_account_even_for_the_right_password() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    for attempt in 1..=4 {
+        let res = b.login(demo::RESIDENT_EMAIL, "wrong-password-1");
+        assert_eq!(res.status, 401, "attempt {attempt}");
+    }
+    b.login(demo::RESIDENT_EMAIL, "wrong-password-1")
+        .assert_status(429)
+        .assert_contains("15분 후에 다시 시도해 주세요");
+    b.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_status(429);
+
+    // Another account from another client is not affected by this lock...
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+}
+
+#[test]
+fn repeated_failures_from_one_ip_lock_that_ip_across_accounts() {
+    let app = spawn_app_with(|c| c.login_max_failures_ip = 3);
+    let mut b = app.browser();
+    b.login("nobody1@example.kr", "wrong-password-1").assert_status(401);
+    b.login("nobody2@example.kr", "wrong-password-1").assert_status(401);
+    b.login("nobody3@example.kr", "wrong-password-1").assert_status(429);
+    // The right password of a real account from the same IP is refused while locked.
+    let mut same_ip = app.browser();
+    same_ip
+        .login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD)
+        .assert_status(429)
+        .assert_contains("분 후에 다시 시도해 주세요");
+}
+
+#[test]
+fn state_changing_requests_without_the_csrf_token_are_rejected() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    b.get("/signup");
+    let form = signup_form("공격자", "csrf@example.kr");
+    b.post("/signup", &form).assert_status(403).assert_contains("보안 확인에 실패했습니다");
+    let mut with_wrong = vec![("csrf_token", "0".repeat(64))];
+    with_wrong.extend(form.iter().map(|(k, v)| (*k, v.to_string())));
+    let wrong: Vec<(&str, &str)> = with_wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post("/signup", &wrong).assert_status(403);
+    let created: i64 = users::table.filter(users::email.eq("csrf@example.kr")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(created, 0, "nothing saved on a CSRF failure");
+
+    // A token from another visitor's session does not work either.
+    let mut other = app.browser();
+    let foreign = other.get("/login").csrf();
+    b.post("/login", &[("csrf_token", &foreign), ("email", demo::STAFF_EMAIL), ("password", demo::STAFF_PASSWORD)])
+        .assert_status(403);
+
+    // A form posted from another site is refused even with a valid token.
+    let token = b.get("/login").csrf();
+    b.post_with_headers(
+        "/login",
+        &[("csrf_token", &token), ("email", demo::STAFF_EMAIL), ("password", demo::STAFF_PASSWORD)],
+        &[("Sec-Fetch-Site", "cross-site")],
+    )
+    .assert_status(403);
+}
+
+#[test]
+fn every_page_checks_the_role() {
+    let app = spawn_app();
+    let mut anonymous = app.browser();
+    anonymous.get("/staff").assert_redirect("/login?next=/staff");
+    anonymous.get("/my/messages").assert_redirect("/login?next=/my/messages");
+
+    let mut resident = app.browser();
+    resident.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_redirect("/my");
+    resident.get("/staff").assert_status(403).assert_contains("이 페이지를 볼 권한이 없습니다");
+    resident.get("/staff/users").assert_status(403);
+    resident.get("/contractor").assert_status(403);
+    let token = resident.get("/my").csrf();
+    let post = resident.post(
+        "/staff/users",
+        &[("csrf_token", &token), ("role", "staff"), ("name", "x"), ("email", "x@example.kr"), ("phone", "01011112222"), ("password", "abcdefgh12"), ("password_confirm", "abcdefgh12")],
+    );
+    post.assert_status(403);
+
+    let mut contractor = app.browser();
+    contractor.login(demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).assert_redirect("/contractor");
+    contractor.get("/contractor").assert_status(200);
+    contractor.get("/staff/users").assert_status(403);
+    contractor.get("/my").assert_status(403);
+
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    staff.get("/my").assert_status(403);
+    staff.get("/staff").assert_status(200);
+}
+
+#[test]
+fn a_resident_cannot_open_another_residents_record() {
+    let app = spawn_app();
+    let mut alice = signed_up_resident(&app, "정미래", "mirae@example.kr");
+    let mut bora = signed_up_resident(&app, "한보라", "bora@example.kr");
+    let alice_message: String = outbox::table
+        .inner_join(users::table)
+        .filter(users::email.eq("mirae@example.kr"))
+        .select(outbox::id)
+        .first(&mut app.conn())
+        .unwrap();
+    alice.get(&format!("/my/messages/{alice_message}")).assert_status(200).assert_contains("정미래");
+    let res = bora.get(&format!("/my/messages/{alice_message}"));
+    res.assert_status(404).assert_lacks("정미래").assert_contains("찾으시는 페이지가 없습니다");
+    bora.get("/my/messages/not-a-real-id").assert_status(404);
+}
+
+#[test]
+fn staff_create_a_contractor_account_that_can_sign_in() {
+    let app = spawn_app();
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    let bad = staff.submit("/staff/users/new", "/staff/users", &[("role", "mayor"), ("name", ""), ("email", "x"), ("phone", ""), ("password", ""), ("password_confirm", "")]);
+    bad.assert_status(422).assert_contains("계정 종류를 선택해 주세요").assert_contains("이름을 입력해 주세요");
+
+    let res = staff.submit(
+        "/staff/users/new",
+        "/staff/users",
+        &[
+            ("role", "contractor"),
+            ("name", "영산강 가사돌봄"),
+            ("email", "agency2@example.kr"),
+            ("phone", "061-333-4444"),
+            ("password", "agency-pass-01"),
+            ("password_confirm", "agency-pass-01"),
+        ],
+    );
+    res.assert_redirect("/staff/users");
+    staff.get("/staff/users").assert_contains("영산강 가사돌봄").assert_contains("계정을 만들었습니다");
+
+    let mut agency = app.browser();
+    agency.login("agency2@example.kr", "agency-pass-01").assert_redirect("/contractor");
+    let kind: String = outbox::table.filter(outbox::recipient.eq("agency2@example.kr")).select(outbox::kind).first(&mut app.conn()).unwrap();
+    assert_eq!(kind, "account_created");
+}

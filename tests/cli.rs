@@ -1,0 +1,54 @@
+//! The command line: migrate, user add, demo --reset.
+
+mod common;
+
+use std::process::Command;
+
+use common::spawn_app;
+use diesel::prelude::*;
+use naju_helper::db::schema::users;
+
+fn cli(app: &common::TestApp, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_naju-helper"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DATA_DIR", &app.data_dir)
+        .env("LOG_LEVEL", "warn")
+        .env_remove("SMTP_HOST")
+        .output()
+        .expect("run naju-helper");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn staff_accounts_are_created_from_the_command_line_and_demo_data_can_be_reset() {
+    let app = spawn_app();
+    let (ok, out) = cli(&app, &["migrate"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("migrations applied"), "{out}");
+
+    let (ok, out) = cli(
+        &app,
+        &["user", "add", "--role", "staff", "--email", "Nurse@Naju.example", "--name", "정간호", "--phone", "061-339-2000", "--password", "nurse-pass-2026"],
+    );
+    assert!(ok, "{out}");
+    let mut b = app.browser();
+    b.login("nurse@naju.example", "nurse-pass-2026").assert_redirect("/staff");
+
+    let (ok, out) = cli(&app, &["user", "add", "--role", "staff", "--email", "weak@naju.example", "--name", "약한", "--phone", "0613392000", "--password", "short"]);
+    assert!(!ok, "a weak password is refused");
+    assert!(out.contains("비밀번호는") && out.contains("password needs"), "explains in Korean and English: {out}");
+
+    let (ok, out) = cli(&app, &["user", "add", "--role", "mayor", "--email", "m@naju.example"]);
+    assert!(!ok);
+    assert!(out.contains("--role"), "{out}");
+
+    let (ok, out) = cli(&app, &["demo", "--reset"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(naju_helper::demo::STAFF_EMAIL), "prints the demo logins: {out}");
+    let remaining: i64 = users::table.filter(users::email.eq("nurse@naju.example")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(remaining, 0, "reset removed the data");
+    let total: i64 = users::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(total, 3, "one demo account per role");
+}

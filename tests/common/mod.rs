@@ -1,0 +1,292 @@
+//! Test helpers: start the real app on a random port against a fresh database
+//! (SQLite file, or a new PostgreSQL database when NAJU_TEST_BACKEND=postgres),
+//! a small browser-like HTTP client that keeps cookies, and an SMTP sink.
+#![allow(dead_code)]
+
+pub mod smtp;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use naju_helper::config::Config;
+use naju_helper::db::{self, DbConn, DbPool};
+use naju_helper::Application;
+
+pub fn backend() -> &'static str {
+    match std::env::var("NAJU_TEST_BACKEND").as_deref() {
+        Ok("postgres") | Ok("pg") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("NAJU_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub pool: DbPool,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+    pg_database: Option<String>,
+}
+
+/// A configuration for tests: fast outbox polling, short retries, demo data on.
+pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
+    Config {
+        bind_addr: "127.0.0.1:0".into(),
+        database_url,
+        public_url: "http://127.0.0.1".into(),
+        city_name: "나주시".into(),
+        secret_key: "test-secret-key-0123456789abcdef0123456789".into(),
+        smtp: None,
+        mail_from: "나주시 보건소 <no-reply@naju-helper.test>".into(),
+        workers: 2,
+        db_pool_size: 8,
+        outbox_poll: Duration::from_millis(100),
+        outbox_retry_base: Duration::from_millis(300),
+        outbox_retry_max: Duration::from_secs(2),
+        session_idle: Duration::from_secs(1800),
+        login_max_failures_account: 5,
+        login_max_failures_ip: 30,
+        login_lock: Duration::from_secs(900),
+        load_demo: true,
+        data_dir,
+    }
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let data_dir = std::env::temp_dir().join(format!("naju-test-{id}"));
+    std::fs::create_dir_all(&data_dir).expect("create test data dir");
+    let (database_url, pg_database) = match backend() {
+        "postgres" => {
+            let name = format!("naju_test_{id}");
+            let admin = pg_admin_url();
+            let mut conn = PgConnection::establish(&admin)
+                .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin} for NAJU_TEST_BACKEND=postgres: {e}"));
+            conn.batch_execute(&format!("CREATE DATABASE \"{name}\"")).expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            (format!("{base}/{name}"), Some(name))
+        }
+        _ => (data_dir.join("test.db").to_string_lossy().into_owned(), None),
+    };
+    let mut config = test_config(data_dir.clone(), database_url.clone());
+    adjust(&mut config);
+    let (tx, rx) = mpsc::channel();
+    let app_config = config.clone();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(app_config).expect("application builds");
+            tx.send((app.port(), app.handle())).expect("send port");
+            app.run_until_stopped().await.expect("server runs");
+        })
+    });
+    let (port, handle) = rx.recv_timeout(Duration::from_secs(60)).expect("app started");
+    let (pool, _) = db::build_pool(&database_url, 4).expect("test pool");
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        database_url,
+        data_dir,
+        pool,
+        handle,
+        thread: Some(thread),
+        pg_database,
+    }
+}
+
+impl TestApp {
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool.get().expect("test db connection")
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// Polls `check` until it returns Some or the deadline passes.
+    pub fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut(&mut DbConn) -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = check(&mut self.conn()) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::System::new().block_on(handle.stop(true));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(name) = &self.pg_database {
+            if let Ok(mut conn) = PgConnection::establish(&pg_admin_url()) {
+                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub headers: HashMap<String, String>,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body:\n{}", self.body);
+        self
+    }
+
+    pub fn assert_redirect(&self, to: &str) -> &Self {
+        assert_eq!(self.status, 303, "expected a redirect; body:\n{}", self.body);
+        assert_eq!(self.location.as_deref(), Some(to));
+        self
+    }
+
+    pub fn assert_contains(&self, text: &str) -> &Self {
+        assert!(self.body.contains(text), "expected {text:?} in page:\n{}", self.body);
+        self
+    }
+
+    pub fn assert_lacks(&self, text: &str) -> &Self {
+        assert!(!self.body.contains(text), "did not expect {text:?} in page:\n{}", self.body);
+        self
+    }
+
+    /// The CSRF token from a page's forms.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).map(|i| i + marker.len()).expect("page has a csrf token");
+        let end = self.body[start..].find('"').expect("token ends");
+        self.body[start..start + end].to_string()
+    }
+}
+
+/// A client that keeps cookies and never follows redirects, like a careful user.
+pub struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    pub cookies: HashMap<String, String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            agent: ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(60)).build(),
+            base: base.to_string(),
+            cookies: HashMap::new(),
+            headers: vec![],
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn finish(&mut self, result: Result<ureq::Response, ureq::Error>) -> Resp {
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        let status = response.status();
+        let location = response.header("location").map(str::to_string);
+        let set_cookies: Vec<String> = response.all("set-cookie").into_iter().map(str::to_string).collect();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+            .collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap_or("");
+            if let Some((k, v)) = pair.split_once('=') {
+                let removal = v.is_empty() || c.contains("Max-Age=0") || c.to_lowercase().contains("expires=thu, 01 jan 1970");
+                if removal {
+                    self.cookies.remove(k.trim());
+                } else {
+                    self.cookies.insert(k.trim().to_string(), v.trim().to_string());
+                }
+            }
+        }
+        let body = response.into_string().unwrap_or_default();
+        Resp { status, location, set_cookies, headers, body }
+    }
+
+    pub fn get(&mut self, path: &str) -> Resp {
+        let mut req = self.agent.get(&format!("{}{path}", self.base)).set("Cookie", &self.cookie_header());
+        for (k, v) in &self.headers {
+            req = req.set(k, v);
+        }
+        let result = req.call();
+        self.finish(result)
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.post_with_headers(path, form, &[])
+    }
+
+    pub fn post_with_headers(&mut self, path: &str, form: &[(&str, &str)], extra: &[(&str, &str)]) -> Resp {
+        let mut req = self.agent.post(&format!("{}{path}", self.base)).set("Cookie", &self.cookie_header());
+        for (k, v) in self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra.iter().copied()) {
+            req = req.set(k, v);
+        }
+        let result = req.send_form(form);
+        self.finish(result)
+    }
+
+    /// Opens `page`, then submits `form` to `action` with the page's CSRF token.
+    pub fn submit(&mut self, page: &str, action: &str, form: &[(&str, &str)]) -> Resp {
+        let token = self.get(page).csrf();
+        let mut fields: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        fields.extend_from_slice(form);
+        self.post(action, &fields)
+    }
+
+    pub fn login(&mut self, email: &str, password: &str) -> Resp {
+        self.submit("/login", "/login", &[("email", email), ("password", password)])
+    }
+}
+
+pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("email", email),
+        ("phone", "010-2222-3333"),
+        ("password", "safe-pass-2026"),
+        ("password_confirm", "safe-pass-2026"),
+        ("agree_terms", "yes"),
+    ]
+}
+
+/// Signs a new resident up in a fresh browser and returns it signed in.
+pub fn signed_up_resident(app: &TestApp, name: &str, email: &str) -> Browser {
+    let mut b = app.browser();
+    b.submit("/signup", "/signup", &signup_form(name, email)).assert_redirect("/my");
+    b
+}
