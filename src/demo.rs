@@ -52,6 +52,8 @@ pub fn load_if_empty(conn: &mut DbConn, notifier: &Notifier) -> Result<bool, App
 
 fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| Ok(programs::seed(conn)?))?;
+    let housework = crate::applications::service::program_id(conn, programs::HOUSEWORK)?;
+    crate::applications::rules_admin::seed_naju(conn, &housework)?;
     let people = [
         (Role::Staff, true, "김보건 (보건행정과)", STAFF_EMAIL, "061-339-2154", STAFF_PASSWORD),
         (Role::Contractor, false, "나주가사돌봄센터", CONTRACTOR_EMAIL, "061-330-0000", CONTRACTOR_PASSWORD),
@@ -71,6 +73,12 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 /// Deletes everything and loads the demo data again.
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
+        diesel::delete(schema::access_log::table).execute(conn)?;
+        diesel::delete(schema::application_events::table).execute(conn)?;
+        diesel::delete(schema::application_documents::table).execute(conn)?;
+        diesel::delete(schema::applications::table).execute(conn)?;
+        diesel::delete(schema::capacity_counters::table).execute(conn)?;
+        diesel::delete(schema::rule_sets::table).execute(conn)?;
         diesel::delete(schema::outbox::table).execute(conn)?;
         diesel::delete(schema::sessions::table).execute(conn)?;
         diesel::delete(schema::login_throttle::table).execute(conn)?;

@@ -1,6 +1,8 @@
 //! naju-helper: booking web app for a city health center's maternal programs.
 
 pub mod accounts;
+pub mod applications;
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -17,7 +17,7 @@ use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
 use crate::web::{assets, middleware, pages};
-use crate::{accounts, demo};
+use crate::{accounts, applications, demo};
 
 pub struct Application {
     port: u16,
@@ -51,7 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(pages::healthz))
         .route("/lang/{code}", web::get().to(pages::switch_lang))
         .route("/assets/{path:.*}", web::get().to(assets::serve))
-        .configure(accounts::routes::configure);
+        .configure(accounts::routes::configure)
+        .configure(applications::configure);
 }
 
 impl Application {

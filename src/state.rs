@@ -42,3 +42,19 @@ fn urlencode_filter(
     let s = value.as_str().ok_or_else(|| tera::Error::msg("urlencode expects a string"))?;
     Ok(tera::Value::String(crate::web::urlencode(s)))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_parses() {
+        if let Err(e) = super::load_templates() {
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            panic!("{msg}");
+        }
+    }
+}

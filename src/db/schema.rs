@@ -71,4 +71,124 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(outbox -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, login_throttle, outbox, programs);
+
+diesel::table! {
+    rule_sets (id) {
+        id -> Text,
+        program_id -> Text,
+        version -> Integer,
+        effective_from -> Date,
+        region_code -> Text,
+        region_name -> Text,
+        districts -> Text,
+        min_gestational_week -> Integer,
+        min_residency_months -> Integer,
+        visit_count -> Integer,
+        visit_hours -> Integer,
+        yearly_capacity -> Integer,
+        applications_open -> Bool,
+        note -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        reference -> Text,
+        program_id -> Text,
+        user_id -> Text,
+        rule_set_id -> Text,
+        status -> Text,
+        applicant_name -> Text,
+        birth_date -> Nullable<Date>,
+        phone -> Text,
+        email -> Text,
+        district_code -> Text,
+        street_address -> Text,
+        due_date -> Nullable<Date>,
+        residency_start -> Nullable<Date>,
+        birth_recorded_on -> Nullable<Date>,
+        consent_at -> Nullable<Timestamp>,
+        precheck_eligible -> Nullable<Bool>,
+        precheck_reasons -> Text,
+        capacity_year -> Nullable<Integer>,
+        decision_reason -> Nullable<Text>,
+        info_request -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_documents (id) {
+        id -> Text,
+        application_id -> Text,
+        kind -> Text,
+        original_name -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        storage_name -> Text,
+        uploaded_by -> Nullable<Text>,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_events (id) {
+        id -> Text,
+        application_id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    capacity_counters (id) {
+        id -> Text,
+        used -> Integer,
+    }
+}
+
+diesel::table! {
+    access_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_id -> Text,
+        actor_role -> Text,
+        ip -> Text,
+        subject_user_id -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        action -> Text,
+        reason -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(rule_sets -> programs (program_id));
+diesel::joinable!(applications -> programs (program_id));
+diesel::joinable!(applications -> users (user_id));
+diesel::joinable!(applications -> rule_sets (rule_set_id));
+diesel::joinable!(application_documents -> applications (application_id));
+diesel::joinable!(application_events -> applications (application_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    login_throttle,
+    outbox,
+    programs,
+    rule_sets,
+    applications,
+    application_documents,
+    application_events,
+    capacity_counters,
+    access_log,
+);

@@ -44,6 +44,7 @@ impl Notifier {
     pub fn enqueue(&self, conn: &mut DbConn, mut email: Email<'_>) -> Result<String, AppError> {
         let c = &mut email.context;
         c.insert("lang", email.lang.code());
+        c.insert("kind", email.kind);
         c.insert("t", self.i18n.catalog(email.lang));
         c.insert("city_name", &self.city_name);
         c.insert("public_url", &self.public_url);

@@ -63,6 +63,15 @@ impl Ctx {
         constant_time_eq(self.csrf_token.as_bytes(), token.as_bytes())
     }
 
+    /// For forms read by hand (multipart uploads).
+    pub fn check_csrf(&self, token: &str) -> Result<(), AppError> {
+        if !token.is_empty() && self.csrf_matches(token) {
+            Ok(())
+        } else {
+            Err(AppError::Csrf)
+        }
+    }
+
     async fn load(req: &HttpRequest) -> Result<Ctx, AppError> {
         if let Some(ctx) = req.extensions().get::<Ctx>() {
             return Ok(ctx.clone());

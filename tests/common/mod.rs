@@ -268,6 +268,25 @@ impl Browser {
         self.post(action, &fields)
     }
 
+    /// Posts a multipart form with one file, as a browser's file input does.
+    pub fn upload(&mut self, path: &str, csrf: &str, field: &str, file_name: &str, bytes: &[u8]) -> Resp {
+        let boundary = format!("----naju{}", uuid::Uuid::new_v4().simple());
+        let mut body = Vec::new();
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .set("Cookie", &self.cookie_header())
+            .set("Content-Type", &format!("multipart/form-data; boundary={boundary}"));
+        let result = req.send_bytes(&body);
+        self.finish(result)
+    }
+
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
         self.submit("/login", "/login", &[("email", email), ("password", password)])
     }
@@ -289,4 +308,55 @@ pub fn signed_up_resident(app: &TestApp, name: &str, email: &str) -> Browser {
     let mut b = app.browser();
     b.submit("/signup", "/signup", &signup_form(name, email)).assert_redirect("/my");
     b
+}
+
+/// A small valid PDF header: documents are judged by content, not name.
+pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+
+pub fn today() -> chrono::NaiveDate {
+    naju_helper::time::today_seoul()
+}
+
+/// Takes a signed-in resident through the form up to "check your answers"
+/// and returns the application id.
+pub fn complete_draft(b: &mut Browser, due_date: chrono::NaiveDate) -> String {
+    let token = b.get("/apply/housework").csrf();
+    let res = b.post("/apply/housework", &[("csrf_token", &token)]);
+    let location = res.location.clone().expect("redirect to the first step");
+    assert!(location.ends_with("/details"), "{location}");
+    let id = location.trim_start_matches("/my/applications/").trim_end_matches("/details").to_string();
+    b.submit(
+        &location,
+        &location,
+        &[
+            ("applicant_name", "김임신"),
+            ("birth_date", "1994-05-06"),
+            ("phone", "010-5555-6666"),
+            ("email", "mom@example.kr"),
+            ("district_code", "46170570"),
+            ("street_address", "빛가람로 100, 101동 202호"),
+        ],
+    )
+    .assert_redirect(&format!("/my/applications/{id}/pregnancy"));
+    let due = due_date.to_string();
+    b.submit(
+        &format!("/my/applications/{id}/pregnancy"),
+        &format!("/my/applications/{id}/pregnancy"),
+        &[("due_date", &due), ("residency_start", "2020-01-01")],
+    )
+    .assert_redirect(&format!("/my/applications/{id}/document"));
+    let token = b.get(&format!("/my/applications/{id}/document")).csrf();
+    b.upload(&format!("/my/applications/{id}/document"), &token, "document", "임신확인서.pdf", PDF)
+        .assert_redirect(&format!("/my/applications/{id}/check"));
+    id
+}
+
+pub fn submit_application(b: &mut Browser, id: &str) -> Resp {
+    let token = b.get(&format!("/my/applications/{id}/check")).csrf();
+    b.post(&format!("/my/applications/{id}/submit"), &[("csrf_token", &token), ("consent", "yes")])
+}
+
+/// A due date that puts today in gestational week `week`+0.
+pub fn due_date_at_week(week: i64) -> chrono::NaiveDate {
+    today() + chrono::Duration::days(280 - 7 * week)
 }

@@ -1,0 +1,465 @@
+//! The resident's side: a guided form (a few questions per page, check your
+//! answers, confirmation with a reference number), status and history,
+//! withdrawal, answering a request for more information.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::models::{self, Application, Status};
+use super::rules::{self, Eligibility, RuleSet};
+use super::service::{self, DetailsInput, NewDocument, PregnancyInput, SubmitOutcome};
+use super::{documents, views};
+use crate::accounts::models::{Role, User};
+use crate::accounts::routes::Empty;
+use crate::error::AppError;
+use crate::programs::HOUSEWORK;
+use crate::state::AppState;
+use crate::time::today_seoul;
+use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx, FormErrors};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/apply/housework", web::get().to(start_page))
+        .route("/apply/housework", web::post().to(start))
+        .route("/my/applications", web::get().to(list))
+        .route("/my/applications/{id}", web::get().to(show))
+        .route("/my/applications/{id}/details", web::get().to(details_page))
+        .route("/my/applications/{id}/details", web::post().to(save_details))
+        .route("/my/applications/{id}/pregnancy", web::get().to(pregnancy_page))
+        .route("/my/applications/{id}/pregnancy", web::post().to(save_pregnancy))
+        .route("/my/applications/{id}/document", web::get().to(document_page))
+        .route("/my/applications/{id}/document", web::post().to(upload_document))
+        .route("/my/applications/{id}/check", web::get().to(check_page))
+        .route("/my/applications/{id}/submit", web::post().to(submit))
+        .route("/my/applications/{id}/confirmation", web::get().to(confirmation))
+        .route("/my/applications/{id}/withdraw", web::get().to(withdraw_page))
+        .route("/my/applications/{id}/withdraw", web::post().to(withdraw))
+        .route("/my/applications/{id}/resubmit", web::post().to(resubmit))
+        .route("/my/applications/{id}/documents/{doc}", web::get().to(download));
+}
+
+fn resident(ctx: &Ctx) -> Result<User, AppError> {
+    ctx.require(&[Role::Resident]).cloned()
+}
+
+/// The resident's application with its rule set and documents.
+struct Loaded {
+    app: Application,
+    rules: RuleSet,
+    docs: Vec<models::Document>,
+}
+
+async fn load(state: &web::Data<AppState>, user_id: &str, app_id: &str) -> Result<Loaded, AppError> {
+    let (user_id, app_id) = (user_id.to_string(), app_id.to_string());
+    db(state, move |conn, _| {
+        let app = models::find_own(conn, &user_id, &app_id)?.ok_or(AppError::NotFound)?;
+        let rules = rules::find(conn, &app.rule_set_id)?;
+        let docs = models::documents(conn, &app.id)?;
+        Ok(Loaded { app, rules, docs })
+    })
+    .await
+}
+
+fn base_context(state: &AppState, ctx: &Ctx, l: &Loaded) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert("app", &views::application_view(&l.app, &l.rules, &state.i18n, ctx.lang, today_seoul()));
+    c.insert("rules", &views::rules_view(&l.rules, ctx.lang));
+    c.insert("documents", &views::document_views(&l.docs, ctx.lang));
+    c
+}
+
+async fn start_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let today = today_seoul();
+    let (rules, open, used) = db(&state, move |conn, _| {
+        let program = service::program_id(conn, HOUSEWORK)?;
+        let rules = rules::in_force(conn, &program, today)?;
+        let open = models::open_for(conn, &user.id, &program)?;
+        let used = service::places_used(conn, &program, rules::capacity_year(today))?;
+        Ok((rules, open, used))
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    if let Some(r) = &rules {
+        c.insert("rules", &views::rules_view(r, ctx.lang));
+        c.insert("places_left", &(r.yearly_capacity - used).max(0));
+    }
+    if let Some(open) = &open {
+        c.insert("open_id", &open.id);
+        c.insert("open_status", &open.status);
+    }
+    render(&state, &ctx, "applications/start.html", c)
+}
+
+async fn start(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let today = today_seoul();
+    let result = db(&state, move |conn, _| {
+        let program = service::program_id(conn, HOUSEWORK)?;
+        service::start(conn, &user, &program, today)
+    })
+    .await;
+    match result {
+        Ok(app) => Ok(redirect(&format!("/my/applications/{}/details", app.id), None)),
+        Err(AppError::Conflict("applications.errors.already_open")) => Ok(redirect("/apply/housework", Some("applications.errors.already_open"))),
+        Err(e) => Err(e),
+    }
+}
+
+async fn list(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let today = today_seoul();
+    let lang = ctx.lang;
+    let rows = db(&state, move |conn, state| {
+        let apps = models::list_for_user(conn, &user.id)?;
+        let mut out = Vec::with_capacity(apps.len());
+        for app in apps {
+            let rules = rules::find(conn, &app.rule_set_id)?;
+            out.push(views::application_view(&app, &rules, &state.i18n, lang, today));
+        }
+        Ok(out)
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("applications", &rows);
+    render(&state, &ctx, "applications/list.html", c)
+}
+
+async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if l.app.status() == Status::Draft {
+        return Ok(redirect(&format!("/my/applications/{}/check", l.app.id), None));
+    }
+    let app_id = l.app.id.clone();
+    let events = db(&state, move |conn, _| Ok(models::events(conn, &app_id)?)).await?;
+    let mut c = base_context(&state, &ctx, &l);
+    c.insert("events", &views::event_views(&events, &user.id, ctx.lang));
+    c.insert("can_withdraw", &l.app.status().withdrawable());
+    render(&state, &ctx, "applications/show.html", c)
+}
+
+/// Draft pages only: a submitted application goes to its status page.
+fn draft_or_redirect(l: &Loaded) -> Option<HttpResponse> {
+    (l.app.status() != Status::Draft).then(|| redirect(&format!("/my/applications/{}", l.app.id), None))
+}
+
+async fn details_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let form = DetailsInput {
+        applicant_name: l.app.applicant_name.clone(),
+        birth_date: l.app.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        phone: l.app.phone.clone(),
+        email: l.app.email.clone(),
+        district_code: l.app.district_code.clone(),
+        street_address: l.app.street_address.clone(),
+    };
+    let mut c = base_context(&state, &ctx, &l);
+    c.insert("form", &form);
+    render(&state, &ctx, "applications/step_details.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct StepQuery {
+    #[serde(rename = "return")]
+    return_to: String,
+}
+
+fn next_step(app_id: &str, q: &StepQuery, default_step: &str) -> String {
+    if q.return_to == "check" {
+        format!("/my/applications/{app_id}/check")
+    } else {
+        format!("/my/applications/{app_id}/{default_step}")
+    }
+}
+
+async fn save_details(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<StepQuery>,
+    form: CsrfForm<DetailsInput>,
+) -> Result<HttpResponse, AppError> {
+    let input = form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let (uid, aid, rules, inp, today) = (user.id.clone(), l.app.id.clone(), l.rules.clone(), input.clone(), today_seoul());
+    let saved = db(&state, move |conn, _| service::save_details(conn, &uid, &aid, &rules, &inp, today)).await?;
+    match saved {
+        Ok(()) => Ok(redirect(&next_step(&l.app.id, &q, "pregnancy"), None)),
+        Err(errors) => {
+            let mut c = base_context(&state, &ctx, &l);
+            c.insert("form", &input);
+            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
+            render_status(&state, &ctx, "applications/step_details.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+async fn pregnancy_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let form = PregnancyInput {
+        due_date: l.app.due_date.map(|d| d.to_string()).unwrap_or_default(),
+        residency_start: l.app.residency_start.map(|d| d.to_string()).unwrap_or_default(),
+    };
+    let mut c = base_context(&state, &ctx, &l);
+    c.insert("form", &form);
+    render(&state, &ctx, "applications/step_pregnancy.html", c)
+}
+
+async fn save_pregnancy(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<StepQuery>,
+    form: CsrfForm<PregnancyInput>,
+) -> Result<HttpResponse, AppError> {
+    let input = form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let (uid, aid, inp, today) = (user.id.clone(), l.app.id.clone(), input.clone(), today_seoul());
+    let saved = db(&state, move |conn, _| service::save_pregnancy(conn, &uid, &aid, &inp, today)).await?;
+    match saved {
+        Ok(()) => Ok(redirect(&next_step(&l.app.id, &q, "document"), None)),
+        Err(errors) => {
+            let mut c = base_context(&state, &ctx, &l);
+            c.insert("form", &input);
+            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
+            render_status(&state, &ctx, "applications/step_pregnancy.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+async fn document_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let c = base_context(&state, &ctx, &l);
+    render(&state, &ctx, "applications/step_document.html", c)
+}
+
+/// One uploaded file, read with a size cap: past 10 MB the rest is drained
+/// and dropped, so the browser still gets our page rather than a reset.
+struct Upload {
+    csrf_token: String,
+    file_name: String,
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+async fn read_upload(mut payload: Multipart) -> Result<Upload, AppError> {
+    let mut up = Upload { csrf_token: String::new(), file_name: String::new(), bytes: vec![], truncated: false };
+    let mut seen = 0usize;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "document" {
+            up.file_name = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .map(documents::clean_name)
+                .unwrap_or_default();
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+            seen += chunk.len();
+            if seen > DRAIN_LIMIT {
+                return Err(AppError::BadRequest("documents.errors.too_big"));
+            }
+            match name.as_str() {
+                "document" if !up.truncated => {
+                    if up.bytes.len() + chunk.len() > documents::MAX_BYTES {
+                        up.truncated = true;
+                        up.bytes = vec![];
+                    } else {
+                        up.bytes.extend_from_slice(&chunk);
+                    }
+                }
+                "csrf_token" if text.len() < 256 => text.extend_from_slice(&chunk),
+                _ => {}
+            }
+        }
+        if name == "csrf_token" {
+            up.csrf_token = String::from_utf8_lossy(&text).trim().to_string();
+        }
+    }
+    Ok(up)
+}
+
+async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, payload: Multipart) -> Result<HttpResponse, AppError> {
+    let upload = read_upload(payload).await?;
+    ctx.check_csrf(&upload.csrf_token)?;
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    let status = l.app.status();
+    if !matches!(status, Status::Draft | Status::InfoRequested) {
+        return Ok(redirect(&format!("/my/applications/{}", l.app.id), None));
+    }
+    let template = if status == Status::Draft { "applications/step_document.html" } else { "applications/show.html" };
+    let content_type = match documents::validate(&upload.bytes, upload.truncated) {
+        Ok(t) => t,
+        Err(key) => {
+            let mut c = base_context(&state, &ctx, &l);
+            c.insert("errors", &field_errors(&state, ctx.lang, &[("document", key)]));
+            if status != Status::Draft {
+                let app_id = l.app.id.clone();
+                let events = db(&state, move |conn, _| Ok(models::events(conn, &app_id)?)).await?;
+                c.insert("events", &views::event_views(&events, &user.id, ctx.lang));
+                c.insert("can_withdraw", &true);
+            }
+            return render_status(&state, &ctx, template, &mut c, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let (uid, aid) = (user.id.clone(), l.app.id.clone());
+    let name = if upload.file_name.is_empty() { "document".to_string() } else { upload.file_name.clone() };
+    let size = upload.bytes.len() as i64;
+    db(&state, move |conn, state| {
+        let storage = documents::store(&state.config.data_dir, &upload.bytes).map_err(|e| AppError::Internal(format!("storing upload: {e}")))?;
+        let doc = NewDocument { original_name: &name, content_type, size_bytes: size, storage_name: &storage };
+        service::attach_document(conn, &uid, &aid, doc).inspect_err(|_| {
+            // Nothing half-saved: the file goes if its record could not be written.
+            documents::remove(&state.config.data_dir, &storage);
+        })
+    })
+    .await?;
+    let next = if status == Status::Draft { format!("/my/applications/{}/check", l.app.id) } else { format!("/my/applications/{}", l.app.id) };
+    Ok(redirect(&next, Some("documents.flash.uploaded")))
+}
+
+async fn check_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    check_page_with(&state, &ctx, &l, FormErrors::default(), StatusCode::OK)
+}
+
+fn check_page_with(state: &AppState, ctx: &Ctx, l: &Loaded, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let today = today_seoul();
+    let missing = service::missing_steps(&l.app, l.docs.len());
+    let mut c = base_context(state, ctx, l);
+    c.insert("missing", &missing);
+    if missing.iter().all(|m| *m == "document") && l.app.due_date.is_some() {
+        let result = service::precheck(&l.rules, &l.app, today);
+        c.insert("precheck_eligible", &(result == Eligibility::Eligible));
+        c.insert("precheck_reasons", &views::eligibility_texts(&state.i18n, ctx.lang, &result));
+    }
+    c.insert("errors", &errors);
+    render_status(state, ctx, "applications/check.html", &mut c, status)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SubmitForm {
+    consent: String,
+}
+
+async fn submit(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<SubmitForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if let Some(r) = draft_or_redirect(&l) {
+        return Ok(r);
+    }
+    let (uid, aid, today, consent) = (user.id.clone(), l.app.id.clone(), today_seoul(), form.consent == "yes");
+    let outcome = db(&state, move |conn, state| service::submit(conn, &state.notifier, &uid, &aid, consent, today)).await?;
+    match outcome {
+        SubmitOutcome::Submitted(app) => Ok(redirect(&format!("/my/applications/{}/confirmation", app.id), None)),
+        SubmitOutcome::ConsentMissing => {
+            let errors = field_errors(&state, ctx.lang, &[("consent", "applications.errors.consent_required")]);
+            check_page_with(&state, &ctx, &l, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        SubmitOutcome::Incomplete(_) => {
+            let errors = field_errors(&state, ctx.lang, &[("missing", "applications.errors.incomplete")]);
+            check_page_with(&state, &ctx, &l, errors, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+async fn confirmation(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if l.app.status() == Status::Draft {
+        return Ok(redirect(&format!("/my/applications/{}/check", l.app.id), None));
+    }
+    let c = base_context(&state, &ctx, &l);
+    render(&state, &ctx, "applications/confirmation.html", c)
+}
+
+async fn withdraw_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let l = load(&state, &user.id, &path).await?;
+    if !l.app.status().withdrawable() {
+        return Ok(redirect(&format!("/my/applications/{}", l.app.id), None));
+    }
+    let c = base_context(&state, &ctx, &l);
+    render(&state, &ctx, "applications/withdraw.html", c)
+}
+
+async fn withdraw(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let app_id = path.into_inner();
+    let aid = app_id.clone();
+    db(&state, move |conn, state| service::withdraw(conn, &state.notifier, &user.id, &aid)).await?;
+    Ok(redirect("/my/applications", Some("applications.flash.withdrawn")))
+}
+
+async fn resubmit(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let app_id = path.into_inner();
+    let aid = app_id.clone();
+    db(&state, move |conn, _| service::resubmit(conn, &user.id, &aid)).await?;
+    Ok(redirect(&format!("/my/applications/{app_id}"), Some("applications.flash.resubmitted")))
+}
+
+/// A stored document as a download that the browser must not sniff or cache.
+pub fn file_response(doc: &models::Document, bytes: Vec<u8>) -> HttpResponse {
+    let ascii_name: String = doc.original_name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
+    HttpResponse::Ok()
+        .content_type(doc.content_type.as_str())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}", crate::web::urlencode(&doc.original_name)),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes)
+}
+
+async fn download(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let (app_id, doc_id) = path.into_inner();
+    let (doc, bytes) = db(&state, move |conn, state| {
+        let app = models::find_own(conn, &user.id, &app_id)?.ok_or(AppError::NotFound)?;
+        let doc = models::document(conn, &app.id, &doc_id)?.ok_or(AppError::NotFound)?;
+        let bytes = documents::read(&state.config.data_dir, &doc.storage_name).map_err(|e| AppError::Internal(format!("reading document: {e}")))?;
+        Ok((doc, bytes))
+    })
+    .await?;
+    Ok(file_response(&doc, bytes))
+}

@@ -1,0 +1,543 @@
+//! Application rules and transactions: draft, answers, documents, submission
+//! (with the yearly capacity and the waiting list), withdrawal, staff decisions.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::models::{self, Application, Status};
+use super::rules::{self, Eligibility, Facts, RuleSet};
+use crate::accounts::domain::{Email, PersonName, Phone};
+use crate::accounts::models::User;
+use crate::accounts::service::FieldErrors;
+use crate::db::schema::{application_documents, application_events, applications, capacity_counters, programs};
+use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::notify::{Email as Mail, Notifier};
+use crate::time::now_utc;
+
+pub fn program_id(conn: &mut DbConn, code: &str) -> Result<String, AppError> {
+    programs::table
+        .filter(programs::code.eq(code))
+        .select(programs::id)
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+fn add_event(conn: &mut DbConn, application_id: &str, actor: Option<&str>, action: &str, note: &str) -> Result<(), AppError> {
+    diesel::insert_into(application_events::table)
+        .values((
+            application_events::id.eq(new_id()),
+            application_events::application_id.eq(application_id),
+            application_events::at.eq(now_utc()),
+            application_events::actor_id.eq(actor),
+            application_events::action.eq(action),
+            application_events::note.eq(note),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn new_reference(today: NaiveDate) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    format!("HW-{}-{}", today.format("%Y%m%d"), &random[..6])
+}
+
+/// Opens the resident's draft for a program, or returns the one she has.
+/// A second open application for the same pregnancy is refused.
+pub fn start(conn: &mut DbConn, user: &User, program_id: &str, today: NaiveDate) -> Result<Application, AppError> {
+    if let Some(open) = models::open_for(conn, &user.id, program_id)? {
+        return if open.status() == Status::Draft { Ok(open) } else { Err(AppError::Conflict("applications.errors.already_open")) };
+    }
+    let rules = rules::in_force(conn, program_id, today)?.ok_or(AppError::Conflict("applications.errors.no_rules"))?;
+    if !rules.applications_open {
+        return Err(AppError::Conflict("applications.errors.closed"));
+    }
+    let id = new_id();
+    let now = now_utc();
+    let inserted = diesel::insert_into(applications::table)
+        .values((
+            applications::id.eq(&id),
+            applications::reference.eq(new_reference(today)),
+            applications::program_id.eq(program_id),
+            applications::user_id.eq(&user.id),
+            applications::rule_set_id.eq(&rules.id),
+            applications::status.eq(Status::Draft.as_str()),
+            applications::applicant_name.eq(&user.name),
+            applications::phone.eq(&user.phone),
+            applications::email.eq(&user.email),
+            applications::created_at.eq(now),
+            applications::updated_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => {}
+        // A double click raced us: the other request's draft is the one.
+        Err(e) if is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match models::open_for(conn, &user.id, program_id)? {
+        Some(app) if app.status() == Status::Draft => Ok(app),
+        _ => Err(AppError::Conflict("applications.errors.already_open")),
+    }
+}
+
+fn parse_date(raw: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
+}
+
+#[derive(Deserialize, Default, Clone, serde::Serialize)]
+#[serde(default)]
+pub struct DetailsInput {
+    pub applicant_name: String,
+    pub birth_date: String,
+    pub phone: String,
+    pub email: String,
+    pub district_code: String,
+    pub street_address: String,
+}
+
+#[derive(Deserialize, Default, Clone, serde::Serialize)]
+#[serde(default)]
+pub struct PregnancyInput {
+    pub due_date: String,
+    pub residency_start: String,
+}
+
+fn own_draft(conn: &mut DbConn, user_id: &str, app_id: &str) -> Result<Application, AppError> {
+    let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
+    if app.status() != Status::Draft {
+        return Err(AppError::Conflict("applications.errors.not_editable"));
+    }
+    Ok(app)
+}
+
+pub fn save_details(conn: &mut DbConn, user_id: &str, app_id: &str, rules: &RuleSet, input: &DetailsInput, today: NaiveDate) -> Result<Result<(), FieldErrors>, AppError> {
+    let app = own_draft(conn, user_id, app_id)?;
+    let mut errors = FieldErrors::new();
+    let name = PersonName::parse(&input.applicant_name).map_err(|e| errors.push(("applicant_name", e))).ok();
+    let birth = match parse_date(&input.birth_date) {
+        None if input.birth_date.trim().is_empty() => {
+            errors.push(("birth_date", "applications.errors.birth_date_required"));
+            None
+        }
+        None => {
+            errors.push(("birth_date", "applications.errors.date_invalid"));
+            None
+        }
+        Some(d) if d > today - chrono::Duration::days(365 * 12) || d < today - chrono::Duration::days(365 * 65) => {
+            errors.push(("birth_date", "applications.errors.birth_date_implausible"));
+            None
+        }
+        Some(d) => Some(d),
+    };
+    let phone = Phone::parse(&input.phone).map_err(|e| errors.push(("phone", e))).ok();
+    let email = Email::parse(&input.email).map_err(|e| errors.push(("email", e))).ok();
+    if rules.district_name(&input.district_code).is_none() {
+        errors.push(("district_code", "applications.errors.district_required"));
+    }
+    let street = input.street_address.trim();
+    if street.is_empty() {
+        errors.push(("street_address", "applications.errors.street_required"));
+    } else if street.chars().count() > 200 {
+        errors.push(("street_address", "applications.errors.street_too_long"));
+    }
+    let (Some(name), Some(birth), Some(phone), Some(email), true) = (name, birth, phone, email, errors.is_empty()) else {
+        return Ok(Err(errors));
+    };
+    diesel::update(applications::table.find(&app.id))
+        .set((
+            applications::applicant_name.eq(name.as_str()),
+            applications::birth_date.eq(Some(birth)),
+            applications::phone.eq(phone.as_str()),
+            applications::email.eq(email.as_str()),
+            applications::district_code.eq(input.district_code.trim()),
+            applications::street_address.eq(street),
+            applications::updated_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
+    Ok(Ok(()))
+}
+
+pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, input: &PregnancyInput, today: NaiveDate) -> Result<Result<(), FieldErrors>, AppError> {
+    let app = own_draft(conn, user_id, app_id)?;
+    let mut errors = FieldErrors::new();
+    let due = match parse_date(&input.due_date) {
+        None if input.due_date.trim().is_empty() => {
+            errors.push(("due_date", "applications.errors.due_date_required"));
+            None
+        }
+        None => {
+            errors.push(("due_date", "applications.errors.date_invalid"));
+            None
+        }
+        Some(d) => match rules::implausible_due_date(d, today) {
+            Some(key) => {
+                errors.push(("due_date", key));
+                None
+            }
+            None => Some(d),
+        },
+    };
+    let residency = match parse_date(&input.residency_start) {
+        None if input.residency_start.trim().is_empty() => {
+            errors.push(("residency_start", "applications.errors.residency_required"));
+            None
+        }
+        None => {
+            errors.push(("residency_start", "applications.errors.date_invalid"));
+            None
+        }
+        Some(d) if d > today => {
+            errors.push(("residency_start", "applications.errors.residency_future"));
+            None
+        }
+        Some(d) => Some(d),
+    };
+    let (Some(due), Some(residency)) = (due, residency) else {
+        return Ok(Err(errors));
+    };
+    diesel::update(applications::table.find(&app.id))
+        .set((
+            applications::due_date.eq(Some(due)),
+            applications::residency_start.eq(Some(residency)),
+            applications::updated_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
+    Ok(Ok(()))
+}
+
+pub struct NewDocument<'a> {
+    pub original_name: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub storage_name: &'a str,
+}
+
+/// Records a stored upload on the resident's draft, or on an application
+/// where staff asked for more information.
+pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, doc: NewDocument<'_>) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
+        if !matches!(app.status(), Status::Draft | Status::InfoRequested) {
+            return Err(AppError::Conflict("applications.errors.not_editable"));
+        }
+        diesel::insert_into(application_documents::table)
+            .values((
+                application_documents::id.eq(new_id()),
+                application_documents::application_id.eq(&app.id),
+                application_documents::kind.eq("pregnancy_confirmation"),
+                application_documents::original_name.eq(doc.original_name),
+                application_documents::content_type.eq(doc.content_type),
+                application_documents::size_bytes.eq(doc.size_bytes),
+                application_documents::storage_name.eq(doc.storage_name),
+                application_documents::uploaded_by.eq(Some(user_id)),
+                application_documents::uploaded_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        add_event(conn, &app.id, Some(user_id), "document_uploaded", doc.original_name)
+    })
+}
+
+pub fn facts_of(app: &Application) -> Option<Facts> {
+    Some(Facts {
+        district_code: app.district_code.clone(),
+        due_date: app.due_date?,
+        residency_start: app.residency_start,
+        birth_recorded_on: app.birth_recorded_on,
+    })
+}
+
+/// The instant pre-check shown to the resident (and stored with the application).
+pub fn precheck(rules: &RuleSet, app: &Application, today: NaiveDate) -> Eligibility {
+    match facts_of(app) {
+        Some(f) => rules::check(rules, &f, today),
+        None => Eligibility::NotEligible(vec![]),
+    }
+}
+
+/// What is still missing before the draft can be submitted (catalog keys per step).
+pub fn missing_steps(app: &Application, documents: usize) -> Vec<&'static str> {
+    let mut missing = vec![];
+    if app.birth_date.is_none() || app.district_code.is_empty() || app.street_address.is_empty() {
+        missing.push("details");
+    }
+    if app.due_date.is_none() || app.residency_start.is_none() {
+        missing.push("pregnancy");
+    }
+    if documents == 0 {
+        missing.push("document");
+    }
+    missing
+}
+
+fn counter_key(program_id: &str, year: i32) -> String {
+    format!("{program_id}:{year}")
+}
+
+/// Makes sure the counter row exists (outside any transaction: a concurrent
+/// insert of the same row is harmless).
+fn ensure_counter(conn: &mut DbConn, key: &str) -> Result<(), AppError> {
+    let inserted = diesel::insert_into(capacity_counters::table)
+        .values((capacity_counters::id.eq(key), capacity_counters::used.eq(0)))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Takes one place if any is left: one conditional UPDATE, so concurrent
+/// submissions can never take more places than the capacity.
+fn take_place(conn: &mut DbConn, key: &str, capacity: i32) -> Result<bool, AppError> {
+    let n = diesel::update(capacity_counters::table.find(key).filter(capacity_counters::used.lt(capacity)))
+        .set(capacity_counters::used.eq(capacity_counters::used + 1))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+fn release_place(conn: &mut DbConn, key: &str) -> Result<(), AppError> {
+    diesel::update(capacity_counters::table.find(key).filter(capacity_counters::used.gt(0)))
+        .set(capacity_counters::used.eq(capacity_counters::used - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn places_used(conn: &mut DbConn, program_id: &str, year: i32) -> Result<i32, AppError> {
+    Ok(capacity_counters::table
+        .find(counter_key(program_id, year))
+        .select(capacity_counters::used)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn mail_context(app: &Application, program_name: &str) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert("name", &app.applicant_name);
+    c.insert("reference", &app.reference);
+    c.insert("program_name", program_name);
+    c.insert("application_id", &app.id);
+    c
+}
+
+fn program_name(conn: &mut DbConn, program_id: &str, lang: Lang) -> Result<String, AppError> {
+    let (ko, en): (String, String) = programs::table.find(program_id).select((programs::name_ko, programs::name_en)).first(conn)?;
+    Ok(if lang == Lang::En { en } else { ko })
+}
+
+fn lang_of(conn: &mut DbConn, user_id: &str) -> Result<Lang, AppError> {
+    use crate::db::schema::users;
+    let code: String = users::table.find(user_id).select(users::locale).first(conn)?;
+    Ok(Lang::from_code(&code).unwrap_or(Lang::Ko))
+}
+
+fn notify(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<(), AppError> {
+    let lang = lang_of(conn, &app.user_id)?;
+    let mut context = mail_context(app, &program_name(conn, &app.program_id, lang)?);
+    for (k, v) in extra {
+        context.insert(*k, v);
+    }
+    notifier.enqueue(conn, Mail { user_id: Some(&app.user_id), to: &app.email, kind, lang, context })?;
+    Ok(())
+}
+
+pub enum SubmitOutcome {
+    Submitted(Application),
+    Incomplete(Vec<&'static str>),
+    ConsentMissing,
+}
+
+/// Submits the draft: re-checks it, stores the pre-check, takes one of the
+/// year's places or joins the waiting list, and queues the email, all in one
+/// transaction.
+pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &str, consent: bool, today: NaiveDate) -> Result<SubmitOutcome, AppError> {
+    let draft = own_draft(conn, user_id, app_id)?;
+    let key = counter_key(&draft.program_id, rules::capacity_year(today));
+    ensure_counter(conn, &key)?;
+    write_tx(conn, |conn| {
+        let app = own_draft(conn, user_id, app_id)?;
+        let docs = models::documents(conn, &app.id)?.len();
+        let missing = missing_steps(&app, docs);
+        if !missing.is_empty() {
+            return Ok(SubmitOutcome::Incomplete(missing));
+        }
+        if !consent {
+            return Ok(SubmitOutcome::ConsentMissing);
+        }
+        let rules = rules::in_force(conn, &app.program_id, today)?.ok_or(AppError::Conflict("applications.errors.no_rules"))?;
+        if !rules.applications_open {
+            return Err(AppError::Conflict("applications.errors.closed"));
+        }
+        let (eligible, reasons) = match precheck(&rules, &app, today) {
+            Eligibility::Eligible => (true, vec![]),
+            Eligibility::NotEligible(r) => (false, r),
+        };
+        let status = if take_place(conn, &key, rules.yearly_capacity)? { Status::Submitted } else { Status::Waitlisted };
+        let now = now_utc();
+        diesel::update(applications::table.find(&app.id))
+            .set((
+                applications::status.eq(status.as_str()),
+                applications::rule_set_id.eq(&rules.id),
+                applications::precheck_eligible.eq(Some(eligible)),
+                applications::precheck_reasons.eq(serde_json::to_string(&reasons).unwrap_or_else(|_| "[]".into())),
+                applications::capacity_year.eq(Some(rules::capacity_year(today))),
+                applications::consent_at.eq(Some(now)),
+                applications::submitted_at.eq(Some(now)),
+                applications::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        add_event(conn, &app.id, Some(user_id), "submitted", "")?;
+        if status == Status::Waitlisted {
+            add_event(conn, &app.id, None, "waitlisted", "")?;
+        }
+        let app = models::find(conn, &app.id)?.ok_or(AppError::NotFound)?;
+        let kind = if status == Status::Waitlisted { "application_waitlisted" } else { "application_received" };
+        notify(conn, notifier, &app, kind, &[])?;
+        Ok(SubmitOutcome::Submitted(app))
+    })
+}
+
+/// Gives a place back and moves the first on the waiting list (by time of
+/// submission) into review, telling her by email.
+fn release_and_promote(conn: &mut DbConn, notifier: &Notifier, program_id: &str, year: i32, capacity: i32) -> Result<(), AppError> {
+    let key = counter_key(program_id, year);
+    release_place(conn, &key)?;
+    for _ in 0..5 {
+        let next: Option<Application> = applications::table
+            .filter(applications::program_id.eq(program_id))
+            .filter(applications::status.eq(Status::Waitlisted.as_str()))
+            .filter(applications::capacity_year.eq(year))
+            .order((applications::submitted_at.asc(), applications::reference.asc()))
+            .select(Application::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(next) = next else { return Ok(()) };
+        if !take_place(conn, &key, capacity)? {
+            return Ok(());
+        }
+        let moved = diesel::update(applications::table.find(&next.id).filter(applications::status.eq(Status::Waitlisted.as_str())))
+            .set((applications::status.eq(Status::Submitted.as_str()), applications::updated_at.eq(now_utc())))
+            .execute(conn)?;
+        if moved == 1 {
+            add_event(conn, &next.id, None, "promoted", "")?;
+            notify(conn, notifier, &next, "application_promoted", &[])?;
+            return Ok(());
+        }
+        release_place(conn, &key)?;
+    }
+    Ok(())
+}
+
+fn capacity_of(conn: &mut DbConn, app: &Application) -> Result<i32, AppError> {
+    Ok(rules::find(conn, &app.rule_set_id)?.yearly_capacity)
+}
+
+/// The resident withdraws her application (or discards her draft).
+pub fn withdraw(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
+        let status = app.status();
+        if !status.withdrawable() {
+            return Err(AppError::Conflict("applications.errors.not_withdrawable"));
+        }
+        diesel::update(applications::table.find(&app.id))
+            .set((applications::status.eq(Status::Withdrawn.as_str()), applications::updated_at.eq(now_utc())))
+            .execute(conn)?;
+        add_event(conn, &app.id, Some(user_id), "withdrawn", "")?;
+        if let (true, Some(year)) = (status.holds_place(), app.capacity_year) {
+            let capacity = capacity_of(conn, &app)?;
+            release_and_promote(conn, notifier, &app.program_id, year, capacity)?;
+        }
+        Ok(())
+    })
+}
+
+/// After staff asked for more, the resident sends her new document back.
+pub fn resubmit(conn: &mut DbConn, user_id: &str, app_id: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
+        if app.status() != Status::InfoRequested {
+            return Err(AppError::Conflict("applications.errors.not_editable"));
+        }
+        diesel::update(applications::table.find(&app.id))
+            .set((applications::status.eq(Status::Submitted.as_str()), applications::updated_at.eq(now_utc())))
+            .execute(conn)?;
+        add_event(conn, &app.id, Some(user_id), "resubmitted", "")
+    })
+}
+
+pub enum Decision {
+    Approve,
+    Reject(String),
+    RequestInfo(String),
+}
+
+/// A staff decision, recorded with who and when, and emailed. Approval keeps
+/// the rule set in force on the day of the decision.
+pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str, decision: Decision, today: NaiveDate) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let app = models::find(conn, app_id)?.ok_or(AppError::NotFound)?;
+        let status = app.status();
+        let now: NaiveDateTime = now_utc();
+        match decision {
+            Decision::Approve => {
+                if !matches!(status, Status::Submitted | Status::InfoRequested) {
+                    return Err(AppError::Conflict("applications.errors.not_decidable"));
+                }
+                let rules = rules::in_force(conn, &app.program_id, today)?.ok_or(AppError::Conflict("applications.errors.no_rules"))?;
+                diesel::update(applications::table.find(&app.id))
+                    .set((
+                        applications::status.eq(Status::Approved.as_str()),
+                        applications::rule_set_id.eq(&rules.id),
+                        applications::decided_by.eq(Some(&staff.id)),
+                        applications::decided_at.eq(Some(now)),
+                        applications::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                add_event(conn, &app.id, Some(&staff.id), "approved", "")?;
+                let (count, hours) = (rules.visit_count.to_string(), rules.visit_hours.to_string());
+                notify(conn, notifier, &app, "application_approved", &[("visit_count", &count), ("visit_hours", &hours)])?;
+            }
+            Decision::Reject(reason) => {
+                if !matches!(status, Status::Submitted | Status::InfoRequested | Status::Waitlisted) {
+                    return Err(AppError::Conflict("applications.errors.not_decidable"));
+                }
+                diesel::update(applications::table.find(&app.id))
+                    .set((
+                        applications::status.eq(Status::Rejected.as_str()),
+                        applications::decision_reason.eq(Some(&reason)),
+                        applications::decided_by.eq(Some(&staff.id)),
+                        applications::decided_at.eq(Some(now)),
+                        applications::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                add_event(conn, &app.id, Some(&staff.id), "rejected", &reason)?;
+                notify(conn, notifier, &app, "application_rejected", &[("reason", &reason)])?;
+                if let (true, Some(year)) = (status.holds_place(), app.capacity_year) {
+                    let capacity = capacity_of(conn, &app)?;
+                    release_and_promote(conn, notifier, &app.program_id, year, capacity)?;
+                }
+            }
+            Decision::RequestInfo(message) => {
+                if !matches!(status, Status::Submitted | Status::InfoRequested) {
+                    return Err(AppError::Conflict("applications.errors.not_decidable"));
+                }
+                diesel::update(applications::table.find(&app.id))
+                    .set((
+                        applications::status.eq(Status::InfoRequested.as_str()),
+                        applications::info_request.eq(Some(&message)),
+                        applications::decided_by.eq(Some(&staff.id)),
+                        applications::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                add_event(conn, &app.id, Some(&staff.id), "info_requested", &message)?;
+                notify(conn, notifier, &app, "application_info_requested", &[("message", &message)])?;
+            }
+        }
+        Ok(())
+    })
+}
