@@ -51,20 +51,27 @@ pub fn load_if_empty(conn: &mut DbConn, notifier: &Notifier) -> Result<bool, App
 }
 
 fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
+    // Each part is skipped when present, so a load cut short can be resumed.
     write_tx(conn, |conn| Ok(programs::seed(conn)?))?;
     let housework = crate::applications::service::program_id(conn, programs::HOUSEWORK)?;
-    crate::applications::rules_admin::seed_naju(conn, &housework)?;
+    if crate::applications::rules::list(conn, &housework)?.is_empty() {
+        crate::applications::rules_admin::seed_naju(conn, &housework)?;
+    }
     let people = [
         (Role::Staff, true, "김보건 (보건행정과)", STAFF_EMAIL, "061-339-2154", STAFF_PASSWORD),
         (Role::Contractor, false, "나주가사돌봄센터", CONTRACTOR_EMAIL, "061-330-0000", CONTRACTOR_PASSWORD),
         (Role::Resident, false, "이하늘", RESIDENT_EMAIL, "010-1234-5678", RESIDENT_PASSWORD),
     ];
     for (role, is_supervisor, name, email, phone, password) in people {
+        if crate::accounts::models::email_taken(conn, email)? {
+            continue;
+        }
         let valid = account(name, email, phone, password)?;
+        let password_hash = crate::accounts::password::hash(password)?;
         create_account(
             conn,
             notifier,
-            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None },
+            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None, password_hash: &password_hash },
         )?;
     }
     Ok(())

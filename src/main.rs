@@ -105,11 +105,19 @@ fn add_user(args: &[&str]) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join("\n")
     })?;
+    let password_hash = naju_helper::accounts::password::hash(valid.password.expose()).map_err(|e| e.to_string())?;
     let mut conn = core.pool.get().map_err(|e| e.to_string())?;
     let user = service::create_account(
         &mut conn,
         &core.notifier,
-        NewAccount { account: &valid, role, is_supervisor: args.contains(&"--supervisor"), lang: Lang::Ko, email_kind: None },
+        NewAccount {
+            account: &valid,
+            role,
+            is_supervisor: args.contains(&"--supervisor"),
+            lang: Lang::Ko,
+            email_kind: None,
+            password_hash: &password_hash,
+        },
     )
     .map_err(|e| match e {
         naju_helper::error::AppError::Conflict(key) => i18n.t(Lang::En, key),

@@ -67,6 +67,10 @@ pub fn seed(conn: &mut DbConn) -> QueryResult<()> {
         ),
     ];
     for (code, name_ko, name_en, summary_ko, summary_en) in rows {
+        let exists: bool = diesel::select(diesel::dsl::exists(programs::table.filter(programs::code.eq(code)))).get_result(conn)?;
+        if exists {
+            continue;
+        }
         diesel::insert_into(programs::table)
             .values((
                 programs::id.eq(new_id()),

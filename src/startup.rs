@@ -86,6 +86,8 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .wrap(from_fn(middleware::session_guard))
+                .wrap(from_fn(middleware::error_pages))
+                // Outside the error pages, so they carry the security headers too.
                 .wrap(
                     DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff"))
@@ -97,7 +99,6 @@ impl Application {
                              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
-                .wrap(from_fn(middleware::error_pages))
                 .wrap(from_fn(middleware::request_log))
                 .configure(routes)
                 .default_service(web::to(pages::not_found))

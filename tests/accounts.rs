@@ -245,3 +245,65 @@ fn staff_create_a_contractor_account_that_can_sign_in() {
     let kind: String = outbox::table.filter(outbox::recipient.eq("agency2@example.kr")).select(outbox::kind).first(&mut app.conn()).unwrap();
     assert_eq!(kind, "account_created");
 }
+
+#[test]
+fn parallel_password_guesses_cannot_outrun_the_lock() {
+    let app = spawn_app();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(20));
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let mut b = app.browser();
+            let token = b.get("/login").csrf();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                b.post("/login", &[("csrf_token", &token), ("email", demo::RESIDENT_EMAIL), ("password", "wrong-password-1")]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    // Attempts 1-4 may answer "wrong password"; the 5th and every later one is
+    // refused, however the 20 interleave. Without counting first, most would
+    // have reached the password check.
+    assert!((1..=4).contains(&checked), "at most 4 wrong-password answers: {statuses:?}");
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    app.browser().login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_status(429);
+}
+
+#[test]
+fn only_supervisors_create_staff_accounts_and_nobody_creates_residents_for_others() {
+    let app = spawn_app();
+    let mut boss = app.browser();
+    boss.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    let clerk = [("role", "staff"), ("name", "일반직원"), ("email", "clerk@example.kr"), ("phone", "061-339-1111"), ("password", "clerk-pass-01"), ("password_confirm", "clerk-pass-01")];
+    boss.submit("/staff/users/new", "/staff/users", &clerk).assert_redirect("/staff/users");
+    let mut b = app.browser();
+    b.login("clerk@example.kr", "clerk-pass-01").assert_redirect("/staff");
+    let another = [("role", "staff"), ("name", "또다른직원"), ("email", "clerk2@example.kr"), ("phone", "061-339-1112"), ("password", "clerk-pass-02"), ("password_confirm", "clerk-pass-02")];
+    b.submit("/staff/users/new", "/staff/users", &another).assert_status(422).assert_contains("관리 권한이 있는 직원만");
+    let mut resident = another;
+    resident[0] = ("role", "resident");
+    b.submit("/staff/users/new", "/staff/users", &resident).assert_status(422).assert_contains("계정 종류를 선택해 주세요");
+    let mut agency = another;
+    agency[0] = ("role", "contractor");
+    b.submit("/staff/users/new", "/staff/users", &agency).assert_redirect("/staff/users");
+}
+
+#[test]
+fn browsing_anonymously_stores_no_session_until_a_form_needs_one() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    for _ in 0..3 {
+        b.get("/").assert_status(200);
+    }
+    assert!(!b.cookies.contains_key("naju_sid"));
+    let count = || -> i64 { sessions::table.count().get_result(&mut app.conn()).unwrap() };
+    assert_eq!(count(), 0);
+    b.get("/login").assert_status(200);
+    assert!(b.cookies.contains_key("naju_sid"));
+    assert_eq!(count(), 1);
+    b.get("/login");
+    assert_eq!(count(), 1, "the same session is reused");
+}

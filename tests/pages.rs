@@ -51,3 +51,33 @@ fn pages_send_security_headers_and_assets_are_served_locally() {
     b.get("/assets/js/app.js").assert_status(200).assert_contains("session-warning");
     b.get("/assets/nope.css").assert_status(404);
 }
+
+#[test]
+fn error_pages_carry_the_security_headers() {
+    let app = spawn_app();
+    let res = app.browser().get("/nope");
+    res.assert_status(404);
+    assert_eq!(res.headers.get("x-frame-options").map(String::as_str), Some("DENY"));
+    assert!(res.headers.get("content-security-policy").is_some());
+}
+
+#[test]
+fn after_login_only_same_site_paths_are_followed() {
+    let app = spawn_app();
+    for next in ["/\t/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example"] {
+        let mut b = app.browser();
+        let token = b.get("/login").csrf();
+        let res = b.post(
+            "/login",
+            &[("csrf_token", &token), ("email", naju_helper::demo::STAFF_EMAIL), ("password", naju_helper::demo::STAFF_PASSWORD), ("next", next)],
+        );
+        res.assert_redirect("/");
+    }
+    let mut b = app.browser();
+    let token = b.get("/login").csrf();
+    b.post(
+        "/login",
+        &[("csrf_token", &token), ("email", naju_helper::demo::STAFF_EMAIL), ("password", naju_helper::demo::STAFF_PASSWORD), ("next", "/staff/users")],
+    )
+    .assert_redirect("/staff/users");
+}

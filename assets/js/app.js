@@ -12,9 +12,14 @@
   var tokenMeta = document.querySelector('meta[name="csrf-token"]');
   if (!idle || !box || !button || !tokenMeta) { return; }
   var timer = null;
+  var returnFocus = null;
   function schedule() {
     if (timer) { clearTimeout(timer); }
-    timer = setTimeout(function () { box.hidden = false; button.focus(); }, Math.max(idle - 120, 30) * 1000);
+    timer = setTimeout(function () {
+      returnFocus = document.activeElement;
+      box.hidden = false;
+      button.focus();
+    }, Math.max(idle - 120, 30) * 1000);
   }
   button.addEventListener("click", function () {
     var body = "csrf_token=" + encodeURIComponent(tokenMeta.getAttribute("content"));
@@ -22,7 +27,11 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: body
     }).then(function (res) {
-      if (res.ok) { box.hidden = true; schedule(); } else { window.location.reload(); }
+      if (res.ok) {
+        box.hidden = true;
+        if (returnFocus && returnFocus.focus) { returnFocus.focus(); }
+        schedule();
+      } else { window.location.reload(); }
     });
   });
   schedule();

@@ -88,7 +88,7 @@ impl PersonName {
 }
 
 /// A password meeting Korea's safety standard for personal information:
-/// at least 8 characters of 2 kinds (letters, digits, symbols), or 10 of one.
+/// at least 8 characters of 2 kinds (Latin letters, digits, symbols), or 10 of one.
 pub struct Password(String);
 
 impl Password {
@@ -98,9 +98,9 @@ impl Password {
         }
         let len = raw.chars().count();
         let kinds = [
-            raw.chars().any(|c| c.is_alphabetic()),
+            raw.chars().any(|c| c.is_ascii_alphabetic()),
             raw.chars().any(|c| c.is_ascii_digit()),
-            raw.chars().any(|c| !c.is_alphanumeric()),
+            raw.chars().any(|c| c.is_ascii_punctuation() || c == ' '),
         ]
         .iter()
         .filter(|k| **k)

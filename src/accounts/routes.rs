@@ -65,25 +65,40 @@ async fn login_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<LoginQue
     if let Some(user) = &ctx.user {
         return Ok(redirect(user.role().home_path(), None));
     }
+    let ctx = ctx.with_session(&state).await?;
     let form = LoginForm { next: q.next.clone(), ..Default::default() };
     login_form_page(&state, &ctx, &form, None, StatusCode::OK)
 }
 
 async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    let (email, password, ip) = (form.email.clone(), form.password.clone(), ctx.ip.clone());
-    let old_key = ctx.session_key.clone();
-    let outcome = db(&state, move |conn, state| {
-        match service::authenticate(conn, &state.config, &email, &password, &ip) {
-            Ok(user) => {
-                let token = sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user.id, state.config.session_idle)?;
-                Ok(Ok((user, token)))
-            }
-            Err(LoginError::Other(e)) => Err(e),
-            Err(e) => Ok(Err(e)),
-        }
+    let (email, ip) = (form.email.clone(), ctx.ip.clone());
+    let begun = db(&state, move |conn, state| match service::begin_login(conn, &state.config, &email, &ip) {
+        Err(LoginError::Other(e)) => Err(e),
+        other => Ok(other),
     })
     .await?;
+    let outcome = match begun {
+        Err(e) => Err(e),
+        Ok(attempt) => {
+            let password = form.password.clone();
+            let (attempt, ok) = web::block(move || {
+                let ok = attempt.verify(&password);
+                (attempt, ok)
+            })
+            .await?;
+            let old_key = ctx.session_key.clone();
+            db(&state, move |conn, state| match service::finish_login(conn, &state.config, attempt, ok) {
+                Ok(user) => {
+                    let token = sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user.id, state.config.session_idle)?;
+                    Ok(Ok((user, token)))
+                }
+                Err(LoginError::Other(e)) => Err(e),
+                Err(e) => Ok(Err(e)),
+            })
+            .await?
+        }
+    };
     match outcome {
         Ok((user, token)) => {
             let next = if form.next.is_empty() { user.role().home_path() } else { safe_local_path(&form.next) };
@@ -100,6 +115,12 @@ async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) 
             login_form_page(&state, &ctx, &form, Some(msg), StatusCode::UNAUTHORIZED)
         }
     }
+}
+
+/// Hashes a password on the blocking pool, without a database connection.
+async fn hash_password(password: &str) -> Result<String, AppError> {
+    let password = password.to_string();
+    web::block(move || super::password::hash(&password)).await?
 }
 
 #[derive(Deserialize)]
@@ -140,6 +161,7 @@ async fn signup_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespons
     if let Some(user) = &ctx.user {
         return Ok(redirect(user.role().home_path(), None));
     }
+    let ctx = ctx.with_session(&state).await?;
     let mut c = tera::Context::new();
     c.insert("form", &account_form_view(&AccountInput::default()));
     render(&state, &ctx, "accounts/signup.html", c)
@@ -165,9 +187,17 @@ async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>
     let outcome = if errors.is_empty() {
         let input = form.account.clone();
         let lang = ctx.lang;
+        let password_hash = hash_password(&input.password).await?;
         db(&state, move |conn, state| {
             let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-            let new = NewAccount { account: &valid, role: Role::Resident, is_supervisor: false, lang, email_kind: Some("welcome") };
+            let new = NewAccount {
+                account: &valid,
+                role: Role::Resident,
+                is_supervisor: false,
+                lang,
+                email_kind: Some("welcome"),
+                password_hash: &password_hash,
+            };
             match service::create_account(conn, &state.notifier, new) {
                 Ok(user) => {
                     let token = sessions::start_for_user(conn, &state.config.secret_key, "", &user.id, state.config.session_idle)?;
@@ -316,19 +346,30 @@ async fn staff_new_user_page(ctx: Ctx, state: web::Data<AppState>) -> Result<Htt
 }
 
 async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<StaffUserForm>) -> Result<HttpResponse, AppError> {
-    ctx.require(&[Role::Staff])?;
+    let staff = ctx.require(&[Role::Staff])?.clone();
     let form = form.verify(&ctx)?;
     let mut errors = service::validate(&form.account).err().unwrap_or_default();
-    let role = Role::parse(&form.role);
-    if role.is_none() {
-        errors.push(("role", "accounts.errors.role_invalid"));
+    // Staff make staff and agency accounts; residents sign up themselves.
+    let role = Role::parse(&form.role).filter(|r| *r != Role::Resident);
+    match role {
+        None => errors.push(("role", "accounts.errors.role_invalid")),
+        Some(Role::Staff) if !staff.is_supervisor => errors.push(("role", "accounts.errors.supervisor_only")),
+        _ => {}
     }
     if let (true, Some(role)) = (errors.is_empty(), role) {
         let input = form.account.clone();
         let lang = ctx.lang;
+        let password_hash = hash_password(&input.password).await?;
         let created = db(&state, move |conn, state| {
             let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-            let new = NewAccount { account: &valid, role, is_supervisor: false, lang, email_kind: Some("account_created") };
+            let new = NewAccount {
+                account: &valid,
+                role,
+                is_supervisor: false,
+                lang,
+                email_kind: Some("account_created"),
+                password_hash: &password_hash,
+            };
             match service::create_account(conn, &state.notifier, new) {
                 Ok(_) => Ok(None),
                 Err(AppError::Conflict(key)) => Ok(Some(key)),

@@ -58,12 +58,13 @@ pub struct NewAccount<'a> {
     /// Which email to queue ("welcome" for sign-up, "account_created" for
     /// accounts made by staff), if any.
     pub email_kind: Option<&'static str>,
+    /// `password::hash` of the password, computed before taking a connection.
+    pub password_hash: &'a str,
 }
 
-/// Creates the account and queues its email in one transaction. The password
-/// is hashed before the transaction so the write lock is held briefly.
+/// Creates the account and queues its email in one transaction.
 pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_>) -> Result<User, AppError> {
-    let hash = password::hash(new.account.password.expose())?;
+    let hash = new.password_hash;
     let id = new_id();
     let now = now_utc();
     let email = new.account.email.as_str();
@@ -81,7 +82,7 @@ pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_
                 u::name.eq(new.account.name.as_str()),
                 u::email.eq(email),
                 u::phone.eq(new.account.phone.as_str()),
-                u::password_hash.eq(&hash),
+                u::password_hash.eq(hash),
                 u::locale.eq(new.lang.code()),
                 u::is_supervisor.eq(new.is_supervisor),
                 u::active.eq(true),
@@ -117,36 +118,84 @@ impl From<AppError> for LoginError {
     }
 }
 
-/// Checks the throttle, then the password. Every failure counts against the
-/// account and the IP; the same message answers for an unknown email and a
-/// wrong password.
-pub fn authenticate(conn: &mut DbConn, config: &Config, email: &str, pass: &str, ip: &str) -> Result<User, LoginError> {
+/// A login in progress: its attempt has been counted (per account and per IP)
+/// before the password is checked, so parallel guesses cannot outrun the limit.
+pub struct LoginAttempt {
+    account_key: String,
+    ip_key: String,
+    account_count: i32,
+    ip_count: i32,
+    user: Option<User>,
+}
+
+impl LoginAttempt {
+    /// The password check: slow on purpose (argon2id), so it runs without
+    /// holding a database connection. Unknown emails take as long.
+    pub fn verify(&self, pass: &str) -> bool {
+        match &self.user {
+            Some(u) => password::verify(pass, &u.password_hash) && u.active,
+            None => {
+                password::verify_dummy(pass);
+                false
+            }
+        }
+    }
+}
+
+fn lock_minutes(config: &Config) -> i64 {
+    (config.login_lock.as_secs() as i64 + 59) / 60
+}
+
+/// Step 1: refuses a locked account or IP, counts the attempt, finds the user.
+pub fn begin_login(conn: &mut DbConn, config: &Config, email: &str, ip: &str) -> Result<LoginAttempt, LoginError> {
     let email = email.trim().to_lowercase();
-    let acct = throttle::account_key(&config.secret_key, &email);
-    let ipk = throttle::ip_key(&config.secret_key, ip);
+    let account_key = throttle::account_key(&config.secret_key, &email);
+    let ip_key = throttle::ip_key(&config.secret_key, ip);
     let now = now_utc();
-    if let Some(minutes) = throttle::locked_minutes(conn, &[&acct, &ipk], now)? {
+    if let Some(minutes) = throttle::locked_minutes(conn, &[&account_key, &ip_key], now)? {
         return Err(LoginError::Locked { minutes });
     }
-    let user = models::find_by_email(conn, &email).map_err(AppError::from)?;
-    let ok = match &user {
-        Some(u) => password::verify(pass, &u.password_hash) && u.active,
-        None => {
-            password::verify_dummy(pass);
-            false
+    let account_count = throttle::count_attempt(conn, &account_key, now, config.login_lock)?;
+    let ip_count = throttle::count_attempt(conn, &ip_key, now, config.login_lock)?;
+    let mut over = false;
+    for (key, count, max) in [(&account_key, account_count, config.login_max_failures_account), (&ip_key, ip_count, config.login_max_failures_ip)] {
+        if count > max {
+            throttle::lock(conn, key, now, config.login_lock)?;
+            over = true;
         }
-    };
-    match (ok, user) {
+    }
+    if over {
+        return Err(LoginError::Locked { minutes: lock_minutes(config) });
+    }
+    let user = models::find_by_email(conn, &email).map_err(AppError::from)?;
+    Ok(LoginAttempt { account_key, ip_key, account_count, ip_count, user })
+}
+
+/// Step 3: on success the account's count is cleared and the IP's attempt
+/// forgiven; on failure the last allowed attempt locks the account or IP.
+pub fn finish_login(conn: &mut DbConn, config: &Config, attempt: LoginAttempt, ok: bool) -> Result<User, LoginError> {
+    match (ok, attempt.user) {
         (true, Some(user)) => {
-            throttle::clear(conn, &acct)?;
+            throttle::clear(conn, &attempt.account_key)?;
+            throttle::forgive(conn, &attempt.ip_key)?;
             Ok(user)
         }
         _ => {
-            throttle::record_failure(conn, &acct, now, config.login_max_failures_account, config.login_lock)?;
-            throttle::record_failure(conn, &ipk, now, config.login_max_failures_ip, config.login_lock)?;
-            match throttle::locked_minutes(conn, &[&acct, &ipk], now)? {
-                Some(minutes) => Err(LoginError::Locked { minutes }),
-                None => Err(LoginError::Invalid),
+            let now = now_utc();
+            let mut locked = false;
+            for (key, count, max) in [
+                (&attempt.account_key, attempt.account_count, config.login_max_failures_account),
+                (&attempt.ip_key, attempt.ip_count, config.login_max_failures_ip),
+            ] {
+                if count >= max {
+                    throttle::lock(conn, key, now, config.login_lock)?;
+                    locked = true;
+                }
+            }
+            if locked {
+                Err(LoginError::Locked { minutes: lock_minutes(config) })
+            } else {
+                Err(LoginError::Invalid)
             }
         }
     }

@@ -55,9 +55,16 @@ fn insert(conn: &mut DbConn, secret: &str, user_id: Option<&str>, idle: Duration
     Ok((token, key, csrf))
 }
 
+/// Starts an anonymous session so a form can carry a CSRF token.
+pub fn create_anonymous(conn: &mut DbConn, secret: &str, idle: Duration) -> Result<Loaded, AppError> {
+    let (token, key, csrf_token) = insert(conn, secret, None, idle)?;
+    Ok(Loaded { key, csrf_token, user: None, new_token: Some(token) })
+}
+
 /// Finds the visitor's live session, sliding its expiry forward (at most one
-/// write a minute), or starts an anonymous one so forms can carry a CSRF token.
-pub fn load_or_create(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<Loaded, AppError> {
+/// write a minute). None when there is none: anonymous page views write
+/// nothing; a session is made only for pages with a form (`Ctx::with_session`).
+pub fn load(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<Option<Loaded>, AppError> {
     let now = now_utc();
     if let Some(token) = token.filter(|t| t.len() == 64) {
         let key = session_key(secret, token);
@@ -75,13 +82,12 @@ pub fn load_or_create(conn: &mut DbConn, secret: &str, token: Option<&str>, idle
                         .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
                         .execute(conn)?;
                 }
-                return Ok(Loaded { key, csrf_token: row.csrf_token, user, new_token: None });
+                return Ok(Some(Loaded { key, csrf_token: row.csrf_token, user, new_token: None }));
             }
             diesel::delete(sessions::table.find(&key)).execute(conn)?;
         }
     }
-    let (token, key, csrf_token) = insert(conn, secret, None, idle)?;
-    Ok(Loaded { key, csrf_token, user: None, new_token: Some(token) })
+    Ok(None)
 }
 
 /// Replaces the visitor's session with a new one for `user_id` (a new id at

@@ -30,16 +30,18 @@ pub fn locked_minutes(conn: &mut DbConn, keys: &[&str], now: NaiveDateTime) -> R
     Ok(until.flatten().map(|t| ((t - now).num_seconds() + 59) / 60))
 }
 
-/// Counts one failure; locks the key once `max` failures fall within `window`.
-pub fn record_failure(conn: &mut DbConn, key: &str, now: NaiveDateTime, max: i32, window: Duration) -> Result<(), AppError> {
+/// Counts one attempt against `key` within `window` (a new window starts when
+/// the old one has passed) and returns the count. Each step is one atomic
+/// statement, so attempts sent in parallel are all counted.
+pub fn count_attempt(conn: &mut DbConn, key: &str, now: NaiveDateTime, window: Duration) -> Result<i32, AppError> {
     let window = chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::minutes(15));
     let window_start = now - window;
-    for _ in 0..2 {
+    for _ in 0..3 {
         let counted = diesel::update(lt::table.find(key).filter(lt::window_started_at.gt(window_start)))
             .set(lt::failures.eq(lt::failures + 1))
             .execute(conn)?;
         if counted == 0 {
-            let restarted = diesel::update(lt::table.find(key))
+            let restarted = diesel::update(lt::table.find(key).filter(lt::window_started_at.le(window_start)))
                 .set((lt::failures.eq(1), lt::window_started_at.eq(now), lt::locked_until.eq(None::<NaiveDateTime>)))
                 .execute(conn)?;
             if restarted == 0 {
@@ -47,6 +49,7 @@ pub fn record_failure(conn: &mut DbConn, key: &str, now: NaiveDateTime, max: i32
                     .values((lt::key.eq(key), lt::failures.eq(1), lt::window_started_at.eq(now)))
                     .execute(conn);
                 match inserted {
+                    // Someone else created or renewed the row meanwhile: count again.
                     Err(e) if is_unique_violation(&e) => continue,
                     other => {
                         other?;
@@ -54,11 +57,23 @@ pub fn record_failure(conn: &mut DbConn, key: &str, now: NaiveDateTime, max: i32
                 }
             }
         }
-        diesel::update(lt::table.find(key).filter(lt::failures.ge(max)))
-            .set(lt::locked_until.eq(now + window))
-            .execute(conn)?;
-        return Ok(());
+        return Ok(lt::table.find(key).select(lt::failures).first(conn)?);
     }
+    Err(AppError::Internal("login throttle: could not count the attempt".into()))
+}
+
+/// Pauses logins for `key` for `lock`.
+pub fn lock(conn: &mut DbConn, key: &str, now: NaiveDateTime, lock: Duration) -> Result<(), AppError> {
+    let lock = chrono::Duration::from_std(lock).unwrap_or_else(|_| chrono::Duration::minutes(15));
+    diesel::update(lt::table.find(key)).set(lt::locked_until.eq(now + lock)).execute(conn)?;
+    Ok(())
+}
+
+/// Takes back one counted attempt (a successful login from this IP).
+pub fn forgive(conn: &mut DbConn, key: &str) -> Result<(), AppError> {
+    diesel::update(lt::table.find(key).filter(lt::failures.gt(0)))
+        .set(lt::failures.eq(lt::failures - 1))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -90,8 +90,9 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
+    /// A connection given back while its thread panics may be mid-transaction.
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+        std::thread::panicking()
     }
 }
 

@@ -65,9 +65,10 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, stop: Arc<AtomicBool>) {
             }
             Err(e) => log::error!(target: "outbox", "no database connection: {e}"),
         }
+        let poll = config.outbox_poll.max(Duration::from_millis(10));
         let mut waited = Duration::ZERO;
-        while waited < config.outbox_poll && !stop.load(Ordering::SeqCst) {
-            let step = Duration::from_millis(50).min(config.outbox_poll - waited);
+        while waited < poll && !stop.load(Ordering::SeqCst) {
+            let step = Duration::from_millis(50).min(poll - waited);
             std::thread::sleep(step);
             waited += step;
         }
@@ -100,13 +101,14 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        let lease = now_utc() + chrono::Duration::seconds(CLAIM_LEASE_SECS);
         let claimed = diesel::update(
             outbox::table
                 .find(&msg.id)
                 .filter(outbox::status.eq("pending"))
                 .filter(outbox::next_attempt_at.eq(msg.next_attempt_at)),
         )
-        .set(outbox::next_attempt_at.eq(now_utc() + chrono::Duration::seconds(CLAIM_LEASE_SECS)))
+        .set(outbox::next_attempt_at.eq(lease))
         .execute(conn)?;
         if claimed != 1 {
             continue;
@@ -120,7 +122,9 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
             }
             Err(err) => {
                 let delay = retry_delay(attempts, config.outbox_retry_base, config.outbox_retry_max);
-                diesel::update(outbox::table.find(&msg.id))
+                // Only while our claim holds: a worker whose lease ran out
+                // must not overwrite a newer claim.
+                diesel::update(outbox::table.find(&msg.id).filter(outbox::next_attempt_at.eq(lease)))
                     .set((
                         outbox::attempts.eq(attempts),
                         outbox::next_attempt_at.eq(now_utc() + chrono_dur(delay)),

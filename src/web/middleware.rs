@@ -92,8 +92,13 @@ pub async fn error_pages(
             message
         }
     };
-    let page = HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body);
-    Ok(ServiceResponse::new(http_req, page))
+    let mut page = HttpResponse::build(status);
+    page.content_type("text/html; charset=utf-8");
+    // Keep cookies set on the way (a new session, a cleared flash message).
+    for cookie in res.response().headers().get_all(header::SET_COOKIE) {
+        page.append_header((header::SET_COOKIE, cookie.clone()));
+    }
+    Ok(ServiceResponse::new(http_req, page.body(body)))
 }
 
 /// Sends the cookie of a session created during this request, and refuses

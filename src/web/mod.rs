@@ -38,6 +38,7 @@ pub struct Ctx {
     pub here: String,
     pub flash: Option<String>,
     pub secure: bool,
+    req: HttpRequest,
 }
 
 /// A session created for this request; the middleware sends its cookie.
@@ -84,40 +85,68 @@ impl Ctx {
         let secret = state.config.secret_key.clone();
         let idle = state.config.session_idle;
         let pool = state.pool.clone();
-        let loaded = web::block(move || -> Result<_, AppError> {
-            let mut conn = pool.get()?;
-            sessions::load_or_create(&mut conn, &secret, token.as_deref(), idle)
-        })
-        .await??;
-        if let Some(new_token) = loaded.new_token {
-            req.extensions_mut().insert(NewSessionCookie(new_token));
-        }
+        let loaded = match token {
+            None => None,
+            Some(token) => {
+                web::block(move || -> Result<_, AppError> {
+                    let mut conn = pool.get()?;
+                    sessions::load(&mut conn, &secret, Some(&token), idle)
+                })
+                .await??
+            }
+        };
+        let (user, session_key, csrf_token) = match loaded {
+            Some(l) => (l.user, l.key, l.csrf_token),
+            None => (None, String::new(), String::new()),
+        };
         let cookie_lang = req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value()));
-        let user_lang = loaded.user.as_ref().and_then(|u| Lang::from_code(&u.locale));
-        let conn_info = req.connection_info();
+        let user_lang = user.as_ref().and_then(|u| Lang::from_code(&u.locale));
         let ctx = Ctx {
             lang: cookie_lang.or(user_lang).unwrap_or(Lang::Ko),
-            user: loaded.user,
-            session_key: loaded.key,
-            csrf_token: loaded.csrf_token,
+            user,
+            session_key,
+            csrf_token,
             ip: client_ip(req),
             here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
             flash: req.cookie(FLASH_COOKIE).map(|c| c.value().to_string()).filter(|k| state.i18n.has(k)),
-            secure: conn_info.scheme() == "https",
+            secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
+            req: req.clone(),
         };
-        drop(conn_info);
         req.extensions_mut().insert(ctx.clone());
         Ok(ctx)
     }
+
+    /// For pages with a form: makes sure the visitor has a session (and so a
+    /// CSRF token), creating an anonymous one whose cookie the middleware sends.
+    pub async fn with_session(mut self, state: &web::Data<AppState>) -> Result<Ctx, AppError> {
+        if !self.session_key.is_empty() {
+            return Ok(self);
+        }
+        let (secret, idle, pool) = (state.config.secret_key.clone(), state.config.session_idle, state.pool.clone());
+        let created = web::block(move || -> Result<_, AppError> {
+            let mut conn = pool.get()?;
+            sessions::create_anonymous(&mut conn, &secret, idle)
+        })
+        .await??;
+        if let Some(token) = created.new_token {
+            self.req.extensions_mut().insert(NewSessionCookie(token));
+        }
+        self.session_key = created.key;
+        self.csrf_token = created.csrf_token;
+        self.req.extensions_mut().insert(self.clone());
+        Ok(self)
+    }
 }
 
-/// The peer address. Proxies' X-Forwarded-For is trusted only with TRUST_PROXY=1,
-/// since a client could otherwise pick its own address and dodge throttling.
+/// The peer address. Behind a reverse proxy (TRUST_PROXY=1) it is the last
+/// X-Forwarded-For entry, the one our proxy added; earlier entries are the
+/// client's own claims and could be chosen to dodge throttling.
 pub fn client_ip(req: &HttpRequest) -> String {
     let trust_proxy = std::env::var("TRUST_PROXY").is_ok_and(|v| v == "1" || v == "true");
     if trust_proxy {
-        if let Some(ip) = req.connection_info().realip_remote_addr() {
-            return ip.split(':').next().unwrap_or(ip).to_string();
+        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next());
+        if let Some(ip) = forwarded.and_then(|v| v.trim().parse::<std::net::IpAddr>().ok()) {
+            return ip.to_string();
         }
     }
     req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
@@ -204,9 +233,11 @@ pub fn redirect(to: &str, flash: Option<&str>) -> HttpResponse {
     res.finish()
 }
 
-/// Only same-site paths are followed after login or a language switch.
+/// Only same-site paths are followed after login or a language switch. Browsers
+/// drop tabs and newlines and read `\\` as `/`, so any of those is refused too.
 pub fn safe_local_path(path: &str) -> &str {
-    if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") {
+    let plain = !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if plain && path.starts_with('/') && !path.starts_with("//") {
         path
     } else {
         "/"
@@ -297,6 +328,10 @@ pub fn render_status(
     let body = state.tera.render(template, c)?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
+    if ctx.user.is_some() {
+        // Personal pages must not be kept by shared or proxy caches.
+        res.insert_header((header::CACHE_CONTROL, "private, no-store"));
+    }
     if ctx.flash.is_some() {
         let mut gone = flash_cookie("");
         gone.make_removal();
@@ -329,5 +364,7 @@ mod tests {
         assert_eq!(safe_local_path("//evil.example"), "/");
         assert_eq!(safe_local_path("https://evil.example"), "/");
         assert_eq!(safe_local_path("/\\evil"), "/");
+        assert_eq!(safe_local_path("/\t/evil.example"), "/");
+        assert_eq!(safe_local_path("/my?x=1"), "/my?x=1");
     }
 }
