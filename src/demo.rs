@@ -57,6 +57,11 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     if crate::applications::rules::list(conn, &housework)?.is_empty() {
         crate::applications::rules_admin::seed_naju(conn, &housework)?;
     }
+    if crate::visits::models::templates(conn)?.is_empty() {
+        // The agency works Monday to Friday, visits start at 09:00 and 13:00.
+        let week: Vec<(i32, i32, i32)> = (0..5).flat_map(|d| [(d, 9 * 60, 3), (d, 13 * 60, 3)]).collect();
+        crate::visits::service::save_templates(conn, &week, crate::time::today_seoul())?;
+    }
     let people = [
         (Role::Staff, true, "김보건 (보건행정과)", STAFF_EMAIL, "061-339-2154", STAFF_PASSWORD),
         (Role::Contractor, false, "나주가사돌봄센터", CONTRACTOR_EMAIL, "061-330-0000", CONTRACTOR_PASSWORD),
@@ -81,6 +86,11 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         diesel::delete(schema::access_log::table).execute(conn)?;
+        diesel::delete(schema::visits::table).execute(conn)?;
+        diesel::delete(schema::visit_quotas::table).execute(conn)?;
+        diesel::delete(schema::visit_slots::table).execute(conn)?;
+        diesel::delete(schema::visit_slot_templates::table).execute(conn)?;
+        diesel::delete(schema::agency_holidays::table).execute(conn)?;
         diesel::delete(schema::application_events::table).execute(conn)?;
         diesel::delete(schema::application_documents::table).execute(conn)?;
         diesel::delete(schema::applications::table).execute(conn)?;

@@ -15,6 +15,7 @@ pub mod programs;
 pub mod startup;
 pub mod state;
 pub mod time;
+pub mod visits;
 pub mod web;
 
 pub use config::Config;

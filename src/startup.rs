@@ -17,7 +17,7 @@ use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
 use crate::web::{assets, middleware, pages};
-use crate::{accounts, applications, demo};
+use crate::{accounts, applications, demo, visits};
 
 pub struct Application {
     port: u16,
@@ -52,7 +52,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/lang/{code}", web::get().to(pages::switch_lang))
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .configure(accounts::routes::configure)
-        .configure(applications::configure);
+        .configure(applications::configure)
+        .configure(visits::configure);
 }
 
 impl Application {
@@ -69,7 +70,7 @@ impl Application {
         let listener = TcpListener::bind(&config.bind_addr)
             .map_err(|e| AppError::Internal(format!("cannot bind {}: {e}", config.bind_addr)))?;
         let port = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?.port();
-        let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), mailer);
+        let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), mailer, core.notifier.clone());
         let workers = config.workers.max(1);
         let state = web::Data::new(AppState {
             pool: core.pool,

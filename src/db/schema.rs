@@ -179,6 +179,86 @@ diesel::joinable!(applications -> rule_sets (rule_set_id));
 diesel::joinable!(application_documents -> applications (application_id));
 diesel::joinable!(application_events -> applications (application_id));
 
+diesel::table! {
+    visit_settings (id) {
+        id -> Text,
+        min_notice_days -> Integer,
+        cancel_cutoff_hours -> Integer,
+        late_cancel_counts -> Bool,
+        no_show_counts -> Bool,
+        booking_horizon_days -> Integer,
+        unit_price_won -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    visit_slot_templates (id) {
+        id -> Text,
+        weekday -> Integer,
+        start_minute -> Integer,
+        helpers -> Integer,
+    }
+}
+
+diesel::table! {
+    agency_holidays (day) {
+        day -> Date,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    visit_slots (id) {
+        id -> Text,
+        day -> Date,
+        start_minute -> Integer,
+        capacity -> Integer,
+        booked -> Integer,
+    }
+}
+
+diesel::table! {
+    visit_quotas (application_id) {
+        application_id -> Text,
+        quota -> Integer,
+        used -> Integer,
+    }
+}
+
+diesel::table! {
+    visits (id) {
+        id -> Text,
+        application_id -> Text,
+        user_id -> Text,
+        slot_id -> Text,
+        day -> Date,
+        start_minute -> Integer,
+        hours -> Integer,
+        status -> Text,
+        tasks -> Text,
+        notes -> Text,
+        helper_name -> Nullable<Text>,
+        decline_reason -> Nullable<Text>,
+        counts_against_quota -> Bool,
+        cancelled_at -> Nullable<Timestamp>,
+        actual_start -> Nullable<Timestamp>,
+        actual_end -> Nullable<Timestamp>,
+        tasks_done -> Nullable<Text>,
+        resident_confirmed_at -> Nullable<Timestamp>,
+        rating -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+        reminder_sent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(visits -> applications (application_id));
+diesel::joinable!(visits -> users (user_id));
+diesel::joinable!(visits -> visit_slots (slot_id));
+diesel::joinable!(visit_quotas -> applications (application_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -191,4 +271,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     application_events,
     capacity_counters,
     access_log,
+    visit_settings,
+    visit_slot_templates,
+    agency_holidays,
+    visit_slots,
+    visit_quotas,
+    visits,
 );

@@ -29,12 +29,12 @@ pub struct OutboxWorker {
 }
 
 impl OutboxWorker {
-    pub fn spawn(pool: DbPool, config: Config, mailer: Mailer) -> OutboxWorker {
+    pub fn spawn(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier) -> OutboxWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("outbox".into())
-            .spawn(move || run(pool, config, mailer, flag))
+            .spawn(move || run(pool, config, mailer, notifier, flag))
             .ok();
         OutboxWorker { stop, handle }
     }
@@ -48,11 +48,20 @@ impl OutboxWorker {
     }
 }
 
-fn run(pool: DbPool, config: Config, mailer: Mailer, stop: Arc<AtomicBool>) {
+/// Also the app's scheduler: the day-before visit reminders (every minute) and
+/// the purge of expired sessions (every ten minutes).
+fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
+    let mut last_reminders: Option<std::time::Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         match pool.get() {
             Ok(mut conn) => {
+                if last_reminders.is_none_or(|t| t.elapsed() >= config.scheduler_interval) {
+                    last_reminders = Some(std::time::Instant::now());
+                    if let Err(e) = crate::visits::service::send_reminders(&mut conn, &notifier, now_utc()) {
+                        log::error!(target: "scheduler", "visit reminders failed: {e}");
+                    }
+                }
                 if let Err(e) = deliver_due(&mut conn, &config, &mailer, &stop) {
                     log::error!(target: "outbox", "delivery round failed: {e}");
                 }

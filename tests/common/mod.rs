@@ -55,6 +55,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         outbox_poll: Duration::from_millis(100),
         outbox_retry_base: Duration::from_millis(300),
         outbox_retry_max: Duration::from_secs(2),
+        scheduler_interval: Duration::from_millis(200),
         session_idle: Duration::from_secs(1800),
         login_max_failures_account: 5,
         login_max_failures_ip: 30,
@@ -359,4 +360,19 @@ pub fn submit_application(b: &mut Browser, id: &str) -> Resp {
 /// A due date that puts today in gestational week `week`+0.
 pub fn due_date_at_week(week: i64) -> chrono::NaiveDate {
     today() + chrono::Duration::days(280 - 7 * week)
+}
+
+/// A resident whose application staff have approved; returns her browser
+/// (signed in) and the application id.
+pub fn approved_resident(app: &TestApp, name: &str, email: &str) -> (Browser, String) {
+    let mut b = signed_up_resident(app, name, email);
+    let id = complete_draft(&mut b, due_date_at_week(25));
+    submit_application(&mut b, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));
+    let mut staff = app.browser();
+    staff.login(naju_helper::demo::STAFF_EMAIL, naju_helper::demo::STAFF_PASSWORD);
+    let token = staff.get(&format!("/staff/applications/{id}")).csrf();
+    staff
+        .post(&format!("/staff/applications/{id}/decision"), &[("csrf_token", &token), ("action", "approve")])
+        .assert_redirect(&format!("/staff/applications/{id}"));
+    (b, id)
 }

@@ -1,0 +1,550 @@
+//! Visit transactions. Every place is taken with a conditional UPDATE inside
+//! the transaction (slot: booked < capacity; quota: used < quota), so neither
+//! can be exceeded by simultaneous requests on either backend.
+
+use std::collections::HashSet;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::models::{self, Slot, Visit, ACTIVE};
+use super::rules::{self, Settings};
+use crate::accounts::models::User;
+use crate::applications::models::{self as apps, Application, Status};
+use crate::applications::rules as app_rules;
+use crate::db::schema::{agency_holidays, application_events, applications, users, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
+use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::notify::{Email as Mail, Notifier};
+use crate::time::{format_date, now_utc, to_seoul};
+
+/// Creates the concrete slots of the agency's week for `from..=to` that do not
+/// exist yet (holidays skipped). Runs outside transactions; a concurrent
+/// creation of the same slot is harmless.
+pub fn ensure_slots(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<(), AppError> {
+    let templates = models::templates(conn)?;
+    if templates.is_empty() || to < from {
+        return Ok(());
+    }
+    let existing: HashSet<(NaiveDate, i32)> = models::slots_between(conn, from, to)?.into_iter().map(|s| (s.day, s.start_minute)).collect();
+    let holidays: HashSet<NaiveDate> = models::holidays(conn, from)?.into_iter().map(|(d, _)| d).collect();
+    let mut day = from;
+    while day <= to {
+        if !holidays.contains(&day) {
+            let weekday = day.weekday().num_days_from_monday() as i32;
+            for t in templates.iter().filter(|t| t.weekday == weekday && !existing.contains(&(day, t.start_minute))) {
+                let inserted = diesel::insert_into(visit_slots::table)
+                    .values((
+                        visit_slots::id.eq(new_id()),
+                        visit_slots::day.eq(day),
+                        visit_slots::start_minute.eq(t.start_minute),
+                        visit_slots::capacity.eq(t.helpers),
+                        visit_slots::booked.eq(0),
+                    ))
+                    .execute(conn);
+                match inserted {
+                    Err(e) if !is_unique_violation(&e) => return Err(e.into()),
+                    _ => {}
+                }
+            }
+        }
+        day += chrono::Duration::days(1);
+    }
+    Ok(())
+}
+
+/// The slot's capacity becomes `capacity`, never below what is booked.
+fn set_slot_capacity(conn: &mut DbConn, slot_id: &str, capacity: i32) -> Result<(), AppError> {
+    diesel::update(visit_slots::table.find(slot_id).filter(visit_slots::booked.le(capacity)))
+        .set(visit_slots::capacity.eq(capacity))
+        .execute(conn)?;
+    diesel::update(visit_slots::table.find(slot_id).filter(visit_slots::booked.gt(capacity)))
+        .set(visit_slots::capacity.eq(visit_slots::booked))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Saves the agency's weekly start times and helpers, and applies them to the
+/// future slots already created (free slots of removed times disappear).
+pub fn save_templates(conn: &mut DbConn, entries: &[(i32, i32, i32)], today: NaiveDate) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        diesel::delete(visit_slot_templates::table).execute(conn)?;
+        for (weekday, start_minute, helpers) in entries {
+            diesel::insert_into(visit_slot_templates::table)
+                .values((
+                    visit_slot_templates::id.eq(new_id()),
+                    visit_slot_templates::weekday.eq(weekday),
+                    visit_slot_templates::start_minute.eq(start_minute),
+                    visit_slot_templates::helpers.eq(helpers),
+                ))
+                .execute(conn)?;
+        }
+        let future: Vec<Slot> = visit_slots::table.filter(visit_slots::day.ge(today)).select(Slot::as_select()).load(conn)?;
+        for slot in future {
+            let weekday = slot.day.weekday().num_days_from_monday() as i32;
+            match entries.iter().find(|(w, m, _)| *w == weekday && *m == slot.start_minute) {
+                Some((_, _, helpers)) => set_slot_capacity(conn, &slot.id, *helpers)?,
+                None if slot.booked == 0 => {
+                    diesel::delete(visit_slots::table.find(&slot.id)).execute(conn)?;
+                }
+                None => set_slot_capacity(conn, &slot.id, 0)?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A holiday: no new bookings that day (existing ones stay for the agency to move).
+pub fn add_holiday(conn: &mut DbConn, day: NaiveDate, note: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let exists: bool = diesel::select(diesel::dsl::exists(agency_holidays::table.find(day))).get_result(conn)?;
+        if !exists {
+            diesel::insert_into(agency_holidays::table).values((agency_holidays::day.eq(day), agency_holidays::note.eq(note))).execute(conn)?;
+        }
+        diesel::delete(visit_slots::table.filter(visit_slots::day.eq(day)).filter(visit_slots::booked.eq(0))).execute(conn)?;
+        let busy: Vec<String> = visit_slots::table.filter(visit_slots::day.eq(day)).select(visit_slots::id).load(conn)?;
+        for id in busy {
+            set_slot_capacity(conn, &id, 0)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn remove_holiday(conn: &mut DbConn, day: NaiveDate) -> Result<(), AppError> {
+    diesel::delete(agency_holidays::table.find(day)).execute(conn)?;
+    Ok(())
+}
+
+/// Changes the helpers free for one start time on one day.
+pub fn set_day_capacity(conn: &mut DbConn, slot_id: &str, capacity: i32) -> Result<(), AppError> {
+    write_tx(conn, |conn| set_slot_capacity(conn, slot_id, capacity.max(0)))
+}
+
+pub fn save_settings(conn: &mut DbConn, s: &Settings) -> Result<(), AppError> {
+    diesel::update(visit_settings::table.find("default"))
+        .set((
+            visit_settings::min_notice_days.eq(s.min_notice_days),
+            visit_settings::cancel_cutoff_hours.eq(s.cancel_cutoff_hours),
+            visit_settings::late_cancel_counts.eq(s.late_cancel_counts),
+            visit_settings::no_show_counts.eq(s.no_show_counts),
+            visit_settings::booking_horizon_days.eq(s.booking_horizon_days),
+            visit_settings::unit_price_won.eq(s.unit_price_won),
+            visit_settings::updated_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The resident's approved application, if any.
+pub fn approved_application(conn: &mut DbConn, user_id: &str) -> Result<Option<Application>, AppError> {
+    Ok(applications::table
+        .filter(applications::user_id.eq(user_id))
+        .filter(applications::status.eq(Status::Approved.as_str()))
+        .select(Application::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// (quota, used) of an approved application; the row is made on first use
+/// from the rule set the application was approved under.
+pub fn quota(conn: &mut DbConn, app: &Application) -> Result<(i32, i32), AppError> {
+    let found: Option<(i32, i32)> = visit_quotas::table.find(&app.id).select((visit_quotas::quota, visit_quotas::used)).first(conn).optional()?;
+    if let Some(q) = found {
+        return Ok(q);
+    }
+    let rules = app_rules::find(conn, &app.rule_set_id)?;
+    let inserted = diesel::insert_into(visit_quotas::table)
+        .values((visit_quotas::application_id.eq(&app.id), visit_quotas::quota.eq(rules.visit_count), visit_quotas::used.eq(0)))
+        .execute(conn);
+    match inserted {
+        Err(e) if !is_unique_violation(&e) => return Err(e.into()),
+        _ => {}
+    }
+    Ok(visit_quotas::table.find(&app.id).select((visit_quotas::quota, visit_quotas::used)).first(conn)?)
+}
+
+fn take_quota(conn: &mut DbConn, application_id: &str) -> Result<bool, AppError> {
+    Ok(diesel::update(visit_quotas::table.find(application_id).filter(visit_quotas::used.lt(visit_quotas::quota)))
+        .set(visit_quotas::used.eq(visit_quotas::used + 1))
+        .execute(conn)?
+        == 1)
+}
+
+fn release_quota(conn: &mut DbConn, application_id: &str) -> Result<(), AppError> {
+    diesel::update(visit_quotas::table.find(application_id).filter(visit_quotas::used.gt(0)))
+        .set(visit_quotas::used.eq(visit_quotas::used - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn take_slot(conn: &mut DbConn, slot_id: &str) -> Result<bool, AppError> {
+    Ok(diesel::update(visit_slots::table.find(slot_id).filter(visit_slots::booked.lt(visit_slots::capacity)))
+        .set(visit_slots::booked.eq(visit_slots::booked + 1))
+        .execute(conn)?
+        == 1)
+}
+
+fn release_slot(conn: &mut DbConn, slot_id: &str) -> Result<(), AppError> {
+    diesel::update(visit_slots::table.find(slot_id).filter(visit_slots::booked.gt(0)))
+        .set(visit_slots::booked.eq(visit_slots::booked - 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn slot(conn: &mut DbConn, slot_id: &str) -> Result<Slot, AppError> {
+    visit_slots::table.find(slot_id).select(Slot::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)
+}
+
+fn has_visit_on(conn: &mut DbConn, application_id: &str, day: NaiveDate, except: Option<&str>) -> Result<bool, AppError> {
+    let mut q = visits::table
+        .filter(visits::application_id.eq(application_id))
+        .filter(visits::day.eq(day))
+        .filter(visits::status.eq_any(["requested", "confirmed", "completed", "no_show"]))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(visits::id.ne(id.to_string()));
+    }
+    Ok(q.count().get_result::<i64>(conn)? > 0)
+}
+
+fn notify_visit(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
+    let (email, locale, name): (String, String, String) = users::table.find(&visit.user_id).select((users::email, users::locale, users::name)).first(conn)?;
+    let lang = Lang::from_code(&locale).unwrap_or(Lang::Ko);
+    let mut context = tera::Context::new();
+    context.insert("name", &name);
+    context.insert("visit_date", &format_date(visit.day, lang));
+    context.insert("visit_time", &format!("{}–{}", rules::hhmm(visit.start_minute), rules::hhmm(visit.start_minute + visit.hours * 60)));
+    context.insert("visit_id", &visit.id);
+    for (k, v) in extra {
+        context.insert(*k, v);
+    }
+    notifier.enqueue(conn, Mail { user_id: Some(&visit.user_id), to: &email, kind, lang, context })?;
+    Ok(())
+}
+
+pub struct BookingInput {
+    pub slot_id: String,
+    pub tasks: String,
+    pub notes: String,
+}
+
+/// Books a visit: the day must be allowed, one of her visits must be left,
+/// the slot must have room, and she has no other visit that day.
+pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<Visit, AppError> {
+    let app = approved_application(conn, &user.id)?.ok_or(AppError::Conflict("visits.errors.not_approved"))?;
+    quota(conn, &app)?;
+    let rules_of_app = app_rules::find(conn, &app.rule_set_id)?;
+    let id = new_id();
+    let result = write_tx(conn, |conn| {
+        let settings = models::settings(conn)?;
+        let slot = slot(conn, &input.slot_id)?;
+        rules::bookable_day(slot.day, today, &settings, app.due_date, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        if has_visit_on(conn, &app.id, slot.day, None)? {
+            return Err(AppError::Conflict("visits.errors.same_day"));
+        }
+        if !take_quota(conn, &app.id)? {
+            return Err(AppError::Conflict("visits.errors.quota_used"));
+        }
+        if !take_slot(conn, &slot.id)? {
+            return Err(AppError::Conflict("visits.errors.slot_full"));
+        }
+        let now = now_utc();
+        diesel::insert_into(visits::table)
+            .values((
+                visits::id.eq(&id),
+                visits::application_id.eq(&app.id),
+                visits::user_id.eq(&user.id),
+                visits::slot_id.eq(&slot.id),
+                visits::day.eq(slot.day),
+                visits::start_minute.eq(slot.start_minute),
+                visits::hours.eq(rules_of_app.visit_hours),
+                visits::status.eq("requested"),
+                visits::tasks.eq(&input.tasks),
+                visits::notes.eq(&input.notes),
+                visits::counts_against_quota.eq(true),
+                visits::created_at.eq(now),
+                visits::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let visit = models::find(conn, &id)?.ok_or(AppError::NotFound)?;
+        notify_visit(conn, notifier, &visit, "visit_requested", &[])?;
+        Ok(visit)
+    });
+    match result {
+        Err(AppError::Db(e)) if is_unique_violation(&e) => Err(AppError::Conflict("visits.errors.same_day")),
+        other => other,
+    }
+}
+
+/// Moves a visit to another start time (before the cut-off), keeping its
+/// place in the quota; it needs the agency's confirmation again.
+pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &str, new_slot_id: &str, now: NaiveDateTime, today: NaiveDate) -> Result<(), AppError> {
+    let result = write_tx(conn, |conn| {
+        let visit = models::find_own(conn, user_id, visit_id)?.ok_or(AppError::NotFound)?;
+        if !ACTIVE.contains(&visit.status.as_str()) {
+            return Err(AppError::Conflict("visits.errors.not_changeable"));
+        }
+        let settings = models::settings(conn)?;
+        if !rules::cancel_in_time(rules::start_utc(visit.day, visit.start_minute), now, settings.cancel_cutoff_hours) {
+            return Err(AppError::Conflict("visits.errors.past_cutoff"));
+        }
+        let app = apps::find(conn, &visit.application_id)?.ok_or(AppError::NotFound)?;
+        let new_slot = slot(conn, new_slot_id)?;
+        rules::bookable_day(new_slot.day, today, &settings, app.due_date, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        if has_visit_on(conn, &app.id, new_slot.day, Some(&visit.id))? {
+            return Err(AppError::Conflict("visits.errors.same_day"));
+        }
+        if new_slot.id == visit.slot_id {
+            return Ok(());
+        }
+        if !take_slot(conn, &new_slot.id)? {
+            return Err(AppError::Conflict("visits.errors.slot_full"));
+        }
+        release_slot(conn, &visit.slot_id)?;
+        diesel::update(visits::table.find(&visit.id))
+            .set((
+                visits::slot_id.eq(&new_slot.id),
+                visits::day.eq(new_slot.day),
+                visits::start_minute.eq(new_slot.start_minute),
+                visits::status.eq("requested"),
+                visits::helper_name.eq(None::<String>),
+                visits::reminder_sent_at.eq(None::<NaiveDateTime>),
+                visits::updated_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        let moved = models::find(conn, &visit.id)?.ok_or(AppError::NotFound)?;
+        notify_visit(conn, notifier, &moved, "visit_requested", &[])?;
+        Ok(())
+    });
+    match result {
+        Err(AppError::Db(e)) if is_unique_violation(&e) => Err(AppError::Conflict("visits.errors.same_day")),
+        other => other,
+    }
+}
+
+/// Cancels a visit. In time, the visit goes back to her quota; late, it counts
+/// as used when the settings say so. Returns whether it was late.
+pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &str, now: NaiveDateTime) -> Result<bool, AppError> {
+    write_tx(conn, |conn| {
+        let visit = models::find_own(conn, user_id, visit_id)?.ok_or(AppError::NotFound)?;
+        if !ACTIVE.contains(&visit.status.as_str()) {
+            return Err(AppError::Conflict("visits.errors.not_changeable"));
+        }
+        let settings = models::settings(conn)?;
+        let late = !rules::cancel_in_time(rules::start_utc(visit.day, visit.start_minute), now, settings.cancel_cutoff_hours);
+        let counts = late && settings.late_cancel_counts;
+        release_slot(conn, &visit.slot_id)?;
+        if !counts {
+            release_quota(conn, &visit.application_id)?;
+        }
+        diesel::update(visits::table.find(&visit.id))
+            .set((
+                visits::status.eq("cancelled"),
+                visits::counts_against_quota.eq(counts),
+                visits::cancelled_at.eq(Some(now)),
+                visits::updated_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        let key = if counts { "cancel_counted" } else { "cancel_returned" };
+        notify_visit(conn, notifier, &visit, "visit_cancelled", &[("quota_note_key", key.to_string())])?;
+        Ok(late)
+    })
+}
+
+pub enum AgencyAction {
+    Confirm { helper_name: String },
+    Decline { reason: String },
+    Complete { actual_start: i32, actual_end: i32, tasks_done: String },
+    NoShow,
+}
+
+/// The agency's side of a visit.
+pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, visit_id: &str, action: AgencyAction) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let visit = models::find(conn, visit_id)?.ok_or(AppError::NotFound)?;
+        let now = now_utc();
+        match action {
+            AgencyAction::Confirm { helper_name } => {
+                if visit.status != "requested" {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
+                diesel::update(visits::table.find(&visit.id))
+                    .set((visits::status.eq("confirmed"), visits::helper_name.eq(Some(&helper_name)), visits::updated_at.eq(now)))
+                    .execute(conn)?;
+                notify_visit(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper_name)])?;
+            }
+            AgencyAction::Decline { reason } => {
+                if visit.status != "requested" {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
+                release_slot(conn, &visit.slot_id)?;
+                release_quota(conn, &visit.application_id)?;
+                diesel::update(visits::table.find(&visit.id))
+                    .set((
+                        visits::status.eq("declined"),
+                        visits::decline_reason.eq(Some(&reason)),
+                        visits::counts_against_quota.eq(false),
+                        visits::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                notify_visit(conn, notifier, &visit, "visit_declined", &[("reason", reason)])?;
+            }
+            AgencyAction::Complete { actual_start, actual_end, tasks_done } => {
+                if visit.status != "confirmed" {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
+                if actual_end <= actual_start {
+                    return Err(AppError::BadRequest("visits.errors.times"));
+                }
+                diesel::update(visits::table.find(&visit.id))
+                    .set((
+                        visits::status.eq("completed"),
+                        visits::actual_start.eq(Some(rules::start_utc(visit.day, actual_start))),
+                        visits::actual_end.eq(Some(rules::start_utc(visit.day, actual_end))),
+                        visits::tasks_done.eq(Some(&tasks_done)),
+                        visits::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                notify_visit(conn, notifier, &visit, "visit_completed", &[])?;
+            }
+            AgencyAction::NoShow => {
+                if visit.status != "confirmed" {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
+                let counts = models::settings(conn)?.no_show_counts;
+                if !counts {
+                    release_quota(conn, &visit.application_id)?;
+                }
+                diesel::update(visits::table.find(&visit.id))
+                    .set((visits::status.eq("no_show"), visits::counts_against_quota.eq(counts), visits::updated_at.eq(now)))
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// After a completed visit the resident confirms it and may rate it.
+pub fn confirm_and_rate(conn: &mut DbConn, user_id: &str, visit_id: &str, rating: Option<i32>, comment: &str) -> Result<(), AppError> {
+    let visit = models::find_own(conn, user_id, visit_id)?.ok_or(AppError::NotFound)?;
+    if visit.status != "completed" {
+        return Err(AppError::Conflict("visits.errors.not_completed"));
+    }
+    if rating.is_some_and(|r| !(1..=5).contains(&r)) {
+        return Err(AppError::BadRequest("visits.errors.rating"));
+    }
+    diesel::update(visits::table.find(&visit.id))
+        .set((
+            visits::resident_confirmed_at.eq(Some(now_utc())),
+            visits::rating.eq(rating),
+            visits::comment.eq(Some(comment.chars().take(1000).collect::<String>())),
+            visits::updated_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A birth ends the service: the application ends and every visit still to
+/// come is cancelled (given back, not counted), each with an email.
+pub fn record_birth(conn: &mut DbConn, notifier: &Notifier, app_id: &str, actor_id: &str, born_on: NaiveDate, today: NaiveDate) -> Result<usize, AppError> {
+    if born_on > today {
+        return Err(AppError::BadRequest("visits.errors.birth_future"));
+    }
+    write_tx(conn, |conn| {
+        let app = apps::find(conn, app_id)?.ok_or(AppError::NotFound)?;
+        if !matches!(app.status(), Status::Approved | Status::Submitted | Status::InfoRequested | Status::Waitlisted) {
+            return Err(AppError::Conflict("applications.errors.not_editable"));
+        }
+        diesel::update(applications::table.find(&app.id))
+            .set((
+                applications::birth_recorded_on.eq(Some(born_on)),
+                applications::status.eq(Status::Ended.as_str()),
+                applications::updated_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(application_events::table)
+            .values((
+                application_events::id.eq(new_id()),
+                application_events::application_id.eq(&app.id),
+                application_events::at.eq(now_utc()),
+                application_events::actor_id.eq(Some(actor_id)),
+                application_events::action.eq("ended"),
+                application_events::note.eq(born_on.to_string()),
+            ))
+            .execute(conn)?;
+        let upcoming: Vec<Visit> = visits::table
+            .filter(visits::application_id.eq(&app.id))
+            .filter(visits::status.eq_any(ACTIVE))
+            .filter(visits::day.ge(today))
+            .select(Visit::as_select())
+            .load(conn)?;
+        for visit in &upcoming {
+            release_slot(conn, &visit.slot_id)?;
+            release_quota(conn, &visit.application_id)?;
+            diesel::update(visits::table.find(&visit.id))
+                .set((
+                    visits::status.eq("cancelled"),
+                    visits::counts_against_quota.eq(false),
+                    visits::cancelled_at.eq(Some(now_utc())),
+                    visits::updated_at.eq(now_utc()),
+                ))
+                .execute(conn)?;
+            notify_visit(conn, notifier, visit, "visit_cancelled", &[("quota_note_key", "cancel_birth".to_string())])?;
+        }
+        Ok(upcoming.len())
+    })
+}
+
+/// Queues the reminder for confirmed visits tomorrow (Seoul time), once each.
+/// Called by the background worker; the conditional update makes it safe to
+/// run from several instances.
+pub fn send_reminders(conn: &mut DbConn, notifier: &Notifier, now: NaiveDateTime) -> Result<usize, AppError> {
+    let tomorrow = to_seoul(now).date_naive() + chrono::Duration::days(1);
+    let due: Vec<Visit> = visits::table
+        .filter(visits::status.eq("confirmed"))
+        .filter(visits::day.eq(tomorrow))
+        .filter(visits::reminder_sent_at.is_null())
+        .select(Visit::as_select())
+        .load(conn)?;
+    let mut sent = 0;
+    for visit in due {
+        let queued = write_tx(conn, |conn| {
+            let claimed = diesel::update(visits::table.find(&visit.id).filter(visits::reminder_sent_at.is_null()))
+                .set(visits::reminder_sent_at.eq(Some(now)))
+                .execute(conn)?;
+            if claimed == 1 {
+                let helper = visit.helper_name.clone().unwrap_or_default();
+                notify_visit(conn, notifier, &visit, "visit_reminder", &[("helper_name", helper)])?;
+            }
+            Ok(claimed == 1)
+        })?;
+        sent += usize::from(queued);
+    }
+    Ok(sent)
+}
+
+/// One row of the monthly settlement.
+pub struct SettlementRow {
+    pub visits: i64,
+    pub planned_hours: i64,
+    pub actual_minutes: i64,
+}
+
+/// Completed visits in a month: count, planned hours and actual minutes.
+pub fn settlement(conn: &mut DbConn, from: NaiveDate, to_exclusive: NaiveDate) -> Result<SettlementRow, AppError> {
+    let rows: Vec<(i32, Option<NaiveDateTime>, Option<NaiveDateTime>)> = visits::table
+        .filter(visits::status.eq("completed"))
+        .filter(visits::day.ge(from))
+        .filter(visits::day.lt(to_exclusive))
+        .select((visits::hours, visits::actual_start, visits::actual_end))
+        .load(conn)?;
+    Ok(SettlementRow {
+        visits: rows.len() as i64,
+        planned_hours: rows.iter().map(|(h, _, _)| *h as i64).sum(),
+        actual_minutes: rows
+            .iter()
+            .filter_map(|(_, s, e)| Some((e.as_ref()? .signed_duration_since(*s.as_ref()?)).num_minutes()))
+            .sum(),
+    })
+}

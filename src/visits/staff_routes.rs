@@ -1,0 +1,229 @@
+//! Staff: all visits, each resident's usage against her quota, the agency's
+//! monthly settlement and the booking settings; recording a birth.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::agency_routes::{ListQuery, STATUSES};
+use super::resident_routes::{parse_birth, BirthForm};
+use super::rules::Settings;
+use super::{models, service};
+use crate::accounts::models::{Role, User};
+use crate::audit::{self, Access};
+use crate::db::schema::{applications, visit_quotas};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::time::today_seoul;
+use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/staff/visits", web::get().to(list))
+        .route("/staff/visits/usage", web::get().to(usage))
+        .route("/staff/visits/settlement", web::get().to(settlement))
+        .route("/staff/visits/settings", web::get().to(settings_page))
+        .route("/staff/visits/settings", web::post().to(save_settings))
+        .route("/staff/applications/{id}/birth", web::post().to(record_birth));
+}
+
+fn staff(ctx: &Ctx) -> Result<User, AppError> {
+    ctx.require(&[Role::Staff]).cloned()
+}
+
+async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let query = q.into_inner();
+    let filter = query.filter();
+    let (lang, ip) = (ctx.lang, ctx.ip.clone());
+    let rows = db(&state, move |conn, state| {
+        let settings = models::settings(conn)?;
+        let visits = models::list(conn, &filter, 1000)?;
+        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "visits" })?;
+        Ok(visits.iter().map(|v| super::views::visit_view(v, &settings, lang)).collect::<Vec<_>>())
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("visits", &rows);
+    c.insert("q", &query);
+    c.insert("statuses", &STATUSES);
+    render(&state, &ctx, "visits/staff_list.html", c)
+}
+
+#[derive(Serialize)]
+struct UsageRow {
+    application_id: String,
+    reference: String,
+    name: String,
+    quota: i32,
+    used: i32,
+    left: i32,
+}
+
+async fn usage(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let ip = ctx.ip.clone();
+    let rows = db(&state, move |conn, state| {
+        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "visit usage" })?;
+        let rows: Vec<(String, String, String, i32, i32)> = visit_quotas::table
+            .inner_join(applications::table)
+            .order(applications::reference.asc())
+            .select((applications::id, applications::reference, applications::applicant_name, visit_quotas::quota, visit_quotas::used))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(application_id, reference, name, quota, used)| UsageRow { application_id, reference, name, quota, used, left: quota - used })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("rows", &rows);
+    render(&state, &ctx, "visits/staff_usage.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MonthQuery {
+    month: String,
+}
+
+/// The first day of the month "2026-11" (this month when missing or wrong).
+fn month_start(raw: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d").unwrap_or_else(|_| {
+        let t = today_seoul();
+        NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t)
+    })
+}
+
+fn next_month(d: NaiveDate) -> NaiveDate {
+    d.checked_add_months(chrono::Months::new(1)).unwrap_or(d)
+}
+
+#[derive(Serialize)]
+struct SettlementView {
+    month: String,
+    visits: i64,
+    planned_hours: i64,
+    actual_hours: String,
+    unit_price: i32,
+    amount: i64,
+}
+
+async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<MonthQuery>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    let start = month_start(&q.month);
+    let view = db(&state, move |conn, _| {
+        let s = models::settings(conn)?;
+        let row = service::settlement(conn, start, next_month(start))?;
+        Ok(SettlementView {
+            month: start.format("%Y-%m").to_string(),
+            visits: row.visits,
+            planned_hours: row.planned_hours,
+            actual_hours: format!("{:.1}", row.actual_minutes as f64 / 60.0),
+            unit_price: s.unit_price_won,
+            amount: row.planned_hours * s.unit_price_won as i64,
+        })
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("s", &view);
+    render(&state, &ctx, "visits/staff_settlement.html", c)
+}
+
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(default)]
+pub struct SettingsForm {
+    min_notice_days: String,
+    cancel_cutoff_hours: String,
+    booking_horizon_days: String,
+    unit_price_won: String,
+    late_cancel_counts: String,
+    no_show_counts: String,
+}
+
+impl SettingsForm {
+    fn from(s: &Settings) -> SettingsForm {
+        let yes = |b: bool| if b { "yes".to_string() } else { String::new() };
+        SettingsForm {
+            min_notice_days: s.min_notice_days.to_string(),
+            cancel_cutoff_hours: s.cancel_cutoff_hours.to_string(),
+            booking_horizon_days: s.booking_horizon_days.to_string(),
+            unit_price_won: s.unit_price_won.to_string(),
+            late_cancel_counts: yes(s.late_cancel_counts),
+            no_show_counts: yes(s.no_show_counts),
+        }
+    }
+
+    fn parse(&self) -> Result<Settings, Vec<(&'static str, &'static str)>> {
+        let mut errors = vec![];
+        let mut num = |raw: &str, field: &'static str, min: i32, max: i32| match raw.trim().parse::<i32>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                errors.push((field, "rules.errors.number_range"));
+                0
+            }
+        };
+        let s = Settings {
+            min_notice_days: num(&self.min_notice_days, "min_notice_days", 0, 60),
+            cancel_cutoff_hours: num(&self.cancel_cutoff_hours, "cancel_cutoff_hours", 0, 240),
+            booking_horizon_days: num(&self.booking_horizon_days, "booking_horizon_days", 1, 365),
+            unit_price_won: num(&self.unit_price_won, "unit_price_won", 0, 10_000_000),
+            late_cancel_counts: self.late_cancel_counts == "yes",
+            no_show_counts: self.no_show_counts == "yes",
+        };
+        if errors.is_empty() {
+            Ok(s)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+async fn settings_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    let s = db(&state, |conn, _| Ok(models::settings(conn)?)).await?;
+    let mut c = tera::Context::new();
+    c.insert("form", &SettingsForm::from(&s));
+    render(&state, &ctx, "visits/staff_settings.html", c)
+}
+
+async fn save_settings(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SettingsForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    staff(&ctx)?;
+    match form.parse() {
+        Ok(s) => {
+            db(&state, move |conn, _| service::save_settings(conn, &s)).await?;
+            Ok(redirect("/staff/visits/settings", Some("visits.flash.settings_saved")))
+        }
+        Err(errors) => {
+            let mut c = tera::Context::new();
+            c.insert("form", &form);
+            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
+            render_status(&state, &ctx, "visits/staff_settings.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+async fn record_birth(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<BirthForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = staff(&ctx)?;
+    let app_id = path.into_inner();
+    let back = format!("/staff/applications/{app_id}");
+    let Ok(born) = parse_birth(&form) else {
+        return Ok(redirect(&back, Some("applications.errors.date_invalid")));
+    };
+    let (aid, ip) = (app_id.clone(), ctx.ip.clone());
+    let result = db(&state, move |conn, state| {
+        let n = service::record_birth(conn, &state.notifier, &aid, &user.id, born, today_seoul())?;
+        let subject = crate::applications::models::find(conn, &aid)?.map(|a| a.user_id);
+        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: subject.as_deref(), record_id: Some(&aid), action: "change", reason: "birth" })?;
+        Ok(n)
+    })
+    .await;
+    match result {
+        Ok(_) => Ok(redirect(&back, Some("visits.flash.birth_recorded"))),
+        Err(AppError::Conflict(key)) | Err(AppError::BadRequest(key)) => Ok(redirect(&back, Some(key))),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,316 @@
+//! Home visits: booking within the quota, the agency's confirmation and
+//! completion, cancellation rules, the birth, reminders, and no overbooking.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use common::{approved_resident, spawn_app, today, Browser, TestApp};
+use diesel::prelude::*;
+use naju_helper::db::schema::{applications, outbox, visit_quotas, visit_slots, visits};
+use naju_helper::demo;
+
+fn login(app: &TestApp, email: &str, password: &str) -> Browser {
+    let mut b = app.browser();
+    b.login(email, password);
+    b
+}
+
+fn staff(app: &TestApp) -> Browser {
+    login(app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD)
+}
+
+fn agency(app: &TestApp) -> Browser {
+    login(app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD)
+}
+
+/// Open slots as the resident's calendar would offer them (her page creates them).
+fn open_slots(app: &TestApp, b: &mut Browser) -> Vec<(String, NaiveDate)> {
+    b.get("/my/visits/new").assert_status(200);
+    visit_slots::table
+        .filter(visit_slots::day.ge(today()))
+        .filter(visit_slots::booked.lt(visit_slots::capacity))
+        .order((visit_slots::day.asc(), visit_slots::start_minute.asc()))
+        .select((visit_slots::id, visit_slots::day))
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+/// The first open slot of each of the first `n` days that can be booked.
+fn slots_on_distinct_days(app: &TestApp, b: &mut Browser, n: usize) -> Vec<String> {
+    let first_day = today() + chrono::Duration::days(2);
+    let mut out: Vec<(String, NaiveDate)> = vec![];
+    for (id, day) in open_slots(app, b) {
+        if day >= first_day && !out.iter().any(|(_, d)| *d == day) {
+            out.push((id, day));
+        }
+    }
+    assert!(out.len() >= n, "need {n} days with open slots, have {}", out.len());
+    out.into_iter().take(n).map(|(id, _)| id).collect()
+}
+
+fn book(b: &mut Browser, slot: &str) -> common::Resp {
+    let token = b.get("/my/visits/new").csrf();
+    b.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", slot), ("cleaning", "yes"), ("notes", "강아지가 있어요")])
+}
+
+fn used(app: &TestApp, application_id: &str) -> i32 {
+    visit_quotas::table.find(application_id).select(visit_quotas::used).first(&mut app.conn()).unwrap()
+}
+
+fn visit_ids(app: &TestApp, application_id: &str) -> Vec<String> {
+    visits::table
+        .filter(visits::application_id.eq(application_id))
+        .order((visits::day.asc(), visits::start_minute.asc()))
+        .select(visits::id)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+fn status(app: &TestApp, visit_id: &str) -> String {
+    visits::table.find(visit_id).select(visits::status).first(&mut app.conn()).unwrap()
+}
+
+fn kinds(app: &TestApp) -> Vec<String> {
+    outbox::table.filter(outbox::kind.like("visit_%")).order(outbox::created_at.asc()).select(outbox::kind).load(&mut app.conn()).unwrap()
+}
+
+fn set_settings(app: &TestApp, notice: &str, cutoff: &str) {
+    let mut s = staff(app);
+    let token = s.get("/staff/visits/settings").csrf();
+    s.post(
+        "/staff/visits/settings",
+        &[
+            ("csrf_token", &token),
+            ("min_notice_days", notice),
+            ("cancel_cutoff_hours", cutoff),
+            ("booking_horizon_days", "56"),
+            ("unit_price_won", "15000"),
+            ("late_cancel_counts", "yes"),
+            ("no_show_counts", "yes"),
+        ],
+    )
+    .assert_redirect("/staff/visits/settings");
+}
+
+#[test]
+fn she_books_her_four_visits_and_no_more_and_the_agency_confirms_and_completes() {
+    let app = spawn_app();
+    let (mut mom, app_id) = approved_resident(&app, "방문예약", "visits@example.kr");
+    mom.get("/my/visits").assert_contains("방문 날짜 예약하기").assert_contains("id=\"visits-left\">4<");
+    let slots = slots_on_distinct_days(&app, &mut mom, 5);
+    for slot in &slots[..4] {
+        book(&mut mom, slot).assert_redirect("/my/visits");
+    }
+    assert_eq!(used(&app, &app_id), 4);
+    book(&mut mom, &slots[4]).assert_status(409).assert_contains("방문 횟수를 모두 사용했습니다");
+    mom.get("/my/visits").assert_contains("남은 방문 횟수가 없습니다");
+    assert_eq!(visit_ids(&app, &app_id).len(), 4);
+    assert_eq!(kinds(&app), vec!["visit_requested"; 4]);
+
+    // The agency confirms one with a helper, declines another.
+    let ids = visit_ids(&app, &app_id);
+    let mut agency = agency(&app);
+    agency.get("/contractor/visits?status=requested").assert_contains("김임신");
+    let page = agency.get(&format!("/contractor/visits/{}", ids[0]));
+    page.assert_contains("강아지가 있어요").assert_contains("빛가람로 100");
+    let token = page.csrf();
+    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "")]);
+    assert_eq!(status(&app, &ids[0]), "requested", "a helper must be named");
+    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "최도우미")]);
+    assert_eq!(status(&app, &ids[0]), "confirmed");
+    agency.post(&format!("/contractor/visits/{}", ids[1]), &[("csrf_token", &token), ("action", "decline"), ("reason", "인력 부족")]);
+    assert_eq!(status(&app, &ids[1]), "declined");
+    assert_eq!(used(&app, &app_id), 3, "a declined visit goes back to her quota");
+
+    // Her calendar file for the confirmed visit.
+    let ics = mom.get(&format!("/my/visits/{}/calendar.ics", ids[0]));
+    ics.assert_status(200).assert_contains("BEGIN:VEVENT").assert_contains("DTSTART:").assert_contains("최도우미");
+    assert!(ics.headers.get("content-type").unwrap().starts_with("text/calendar"));
+    mom.get(&format!("/my/visits/{}/calendar.ics", ids[2])).assert_status(404);
+
+    // Completion, then her confirmation and rating.
+    agency.post(
+        &format!("/contractor/visits/{}", ids[0]),
+        &[("csrf_token", &token), ("action", "complete"), ("actual_start", "13:00"), ("actual_end", "09:00"), ("tasks_done", "")],
+    );
+    assert_eq!(status(&app, &ids[0]), "confirmed", "end before start is refused");
+    agency.post(
+        &format!("/contractor/visits/{}", ids[0]),
+        &[("csrf_token", &token), ("action", "complete"), ("actual_start", "09:05"), ("actual_end", "13:00"), ("tasks_done", "청소, 세탁")],
+    );
+    assert_eq!(status(&app, &ids[0]), "completed");
+    let token = mom.get("/my/visits").csrf();
+    mom.post(&format!("/my/visits/{}/rate", ids[0]), &[("csrf_token", &token), ("rating", "5"), ("comment", "감사합니다")])
+        .assert_redirect("/my/visits");
+    let rating: Option<i32> = visits::table.find(&ids[0]).select(visits::rating).first(&mut app.conn()).unwrap();
+    assert_eq!(rating, Some(5));
+    assert_eq!(kinds(&app)[4..], ["visit_confirmed", "visit_declined", "visit_completed"]);
+
+    // Staff settle the month: completed visit-hours × unit price.
+    let day: NaiveDate = visits::table.find(&ids[0]).select(visits::day).first(&mut app.conn()).unwrap();
+    let mut s = staff(&app);
+    let settlement = s.get(&format!("/staff/visits/settlement?month={}", day.format("%Y-%m")));
+    settlement.assert_contains("id=\"planned-hours\">4<").assert_contains("id=\"amount\">60000<");
+    s.get("/staff/visits/usage").assert_contains("김임신");
+    s.get("/staff/visits?status=completed").assert_contains("최도우미");
+}
+
+#[test]
+fn one_visit_a_day_notice_and_who_may_touch_a_visit() {
+    let app = spawn_app();
+    let (mut mom, app_id) = approved_resident(&app, "하루한번", "oneaday@example.kr");
+    let all = open_slots(&app, &mut mom);
+    let day = all.iter().find(|(_, d)| *d >= today() + chrono::Duration::days(2)).unwrap().1;
+    let same_day: Vec<&String> = all.iter().filter(|(_, d)| *d == day).map(|(id, _)| id).collect();
+    assert!(same_day.len() >= 2, "two start times that day");
+    book(&mut mom, same_day[0]).assert_redirect("/my/visits");
+    book(&mut mom, same_day[1]).assert_status(409).assert_contains("그 날에는 이미 방문이 있습니다");
+    if let Some((too_soon, _)) = all.iter().find(|(_, d)| *d < today() + chrono::Duration::days(2)) {
+        book(&mut mom, too_soon).assert_status(409).assert_contains("너무 가깝습니다");
+    }
+    assert_eq!(used(&app, &app_id), 1);
+
+    let visit = &visit_ids(&app, &app_id)[0];
+    let (mut other, _) = approved_resident(&app, "남의방문", "other-visit@example.kr");
+    let token = other.get("/my/visits").csrf();
+    other.post(&format!("/my/visits/{visit}/cancel"), &[("csrf_token", &token)]).assert_status(404);
+    other.get(&format!("/contractor/visits/{visit}")).assert_status(403);
+    agency(&app).get("/my/visits").assert_status(403);
+    assert_eq!(status(&app, visit), "requested");
+}
+
+#[test]
+fn cancelling_in_time_gives_the_visit_back_and_late_cancelling_counts() {
+    let app = spawn_app();
+    let (mut mom, app_id) = approved_resident(&app, "취소테스트", "cancel@example.kr");
+    let slots = slots_on_distinct_days(&app, &mut mom, 3);
+    book(&mut mom, &slots[0]).assert_redirect("/my/visits");
+    book(&mut mom, &slots[1]).assert_redirect("/my/visits");
+    let ids = visit_ids(&app, &app_id);
+
+    // Reschedule the first to the third day: slots move, the quota does not.
+    let token = mom.get(&format!("/my/visits/{}/reschedule", ids[0])).csrf();
+    mom.post(&format!("/my/visits/{}/reschedule", ids[0]), &[("csrf_token", &token), ("slot_id", &slots[2])]).assert_redirect("/my/visits");
+    let booked = |id: &str| -> i32 { visit_slots::table.find(id).select(visit_slots::booked).first(&mut app.conn()).unwrap() };
+    assert_eq!((booked(&slots[0]), booked(&slots[2])), (0, 1));
+    assert_eq!(used(&app, &app_id), 2);
+
+    // In time: back in the quota.
+    let page = mom.get(&format!("/my/visits/{}/cancel", ids[0]));
+    page.assert_contains("다시 예약 가능한 횟수로 돌아갑니다");
+    mom.post(&format!("/my/visits/{}/cancel", ids[0]), &[("csrf_token", &page.csrf())]).assert_redirect("/my/visits");
+    assert_eq!(used(&app, &app_id), 1);
+    assert_eq!(booked(&slots[2]), 0);
+
+    // With a cut-off of 10 days every visit is "late": the cancellation counts.
+    set_settings(&app, "2", "240");
+    let page = mom.get(&format!("/my/visits/{}/cancel", ids[1]));
+    page.assert_contains("1회 이용한 것으로 처리됩니다");
+    let token = mom.get(&format!("/my/visits/{}/reschedule", ids[1])).csrf();
+    mom.post(&format!("/my/visits/{}/reschedule", ids[1]), &[("csrf_token", &token), ("slot_id", &slots[0])])
+        .assert_status(409)
+        .assert_contains("변경 마감 시간이 지났습니다");
+    mom.post(&format!("/my/visits/{}/cancel", ids[1]), &[("csrf_token", &page.csrf())]).assert_redirect("/my/visits");
+    assert_eq!(status(&app, &ids[1]), "cancelled");
+    assert_eq!(used(&app, &app_id), 1, "a late cancellation stays used");
+    assert_eq!(booked(&slots[1]), 0, "but the agency's place is free again");
+}
+
+#[test]
+fn a_recorded_birth_cancels_the_visits_still_to_come() {
+    let app = spawn_app();
+    let (mut mom, app_id) = approved_resident(&app, "출산", "birth@example.kr");
+    let slots = slots_on_distinct_days(&app, &mut mom, 2);
+    book(&mut mom, &slots[0]).assert_redirect("/my/visits");
+    book(&mut mom, &slots[1]).assert_redirect("/my/visits");
+    let page = mom.get(&format!("/my/applications/{app_id}/birth"));
+    let tomorrow = (today() + chrono::Duration::days(1)).to_string();
+    mom.post(&format!("/my/applications/{app_id}/birth"), &[("csrf_token", &page.csrf()), ("born_on", &tomorrow)])
+        .assert_status(422)
+        .assert_contains("오늘 이후일 수 없습니다");
+    mom.post(&format!("/my/applications/{app_id}/birth"), &[("csrf_token", &page.csrf()), ("born_on", &today().to_string())])
+        .assert_redirect(&format!("/my/applications/{app_id}"));
+    let app_status: String = applications::table.find(&app_id).select(applications::status).first(&mut app.conn()).unwrap();
+    assert_eq!(app_status, "ended");
+    for id in visit_ids(&app, &app_id) {
+        assert_eq!(status(&app, &id), "cancelled");
+    }
+    let cancelled_mails = kinds(&app).iter().filter(|k| *k == "visit_cancelled").count();
+    assert_eq!(cancelled_mails, 2, "each cancelled visit is told");
+    mom.get("/my/visits/new").assert_redirect("/my/visits");
+}
+
+#[test]
+fn the_day_before_a_confirmed_visit_she_gets_a_reminder() {
+    let app = spawn_app();
+    set_settings(&app, "0", "0");
+    let mut agency = agency(&app);
+    let week = (1..=7).map(|d| format!("{d} 09:00 2")).collect::<Vec<_>>().join("\n");
+    let token = agency.get("/contractor/capacity").csrf();
+    agency.post("/contractor/capacity", &[("csrf_token", &token), ("week", &week)]).assert_redirect("/contractor/capacity");
+    let (mut mom, app_id) = approved_resident(&app, "알림", "remind@example.kr");
+    let tomorrow = today() + chrono::Duration::days(1);
+    let slot = open_slots(&app, &mut mom).into_iter().find(|(_, d)| *d == tomorrow).expect("a slot tomorrow").0;
+    book(&mut mom, &slot).assert_redirect("/my/visits");
+    let visit = visit_ids(&app, &app_id).remove(0);
+    let token = agency.get(&format!("/contractor/visits/{visit}")).csrf();
+    agency.post(&format!("/contractor/visits/{visit}"), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "박도우미")]);
+    let body = app.wait_for("the reminder email", Duration::from_secs(15), |conn| {
+        outbox::table.filter(outbox::kind.eq("visit_reminder")).select(outbox::body_text).first::<String>(conn).ok()
+    });
+    assert!(body.contains("박도우미") && body.contains("한국 시간"), "{body}");
+    std::thread::sleep(Duration::from_millis(600));
+    let reminders: i64 = outbox::table.filter(outbox::kind.eq("visit_reminder")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(reminders, 1, "sent once");
+}
+
+#[test]
+fn the_agency_sets_its_week_holidays_and_helpers_per_day() {
+    let app = spawn_app();
+    let mut agency = agency(&app);
+    let page = agency.get("/contractor/capacity");
+    page.assert_contains("1 09:00 3");
+    agency.post("/contractor/capacity", &[("csrf_token", &page.csrf()), ("week", "8 25:00 x")]).assert_status(422).assert_contains("요일(1~7)");
+    let (mut mom, _) = approved_resident(&app, "휴무", "holiday@example.kr");
+    let slots = open_slots(&app, &mut mom);
+    let day = slots.iter().find(|(_, d)| *d >= today() + chrono::Duration::days(2)).unwrap().1;
+    let token = agency.get("/contractor/capacity").csrf();
+    agency.post("/contractor/holidays", &[("csrf_token", &token), ("day", &day.to_string()), ("note", "창립기념일")]).assert_redirect("/contractor/capacity");
+    let after = open_slots(&app, &mut mom);
+    assert!(!after.iter().any(|(_, d)| *d == day), "no open times on a holiday");
+    let (slot, _) = after[0].clone();
+    agency.post(&format!("/contractor/slots/{slot}"), &[("csrf_token", &token), ("capacity", "0")]).assert_redirect("/contractor/capacity");
+    book(&mut mom, &slot).assert_status(409);
+}
+
+#[test]
+fn fifty_residents_pressing_book_for_the_last_place_book_exactly_one() {
+    let app = spawn_app();
+    let mut agency = agency(&app);
+    let token = agency.get("/contractor/capacity").csrf();
+    let week = (1..=7).map(|d| format!("{d} 09:00 1")).collect::<Vec<_>>().join("\n");
+    agency.post("/contractor/capacity", &[("csrf_token", &token), ("week", &week)]).assert_redirect("/contractor/capacity");
+    let mut residents: Vec<Browser> = (0..50).map(|i| approved_resident(&app, &format!("경쟁{i}"), &format!("race{i}@example.kr")).0).collect();
+    let target = slots_on_distinct_days(&app, &mut residents[0], 1).remove(0);
+    let tokens: Vec<String> = residents.iter_mut().map(|b| b.get("/my/visits/new").csrf()).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(residents.len()));
+    let handles: Vec<_> = residents
+        .into_iter()
+        .zip(tokens)
+        .map(|(mut b, token)| {
+            let (barrier, target) = (barrier.clone(), target.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                b.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &target)]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    let booked: i32 = visit_slots::table.find(&target).select(visit_slots::booked).first(&mut app.conn()).unwrap();
+    let rows: i64 = visits::table.filter(visits::slot_id.eq(&target)).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!((booked, rows), (1, 1));
+}
