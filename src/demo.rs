@@ -57,6 +57,8 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     if crate::applications::rules::list(conn, &housework)?.is_empty() {
         crate::applications::rules_admin::seed_naju(conn, &housework)?;
     }
+    crate::clinic::service::seed_programs(conn)?;
+    crate::clinic::service::generate_sessions(conn, crate::time::today_seoul(), 3)?;
     if crate::visits::models::templates(conn)?.is_empty() {
         // The agency works Monday to Friday, visits start at 09:00 and 13:00.
         let week: Vec<(i32, i32, i32)> = (0..5).flat_map(|d| [(d, 9 * 60, 3), (d, 13 * 60, 3)]).collect();
@@ -86,6 +88,12 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         diesel::delete(schema::access_log::table).execute(conn)?;
+        diesel::delete(schema::clinic_walkins::table).execute(conn)?;
+        diesel::delete(schema::clinic_bookings::table).execute(conn)?;
+        diesel::delete(schema::children::table).execute(conn)?;
+        diesel::delete(schema::clinic_slots::table).execute(conn)?;
+        diesel::delete(schema::clinic_sessions::table).execute(conn)?;
+        diesel::delete(schema::clinic_programs::table).execute(conn)?;
         diesel::delete(schema::visits::table).execute(conn)?;
         diesel::delete(schema::visit_quotas::table).execute(conn)?;
         diesel::delete(schema::visit_slots::table).execute(conn)?;

@@ -17,7 +17,7 @@ use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
 use crate::web::{assets, middleware, pages};
-use crate::{accounts, applications, demo, visits};
+use crate::{accounts, applications, clinic, demo, visits};
 
 pub struct Application {
     port: u16,
@@ -53,7 +53,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .configure(accounts::routes::configure)
         .configure(applications::configure)
-        .configure(visits::configure);
+        .configure(visits::configure)
+        .configure(clinic::configure);
 }
 
 impl Application {

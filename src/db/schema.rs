@@ -259,6 +259,99 @@ diesel::joinable!(visits -> users (user_id));
 diesel::joinable!(visits -> visit_slots (slot_id));
 diesel::joinable!(visit_quotas -> applications (application_id));
 
+diesel::table! {
+    clinic_programs (id) {
+        id -> Text,
+        code -> Text,
+        name_ko -> Text,
+        name_en -> Text,
+        kind -> Text,
+        audience -> Text,
+        infant_max_months -> Integer,
+        capacity -> Integer,
+        slot_minutes -> Integer,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        partner_seat -> Bool,
+        booking_opens_days -> Integer,
+        cancel_cutoff_hours -> Integer,
+        active -> Bool,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    clinic_sessions (id) {
+        id -> Text,
+        day -> Date,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        status -> Text,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clinic_slots (id) {
+        id -> Text,
+        session_id -> Text,
+        program_id -> Text,
+        start_minute -> Integer,
+        end_minute -> Integer,
+        capacity -> Integer,
+        booked -> Integer,
+    }
+}
+
+diesel::table! {
+    children (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        birth_date -> Date,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clinic_bookings (id) {
+        id -> Text,
+        slot_id -> Text,
+        session_id -> Text,
+        program_id -> Text,
+        user_id -> Text,
+        child_id -> Nullable<Text>,
+        due_date -> Nullable<Date>,
+        seats -> Integer,
+        status -> Text,
+        reminder_sent_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        checked_in_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clinic_walkins (id) {
+        id -> Text,
+        session_id -> Text,
+        program_id -> Text,
+        people -> Integer,
+        note -> Text,
+        recorded_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(clinic_slots -> clinic_sessions (session_id));
+diesel::joinable!(clinic_slots -> clinic_programs (program_id));
+diesel::joinable!(clinic_bookings -> clinic_slots (slot_id));
+diesel::joinable!(clinic_bookings -> users (user_id));
+diesel::joinable!(clinic_bookings -> children (child_id));
+diesel::joinable!(children -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -277,4 +370,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     visit_slots,
     visit_quotas,
     visits,
+    clinic_programs,
+    clinic_sessions,
+    clinic_slots,
+    children,
+    clinic_bookings,
+    clinic_walkins,
 );

@@ -61,6 +61,9 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     if let Err(e) = crate::visits::service::send_reminders(&mut conn, &notifier, now_utc()) {
                         log::error!(target: "scheduler", "visit reminders failed: {e}");
                     }
+                    if let Err(e) = crate::clinic::service::send_reminders(&mut conn, &notifier, now_utc()) {
+                        log::error!(target: "scheduler", "clinic reminders failed: {e}");
+                    }
                 }
                 if let Err(e) = deliver_due(&mut conn, &config, &mailer, &stop) {
                     log::error!(target: "outbox", "delivery round failed: {e}");

@@ -1,0 +1,16 @@
+//! The Saturday open health center (2nd and 4th Saturday, 09:00–13:00):
+//! programs and sessions as data, slot and class booking with a waiting list,
+//! the day sheet with check-in and walk-ins.
+
+pub mod models;
+pub mod routes;
+pub mod rules;
+pub mod service;
+pub mod staff_routes;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::configure(cfg);
+    staff_routes::configure(cfg);
+}

@@ -1,0 +1,252 @@
+//! The Saturday clinic: sessions on the 2nd and 4th Saturday, booking with a
+//! waiting list, children, the day sheet, no overbooking.
+
+mod common;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use common::{signed_up_resident, spawn_app, today, Browser, TestApp};
+use diesel::prelude::*;
+use naju_helper::db::schema::{clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, clinic_walkins, outbox};
+use naju_helper::demo;
+
+fn staff(app: &TestApp) -> Browser {
+    let mut b = app.browser();
+    b.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    b
+}
+
+/// The first open session at least two days away.
+fn next_session(app: &TestApp) -> String {
+    clinic_sessions::table
+        .filter(clinic_sessions::day.gt(today() + chrono::Duration::days(1)))
+        .filter(clinic_sessions::status.eq("open"))
+        .order(clinic_sessions::day.asc())
+        .select(clinic_sessions::id)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn program_id(app: &TestApp, code: &str) -> String {
+    clinic_programs::table.filter(clinic_programs::code.eq(code)).select(clinic_programs::id).first(&mut app.conn()).unwrap()
+}
+
+fn slot_of(app: &TestApp, session: &str, code: &str) -> String {
+    clinic_slots::table
+        .filter(clinic_slots::session_id.eq(session))
+        .filter(clinic_slots::program_id.eq(program_id(app, code)))
+        .order(clinic_slots::start_minute.asc())
+        .select(clinic_slots::id)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+fn set_capacity(app: &TestApp, code: &str, capacity: &str) {
+    let mut s = staff(app);
+    let token = s.get("/staff/clinic/programs").csrf();
+    let id = program_id(app, code);
+    s.post(
+        &format!("/staff/clinic/programs/{id}"),
+        &[("csrf_token", &token), ("capacity", capacity), ("booking_opens_days", "60"), ("cancel_cutoff_hours", "24"), ("active", "yes")],
+    )
+    .assert_redirect("/staff/clinic/programs");
+}
+
+fn due() -> String {
+    (today() + chrono::Duration::days(120)).to_string()
+}
+
+fn book(b: &mut Browser, session: &str, slot: &str, extra: &[(&str, &str)]) -> common::Resp {
+    let token = b.get(&format!("/clinic/sessions/{session}")).csrf();
+    let mut form = vec![("csrf_token", token.as_str()), ("session_id", session), ("slot_id", slot)];
+    form.extend_from_slice(extra);
+    b.post("/clinic/bookings", &form)
+}
+
+fn status_of(app: &TestApp, user_email: &str) -> Vec<String> {
+    use naju_helper::db::schema::users;
+    clinic_bookings::table
+        .inner_join(users::table)
+        .filter(users::email.eq(user_email))
+        .order(clinic_bookings::created_at.asc())
+        .select(clinic_bookings::status)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+#[test]
+fn sessions_fall_on_the_second_and_fourth_saturdays() {
+    let app = spawn_app();
+    let days: Vec<NaiveDate> = clinic_sessions::table.select(clinic_sessions::day).load(&mut app.conn()).unwrap();
+    assert!(days.len() >= 4, "three months of sessions: {days:?}");
+    for d in &days {
+        assert_eq!(d.weekday(), Weekday::Sat, "{d}");
+        let nth = (d.day() - 1) / 7 + 1;
+        assert!(nth == 2 || nth == 4, "{d} is the {nth}th Saturday");
+    }
+    let page = app.browser().get("/clinic");
+    page.assert_status(200).assert_contains("둘째·넷째 토요일").assert_contains("남편과 함께하는 출산교실");
+    // Generating again adds nothing twice.
+    let mut s = staff(&app);
+    let token = s.get("/staff/clinic").csrf();
+    s.post("/staff/clinic/generate", &[("csrf_token", &token), ("months", "3")]).assert_redirect("/staff/clinic");
+    let again: i64 = clinic_sessions::table.count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(again as usize, days.len());
+}
+
+#[test]
+fn a_full_class_offers_a_waiting_list_and_a_cancellation_promotes_the_first_in_line() {
+    let app = spawn_app();
+    set_capacity(&app, "childbirth_class", "2");
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "childbirth_class");
+    let mut a = signed_up_resident(&app, "부부참석", "couple@example.kr");
+    let mut b = signed_up_resident(&app, "대기자", "waiting@example.kr");
+    book(&mut a, &session, &slot, &[("due_date", &due()), ("with_partner", "yes")]).assert_redirect("/my/clinic");
+    let seats: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    assert_eq!(seats, 2, "the partner's seat counts");
+
+    book(&mut b, &session, &slot, &[("due_date", &due())]).assert_status(409).assert_contains("방금 자리가 모두 찼습니다");
+    book(&mut b, &session, &slot, &[("due_date", &due()), ("join_waitlist", "yes")]).assert_redirect("/my/clinic");
+    b.get("/my/clinic").assert_contains("대기 1번");
+    assert_eq!(status_of(&app, "waiting@example.kr"), vec!["waitlisted"]);
+    book(&mut a, &session, &slot, &[("due_date", &due())]).assert_status(409).assert_contains("이미 예약하셨습니다");
+
+    let booking: String = clinic_bookings::table.filter(clinic_bookings::status.eq("booked")).select(clinic_bookings::id).first(&mut app.conn()).unwrap();
+    let token = a.get("/my/clinic").csrf();
+    a.post(&format!("/my/clinic/{booking}/cancel"), &[("csrf_token", &token)]).assert_redirect("/my/clinic");
+    assert_eq!(status_of(&app, "couple@example.kr"), vec!["cancelled"]);
+    assert_eq!(status_of(&app, "waiting@example.kr"), vec!["booked"], "promoted automatically");
+    let promoted: Vec<String> = outbox::table.filter(outbox::kind.eq("clinic_promoted")).select(outbox::recipient).load(&mut app.conn()).unwrap();
+    assert_eq!(promoted, vec!["waiting@example.kr"]);
+    let seats: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    assert_eq!(seats, 1);
+}
+
+#[test]
+fn infant_programs_need_a_registered_child_of_the_right_age() {
+    let app = spawn_app();
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "infant_checkup");
+    let mut mom = signed_up_resident(&app, "영아엄마", "infant@example.kr");
+    book(&mut mom, &session, &slot, &[]).assert_status(409).assert_contains("대상 연령의 자녀를 선택해 주세요");
+    let page = mom.get("/my/children");
+    mom.post("/my/children", &[("csrf_token", &page.csrf()), ("name", ""), ("birth_date", "2099-01-01")])
+        .assert_status(422)
+        .assert_contains("이름을 입력해 주세요")
+        .assert_contains("자녀의 생년월일을 확인해 주세요");
+    let birth = (today() - chrono::Duration::days(180)).to_string();
+    mom.post("/my/children", &[("csrf_token", &page.csrf()), ("name", "아기"), ("birth_date", &birth)]).assert_redirect("/my/children");
+    let child: String = naju_helper::db::schema::children::table.select(naju_helper::db::schema::children::id).first(&mut app.conn()).unwrap();
+    book(&mut mom, &session, &slot, &[("child_id", &child)]).assert_redirect("/my/clinic");
+    mom.get("/my/clinic").assert_contains("아기").assert_contains("영유아 진료");
+    // Pregnancy programs need a plausible due date instead.
+    let yoga = slot_of(&app, &session, "prenatal_yoga");
+    book(&mut mom, &session, &yoga, &[]).assert_status(409).assert_contains("임신부만 예약할 수 있습니다");
+}
+
+#[test]
+fn staff_run_the_day_check_in_record_walk_ins_and_can_cancel_a_session() {
+    let app = spawn_app();
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "breastfeeding");
+    let mut mom = signed_up_resident(&app, "모유수유", "bf@example.kr");
+    book(&mut mom, &session, &slot, &[("due_date", &due())]).assert_redirect("/my/clinic");
+
+    let mut s = staff(&app);
+    let sheet = s.get(&format!("/staff/clinic/sessions/{session}"));
+    sheet.assert_status(200).assert_contains("모유수유").assert_contains("010-2222-3333").assert_contains("1:1 모유수유클리닉");
+    let booking: String = clinic_bookings::table.select(clinic_bookings::id).first(&mut app.conn()).unwrap();
+    s.post(&format!("/staff/clinic/bookings/{booking}/checkin"), &[("csrf_token", &sheet.csrf()), ("attended", "yes"), ("session_id", &session)])
+        .assert_redirect(&format!("/staff/clinic/sessions/{session}"));
+    assert_eq!(status_of(&app, "bf@example.kr"), vec!["attended"]);
+    let yoga = program_id(&app, "prenatal_yoga");
+    s.post(&format!("/staff/clinic/sessions/{session}/walkins"), &[("csrf_token", &sheet.csrf()), ("program_id", &yoga), ("people", "3"), ("note", "")]);
+    let people: i32 = clinic_walkins::table.select(clinic_walkins::people).first(&mut app.conn()).unwrap();
+    assert_eq!(people, 3);
+
+    // Another resident is booked on the next session, which is then cancelled.
+    let later: String = clinic_sessions::table
+        .filter(clinic_sessions::id.ne(&session))
+        .filter(clinic_sessions::day.gt(today() + chrono::Duration::days(1)))
+        .order(clinic_sessions::day.asc())
+        .select(clinic_sessions::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let mut other = signed_up_resident(&app, "휴진대상", "closed@example.kr");
+    book(&mut other, &later, &slot_of(&app, &later, "prenatal_yoga"), &[("due_date", &due())]).assert_redirect("/my/clinic");
+    let page = s.get(&format!("/staff/clinic/sessions/{later}"));
+    s.post(&format!("/staff/clinic/sessions/{later}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "")]);
+    let open: String = clinic_sessions::table.find(&later).select(clinic_sessions::status).first(&mut app.conn()).unwrap();
+    assert_eq!(open, "open", "a reason is required");
+    s.post(&format!("/staff/clinic/sessions/{later}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "보건소 시설 점검")]);
+    assert_eq!(status_of(&app, "closed@example.kr"), vec!["cancelled"]);
+    let body: String = outbox::table.filter(outbox::kind.eq("clinic_session_cancelled")).select(outbox::body_text).first(&mut app.conn()).unwrap();
+    assert!(body.contains("보건소 시설 점검"), "{body}");
+    // Residents cannot open the day sheet.
+    mom.get(&format!("/staff/clinic/sessions/{session}")).assert_status(403);
+}
+
+#[test]
+fn fifty_residents_pressing_book_for_the_last_seat_book_exactly_one() {
+    let app = spawn_app();
+    set_capacity(&app, "prenatal_yoga", "1");
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "prenatal_yoga");
+    let residents: Vec<Browser> = (0..50).map(|i| signed_up_resident(&app, &format!("요가{i}"), &format!("yoga{i}@example.kr"))).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(residents.len()));
+    let handles: Vec<_> = residents
+        .into_iter()
+        .map(|mut b| {
+            let token = b.get(&format!("/clinic/sessions/{session}")).csrf();
+            let (barrier, session, slot, due) = (barrier.clone(), session.clone(), slot.clone(), due());
+            std::thread::spawn(move || {
+                barrier.wait();
+                b.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)]).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    let booked: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    let rows: i64 = clinic_bookings::table.filter(clinic_bookings::slot_id.eq(&slot)).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!((booked, rows), (1, 1));
+}
+
+#[test]
+fn the_day_before_her_booking_she_gets_a_reminder() {
+    let app = spawn_app();
+    // A session tomorrow (whatever weekday that is), made directly for the test.
+    let session = uuid::Uuid::new_v4().to_string();
+    let slot = uuid::Uuid::new_v4().to_string();
+    let tomorrow = today() + chrono::Duration::days(1);
+    diesel::insert_into(clinic_sessions::table)
+        .values((
+            clinic_sessions::id.eq(&session),
+            clinic_sessions::day.eq(tomorrow),
+            clinic_sessions::start_minute.eq(540),
+            clinic_sessions::end_minute.eq(780),
+            clinic_sessions::status.eq("open"),
+            clinic_sessions::created_at.eq(naju_helper::time::now_utc()),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    diesel::insert_into(clinic_slots::table)
+        .values((
+            clinic_slots::id.eq(&slot),
+            clinic_slots::session_id.eq(&session),
+            clinic_slots::program_id.eq(program_id(&app, "prenatal_yoga")),
+            clinic_slots::start_minute.eq(700),
+            clinic_slots::end_minute.eq(760),
+            clinic_slots::capacity.eq(5),
+            clinic_slots::booked.eq(0),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    let mut mom = signed_up_resident(&app, "내일요가", "tomorrow@example.kr");
+    book(&mut mom, &session, &slot, &[("due_date", &due())]).assert_redirect("/my/clinic");
+    let body = app.wait_for("the clinic reminder", std::time::Duration::from_secs(15), |conn| {
+        outbox::table.filter(outbox::kind.eq("clinic_reminder")).select(outbox::body_text).first::<String>(conn).ok()
+    });
+    assert!(body.contains("임산부 요가교실") && body.contains("11:40"), "{body}");
+}
