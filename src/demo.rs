@@ -58,6 +58,7 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
         crate::applications::rules_admin::seed_naju(conn, &housework)?;
     }
     crate::clinic::service::seed_programs(conn)?;
+    crate::results::service::seed(conn)?;
     crate::clinic::service::generate_sessions(conn, crate::time::today_seoul(), 3)?;
     if crate::visits::models::templates(conn)?.is_empty() {
         // The agency works Monday to Friday, visits start at 09:00 and 13:00.
@@ -88,6 +89,12 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         diesel::delete(schema::access_log::table).execute(conn)?;
+        diesel::delete(schema::indicator_actuals::table).execute(conn)?;
+        diesel::delete(schema::indicator_targets::table).execute(conn)?;
+        diesel::delete(schema::indicators::table).execute(conn)?;
+        diesel::delete(schema::report_settings::table).execute(conn)?;
+        diesel::delete(schema::budgets::table).execute(conn)?;
+        diesel::delete(schema::budget_executions::table).execute(conn)?;
         diesel::delete(schema::clinic_walkins::table).execute(conn)?;
         diesel::delete(schema::clinic_bookings::table).execute(conn)?;
         diesel::delete(schema::children::table).execute(conn)?;

@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod logging;
 pub mod notify;
 pub mod programs;
+pub mod results;
 pub mod startup;
 pub mod state;
 pub mod time;

@@ -14,6 +14,11 @@ USAGE:
   naju-helper demo --reset       delete all data and load the demo data again
   naju-helper user add --role staff|contractor|resident --email E --name N --phone P
                                  [--password P | NAJU_PASSWORD env] [--supervisor]
+  naju-helper report --program housework|saturday_clinic [--from YYYY-MM-DD --to YYYY-MM-DD]
+                     [--format csv|xlsx|json] [--table summary|quarterly|budget] [--out FILE] [--lang ko|en]
+                                 results report (default: the program's whole term, CSV to stdout)
+  naju-helper import-results FILE.csv
+                                 import past targets, actuals and budgets (see README)
   naju-helper help
 
 Configuration is read from the environment; see README.md.";
@@ -50,6 +55,8 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         ["user", "add", rest @ ..] => add_user(rest),
+        ["report", rest @ ..] => report(rest),
+        ["import-results", file] => import_results(file),
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -125,4 +132,56 @@ fn add_user(args: &[&str]) -> Result<(), String> {
     })?;
     println!("created {} account {}", user.role, user.id);
     Ok(())
+}
+
+fn report(args: &[&str]) -> Result<(), String> {
+    use naju_helper::results::{calc::Period, export, service};
+    let program = flag(args, "--program").ok_or("--program housework|saturday_clinic is required")?;
+    if !naju_helper::results::routes::PROGRAMS.contains(&program) {
+        return Err(format!("unknown program {program:?} (housework, saturday_clinic)"));
+    }
+    let lang = flag(args, "--lang").and_then(Lang::from_code).unwrap_or(Lang::Ko);
+    let date = |name: &str| -> Result<Option<chrono::NaiveDate>, String> {
+        flag(args, name)
+            .map(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| format!("{name}: use YYYY-MM-DD")))
+            .transpose()
+    };
+    let (from, to) = (date("--from")?, date("--to")?);
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let term = service::settings(&mut conn, program).map_err(|e| e.to_string())?.term;
+    let period = Period { start: from.unwrap_or(term.start), end: to.unwrap_or(term.end) };
+    if period.end < period.start {
+        return Err("--to is before --from".into());
+    }
+    let r = service::report(&mut conn, program, period, lang).map_err(|e| e.to_string())?;
+    let bytes = match flag(args, "--format").unwrap_or("csv") {
+        "json" => export::to_json(&r).map_err(|e| e.to_string())?.into_bytes(),
+        "xlsx" => export::to_xlsx(&r, &core.i18n, lang).map_err(|e| e.to_string())?,
+        "csv" => export::to_csv(&r, &core.i18n, lang, flag(args, "--table").unwrap_or("summary")).into_bytes(),
+        other => return Err(format!("unknown format {other:?} (csv, xlsx, json)")),
+    };
+    match flag(args, "--out") {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| format!("{path}: {e}")),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn import_results(file: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let report = naju_helper::results::import::import_csv(&mut conn, &text, None).map_err(|e| e.to_string())?;
+    if report.errors.is_empty() {
+        println!("imported {} lines", report.imported);
+        Ok(())
+    } else {
+        let lines: Vec<String> = report.errors.iter().map(|(n, key, text)| format!("line {n}: {} ({text})", core.i18n.t(Lang::En, key))).collect();
+        Err(format!("nothing imported:\n{}", lines.join("\n")))
+    }
 }

@@ -17,7 +17,7 @@ use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
 use crate::web::{assets, middleware, pages};
-use crate::{accounts, applications, clinic, demo, visits};
+use crate::{accounts, applications, clinic, demo, results, visits};
 
 pub struct Application {
     port: u16,
@@ -54,7 +54,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(accounts::routes::configure)
         .configure(applications::configure)
         .configure(visits::configure)
-        .configure(clinic::configure);
+        .configure(clinic::configure)
+        .configure(results::routes::configure);
 }
 
 impl Application {

@@ -5,7 +5,6 @@
 use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::models::{self, Application, Status};
@@ -258,59 +257,8 @@ async fn document_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<Str
     render(&state, &ctx, "applications/step_document.html", c)
 }
 
-/// One uploaded file, read with a size cap: past 10 MB the rest is drained
-/// and dropped, so the browser still gets our page rather than a reset.
-struct Upload {
-    csrf_token: String,
-    file_name: String,
-    bytes: Vec<u8>,
-    truncated: bool,
-}
-
-const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
-
-async fn read_upload(mut payload: Multipart) -> Result<Upload, AppError> {
-    let mut up = Upload { csrf_token: String::new(), file_name: String::new(), bytes: vec![], truncated: false };
-    let mut seen = 0usize;
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-        let name = field.name().unwrap_or_default().to_string();
-        if name == "document" {
-            up.file_name = field
-                .content_disposition()
-                .and_then(|cd| cd.get_filename())
-                .map(documents::clean_name)
-                .unwrap_or_default();
-        }
-        let mut text = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-            seen += chunk.len();
-            if seen > DRAIN_LIMIT {
-                return Err(AppError::BadRequest("documents.errors.too_big"));
-            }
-            match name.as_str() {
-                "document" if !up.truncated => {
-                    if up.bytes.len() + chunk.len() > documents::MAX_BYTES {
-                        up.truncated = true;
-                        up.bytes = vec![];
-                    } else {
-                        up.bytes.extend_from_slice(&chunk);
-                    }
-                }
-                "csrf_token" if text.len() < 256 => text.extend_from_slice(&chunk),
-                _ => {}
-            }
-        }
-        if name == "csrf_token" {
-            up.csrf_token = String::from_utf8_lossy(&text).trim().to_string();
-        }
-    }
-    Ok(up)
-}
-
 async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, payload: Multipart) -> Result<HttpResponse, AppError> {
-    let upload = read_upload(payload).await?;
+    let upload = crate::web::upload::read_file(payload, "document", documents::MAX_BYTES).await?;
     ctx.check_csrf(&upload.csrf_token)?;
     let user = resident(&ctx)?;
     let l = load(&state, &user.id, &path).await?;

@@ -352,6 +352,77 @@ diesel::joinable!(clinic_bookings -> users (user_id));
 diesel::joinable!(clinic_bookings -> children (child_id));
 diesel::joinable!(children -> users (user_id));
 
+diesel::table! {
+    indicators (id) {
+        id -> Text,
+        program_code -> Text,
+        code -> Text,
+        name_ko -> Text,
+        name_en -> Text,
+        unit_ko -> Text,
+        unit_en -> Text,
+        source -> Text,
+        sort_order -> Integer,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    indicator_targets (id) {
+        id -> Text,
+        indicator_id -> Text,
+        period_label -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    indicator_actuals (id) {
+        id -> Text,
+        indicator_id -> Text,
+        period_label -> Text,
+        period_start -> Date,
+        period_end -> Date,
+        value -> BigInt,
+        origin -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_settings (program_code) {
+        program_code -> Text,
+        decimals -> Integer,
+        term_start -> Date,
+        term_end -> Date,
+    }
+}
+
+diesel::table! {
+    budgets (id) {
+        id -> Text,
+        program_code -> Text,
+        year -> Integer,
+        source -> Text,
+        amount_won -> BigInt,
+    }
+}
+
+diesel::table! {
+    budget_executions (id) {
+        id -> Text,
+        program_code -> Text,
+        year -> Integer,
+        amount_won -> BigInt,
+    }
+}
+
+diesel::joinable!(indicator_targets -> indicators (indicator_id));
+diesel::joinable!(indicator_actuals -> indicators (indicator_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -376,4 +447,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     children,
     clinic_bookings,
     clinic_walkins,
+    indicators,
+    indicator_targets,
+    indicator_actuals,
+    report_settings,
+    budgets,
+    budget_executions,
 );

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod middleware;
 pub mod pages;
+pub mod upload;
 
 use std::future::Future;
 use std::pin::Pin;

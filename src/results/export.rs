@@ -1,0 +1,99 @@
+//! The report as CSV (UTF-8 with BOM, so spreadsheet programs read Korean),
+//! XLSX (one sheet per table) and JSON. Headings follow the language.
+
+use rust_xlsxwriter::{Format, Workbook};
+
+use super::calc::thousands;
+use super::service::Report;
+use crate::error::AppError;
+use crate::i18n::{I18n, Lang};
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv(rows: &[Vec<String>]) -> String {
+    let mut out = String::from("\u{feff}");
+    for r in rows {
+        out.push_str(&r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The tables of a report as rows of cells: (sheet key, rows).
+pub fn tables(r: &Report, i18n: &I18n, lang: Lang) -> Vec<(&'static str, Vec<Vec<String>>)> {
+    let t = |k: &str| i18n.t(lang, &format!("results.cols.{k}"));
+    let mut summary = vec![vec![t("indicator"), t("unit"), t("target"), t("actual"), t("cum_target"), t("cum_actual"), t("rate")]];
+    for row in &r.rows {
+        summary.push(vec![
+            row.name.clone(),
+            row.unit.clone(),
+            row.target.to_string(),
+            row.actual.to_string(),
+            row.cum_target.to_string(),
+            row.cum_actual.to_string(),
+            row.rate_text.clone(),
+        ]);
+    }
+    summary.push(vec![t("overall"), String::new(), String::new(), String::new(), String::new(), String::new(), r.overall_text.clone()]);
+
+    let mut quarterly = vec![std::iter::once(t("indicator")).chain(r.quarter_labels.iter().cloned()).collect::<Vec<_>>()];
+    for (row, q) in r.rows.iter().zip(&r.quarters) {
+        quarterly.push(std::iter::once(row.name.clone()).chain(q.iter().map(|v| v.to_string())).collect());
+    }
+
+    let b = &r.budget;
+    let mut budget = vec![std::iter::once(t("source")).chain(b.years.iter().map(|y| y.to_string())).chain(std::iter::once(t("total"))).collect::<Vec<_>>()];
+    budget.push(std::iter::once(t("budget_total")).chain(b.total.iter().map(|v| v.to_string())).chain(std::iter::once(b.total_sum.to_string())).collect());
+    for (source, per_year, sum) in &b.sources {
+        budget.push(std::iter::once(i18n.t(lang, &format!("results.sources.{source}"))).chain(per_year.iter().map(|v| v.to_string())).chain(std::iter::once(sum.to_string())).collect());
+    }
+    budget.push(std::iter::once(t("executed")).chain(b.executed.iter().map(|v| v.to_string())).chain(std::iter::once(b.executed_sum.to_string())).collect());
+    budget.push(std::iter::once(t("execution_rate")).chain(b.rate.iter().cloned()).chain(std::iter::once(b.rate_sum.clone())).collect());
+    vec![("summary", summary), ("quarterly", quarterly), ("budget", budget)]
+}
+
+pub fn to_csv(r: &Report, i18n: &I18n, lang: Lang, table: &str) -> String {
+    let all = tables(r, i18n, lang);
+    let rows = all.into_iter().find(|(k, _)| *k == table).map(|(_, rows)| rows).unwrap_or_default();
+    csv(&rows)
+}
+
+pub fn to_xlsx(r: &Report, i18n: &I18n, lang: Lang) -> Result<Vec<u8>, AppError> {
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let title = format!("{} {} ~ {}", r.program_name, r.from, r.to);
+    for (key, rows) in tables(r, i18n, lang) {
+        let ws = wb.add_worksheet();
+        ws.set_name(i18n.t(lang, &format!("results.sheets.{key}"))).map_err(xerr)?;
+        ws.write_string_with_format(0, 0, &title, &bold).map_err(xerr)?;
+        for (ri, row) in rows.iter().enumerate() {
+            for (ci, cell) in row.iter().enumerate() {
+                let (rr, cc) = (ri as u32 + 2, ci as u16);
+                match cell.parse::<f64>() {
+                    Ok(n) if ri > 0 && ci > 0 => ws.write_number(rr, cc, n).map(|_| ()),
+                    _ if ri == 0 => ws.write_string_with_format(rr, cc, cell, &bold).map(|_| ()),
+                    _ => ws.write_string(rr, cc, cell).map(|_| ()),
+                }
+                .map_err(xerr)?;
+            }
+        }
+        ws.set_column_width(0, 36).map_err(xerr)?;
+    }
+    wb.save_to_buffer().map_err(xerr)
+}
+
+pub fn to_json(r: &Report) -> Result<String, AppError> {
+    serde_json::to_string_pretty(r).map_err(|e| AppError::Internal(format!("json: {e}")))
+}
+
+/// For the page: numbers with thousands separators.
+pub fn display(n: i64) -> String {
+    thousands(n)
+}

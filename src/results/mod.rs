@@ -1,0 +1,9 @@
+//! Results tracking: yearly targets, actuals counted from the app's records
+//! or imported/entered, achievement rates, quarterly breakdown, budget, and
+//! CSV/XLSX/JSON output.
+
+pub mod calc;
+pub mod export;
+pub mod import;
+pub mod routes;
+pub mod service;

@@ -1,0 +1,255 @@
+//! Staff's results pages: the dashboard (tables, SVG chart, quarterly
+//! breakdown, budget), exports, the CSV import and entering figures.
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::calc::{self, Period};
+use super::{export, import, service};
+use crate::accounts::models::{Role, User};
+use crate::audit::{self, Access};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::time::today_seoul;
+use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/staff/results", web::get().to(dashboard))
+        .route("/staff/results/export", web::get().to(export_report))
+        .route("/staff/results/import", web::get().to(import_page))
+        .route("/staff/results/import", web::post().to(import_file))
+        .route("/staff/results/figures", web::get().to(figures_page))
+        .route("/staff/results/figures", web::post().to(save_figure))
+        .route("/staff/results/settings", web::post().to(save_settings));
+}
+
+fn staff(ctx: &Ctx) -> Result<User, AppError> {
+    ctx.require(&[Role::Staff]).cloned()
+}
+
+pub const PROGRAMS: [&str; 2] = ["housework", "saturday_clinic"];
+
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(default)]
+pub struct ReportQuery {
+    pub program: String,
+    pub from: String,
+    pub to: String,
+    pub format: String,
+    pub table: String,
+}
+
+impl ReportQuery {
+    fn program(&self) -> &str {
+        PROGRAMS.iter().find(|p| **p == self.program).copied().unwrap_or("housework")
+    }
+}
+
+/// The period asked for, or the program's term.
+fn period(q: &ReportQuery, term: Period) -> Period {
+    let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    match (date(&q.from), date(&q.to)) {
+        (Some(start), Some(end)) if start <= end => Period { start, end },
+        _ => term,
+    }
+}
+
+async fn load_report(state: &web::Data<AppState>, q: &ReportQuery, lang: crate::i18n::Lang) -> Result<(service::Report, Period), AppError> {
+    let q = q.clone();
+    db(state, move |conn, _| {
+        let program = q.program();
+        let settings = service::settings(conn, program)?;
+        let p = period(&q, settings.term);
+        Ok((service::report(conn, program, p, lang)?, settings.term))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct Preset {
+    label: String,
+    from: String,
+    to: String,
+}
+
+async fn dashboard(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ReportQuery>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    let (report, term) = load_report(&state, &q, ctx.lang).await?;
+    let mut presets = vec![Preset { label: state.i18n.t(ctx.lang, "results.term"), from: term.start.to_string(), to: term.end.to_string() }];
+    for y in term.start.year()..=term.end.year().max(today_seoul().year()) {
+        presets.push(Preset { label: y.to_string(), from: format!("{y}-01-01"), to: format!("{y}-12-31") });
+    }
+    let mut c = tera::Context::new();
+    c.insert("r", &report);
+    c.insert("program", q.program());
+    c.insert("programs", &PROGRAMS);
+    c.insert("presets", &presets);
+    c.insert("settings_decimals", &report.decimals);
+    c.insert("term_from", &term.start.to_string());
+    c.insert("term_to", &term.end.to_string());
+    c.insert("fmt", &report.rows.iter().map(|r| [export::display(r.target), export::display(r.actual), export::display(r.cum_target), export::display(r.cum_actual)]).collect::<Vec<_>>());
+    c.insert("query", &format!("program={}&from={}&to={}", q.program(), report.from, report.to));
+    render(&state, &ctx, "results/dashboard.html", c)
+}
+
+async fn export_report(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ReportQuery>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let (report, _) = load_report(&state, &q, ctx.lang).await?;
+    let name = format!("naju-results-{}-{}-{}", report.program_code, report.from, report.to);
+    let (user_id, ip, what) = (user.clone(), ctx.ip.clone(), format!("{} {}", q.format, q.table));
+    // Aggregates hold no personal data, but exports are still logged.
+    db(&state, move |conn, state| {
+        audit::record(conn, &state.config.secret_key, Access { actor: &user_id, ip: &ip, subject_user_id: None, record_id: None, action: "export", reason: &what })
+    })
+    .await?;
+    let attach = |ext: &str| (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.{ext}\""));
+    match q.format.as_str() {
+        "xlsx" => Ok(HttpResponse::Ok()
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header(attach("xlsx"))
+            .body(export::to_xlsx(&report, &state.i18n, ctx.lang)?)),
+        "json" => Ok(HttpResponse::Ok().content_type("application/json").insert_header(attach("json")).body(export::to_json(&report)?)),
+        _ => {
+            let table = if ["summary", "quarterly", "budget"].contains(&q.table.as_str()) { q.table.as_str() } else { "summary" };
+            Ok(HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-{table}.csv\"")))
+                .body(export::to_csv(&report, &state.i18n, ctx.lang, table)))
+        }
+    }
+}
+
+async fn import_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    render(&state, &ctx, "results/import.html", tera::Context::new())
+}
+
+#[derive(Serialize)]
+struct ImportError {
+    line: usize,
+    message: String,
+    text: String,
+}
+
+async fn import_file(ctx: Ctx, state: web::Data<AppState>, payload: Multipart) -> Result<HttpResponse, AppError> {
+    let upload = crate::web::upload::read_file(payload, "file", 2 * 1024 * 1024).await?;
+    ctx.check_csrf(&upload.csrf_token)?;
+    let user = staff(&ctx)?;
+    let problem = if upload.truncated {
+        Some("results.import.errors.too_big")
+    } else if upload.bytes.is_empty() {
+        Some("documents.errors.empty")
+    } else {
+        None
+    };
+    let text = match (problem, String::from_utf8(upload.bytes)) {
+        (None, Ok(text)) => text,
+        (p, _) => {
+            let mut c = tera::Context::new();
+            c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &[("file", p.unwrap_or("results.import.errors.encoding"))]));
+            return render_status(&state, &ctx, "results/import.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let uid = user.id.clone();
+    let report = db(&state, move |conn, _| import::import_csv(conn, &text, Some(&uid))).await?;
+    if report.errors.is_empty() {
+        let mut c = tera::Context::new();
+        c.insert("imported", &report.imported);
+        return render(&state, &ctx, "results/import.html", c);
+    }
+    let mut c = tera::Context::new();
+    c.insert(
+        "line_errors",
+        &report.errors.iter().map(|(line, key, text)| ImportError { line: *line, message: state.i18n.t(ctx.lang, key), text: text.clone() }).collect::<Vec<_>>(),
+    );
+    c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &[("file", "results.import.errors.none_saved")]));
+    render_status(&state, &ctx, "results/import.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ProgramQuery {
+    program: String,
+}
+
+#[derive(Serialize)]
+struct IndicatorOption {
+    code: String,
+    name: String,
+    source: String,
+}
+
+async fn figures_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ProgramQuery>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    let program = PROGRAMS.iter().find(|p| **p == q.program).copied().unwrap_or("housework");
+    let lang = ctx.lang;
+    let (options, stored) = db(&state, move |conn, _| {
+        let inds = service::indicators_of(conn, program)?;
+        let options: Vec<IndicatorOption> = inds.iter().map(|i| IndicatorOption { code: i.code.clone(), name: i.name(lang).to_string(), source: i.source.clone() }).collect();
+        Ok((options, service::stored_figures(conn, program, lang)?))
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("program", program);
+    c.insert("programs", &PROGRAMS);
+    c.insert("indicators", &options);
+    c.insert("stored", &stored);
+    render(&state, &ctx, "results/figures.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FigureForm {
+    program: String,
+    indicator: String,
+    period: String,
+    value: String,
+    kind: String,
+}
+
+async fn save_figure(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<FigureForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = staff(&ctx)?;
+    let program = PROGRAMS.iter().find(|p| **p == form.program).copied().unwrap_or("housework");
+    let back = format!("/staff/results/figures?program={program}");
+    let (Some(p), Some(value)) = (calc::parse_period(&form.period), form.value.replace(',', "").trim().parse::<i64>().ok().filter(|v| *v >= 0)) else {
+        return Ok(redirect(&back, Some("results.import.errors.period_or_value")));
+    };
+    let target = form.kind == "target";
+    let (indicator, label) = (form.indicator.clone(), form.period.trim().to_string());
+    let saved = db(&state, move |conn, _| {
+        let Some(ind) = service::find_indicator(conn, program, &indicator)? else { return Ok(false) };
+        crate::db::write_tx(conn, |conn| service::upsert_figure(conn, &ind.id, &label, p, value, target, "manual", Some(&user.id)))?;
+        Ok(true)
+    })
+    .await?;
+    Ok(redirect(&back, Some(if saved { "results.flash.saved" } else { "results.import.errors.indicator" })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SettingsForm {
+    program: String,
+    decimals: String,
+    term_from: String,
+    term_to: String,
+}
+
+async fn save_settings(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SettingsForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    staff(&ctx)?;
+    let program = PROGRAMS.iter().find(|p| **p == form.program).copied().unwrap_or("housework");
+    let back = format!("/staff/results?program={program}");
+    let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+    let (Some(decimals), Some(start), Some(end)) = (form.decimals.trim().parse::<i32>().ok().filter(|d| (0..=4).contains(d)), date(&form.term_from), date(&form.term_to)) else {
+        return Ok(redirect(&back, Some("rules.errors.number_range")));
+    };
+    if end < start {
+        return Ok(redirect(&back, Some("rules.errors.number_range")));
+    }
+    db(&state, move |conn, _| service::save_settings(conn, program, decimals, Period { start, end })).await?;
+    Ok(redirect(&back, Some("results.flash.saved")))
+}

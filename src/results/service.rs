@@ -1,0 +1,447 @@
+//! Indicators and the report over a period.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::calc::{self, Period};
+use crate::db::schema::{
+    application_events, applications, budget_executions, budgets, clinic_bookings, clinic_programs, clinic_sessions, clinic_walkins,
+    indicator_actuals, indicator_targets, indicators, programs, report_settings, visit_settings, visits,
+};
+use crate::db::{new_id, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::time::{now_utc, seoul};
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = indicators)]
+pub struct Indicator {
+    pub id: String,
+    pub program_code: String,
+    pub code: String,
+    pub name_ko: String,
+    pub name_en: String,
+    pub unit_ko: String,
+    pub unit_en: String,
+    pub source: String,
+    pub sort_order: i32,
+    pub active: bool,
+}
+
+impl Indicator {
+    pub fn name(&self, lang: Lang) -> &str {
+        if lang == Lang::En { &self.name_en } else { &self.name_ko }
+    }
+    pub fn unit(&self, lang: Lang) -> &str {
+        if lang == Lang::En { &self.unit_en } else { &self.unit_ko }
+    }
+}
+
+/// The indicators of the two seed documents plus what the app counts itself.
+pub fn seed(conn: &mut DbConn) -> Result<(), AppError> {
+    let rows = [
+        ("housework", "hw_promotion", "임신부 가사돌봄서비스 지원사업 홍보", "Promotion campaigns", "건", "campaigns", "manual"),
+        ("housework", "hw_applications", "임신부 가사돌봄서비스 지원사업 신청", "Applications received", "건", "applications", "applications_received"),
+        ("housework", "hw_approved", "지원 결정", "Applications approved", "건", "applications", "applications_approved"),
+        ("housework", "hw_visits", "방문 서비스 제공", "Visits completed", "회", "visits", "visits_completed"),
+        ("housework", "hw_visit_hours", "방문 서비스 시간", "Visit-hours delivered", "시간", "hours", "visit_hours"),
+        ("saturday_clinic", "sc_checkups", "임산부·영유아 토요진료", "Prenatal and infant Saturday care", "명", "people", "clinic:prenatal_checkup,infant_checkup"),
+        ("saturday_clinic", "sc_breastfeeding", "모유수유클리닉 운영", "Breastfeeding clinic", "명", "people", "clinic:breastfeeding"),
+        ("saturday_clinic", "sc_classes", "출산 및 요가교실", "Childbirth and yoga classes", "명", "people", "clinic:childbirth_class,prenatal_yoga"),
+    ];
+    for (i, (program, code, ko, en, unit_ko, unit_en, source)) in rows.into_iter().enumerate() {
+        let exists: bool = diesel::select(diesel::dsl::exists(indicators::table.filter(indicators::code.eq(code)))).get_result(conn)?;
+        if !exists {
+            diesel::insert_into(indicators::table)
+                .values((
+                    indicators::id.eq(new_id()),
+                    indicators::program_code.eq(program),
+                    indicators::code.eq(code),
+                    indicators::name_ko.eq(ko),
+                    indicators::name_en.eq(en),
+                    indicators::unit_ko.eq(unit_ko),
+                    indicators::unit_en.eq(unit_en),
+                    indicators::source.eq(source),
+                    indicators::sort_order.eq(i as i32),
+                    indicators::active.eq(true),
+                ))
+                .execute(conn)?;
+        }
+    }
+    for (program, decimals, start, end) in [("housework", 2, (2022, 1, 1), (2026, 6, 30)), ("saturday_clinic", 1, (2014, 7, 1), (2018, 6, 30))] {
+        let exists: bool = diesel::select(diesel::dsl::exists(report_settings::table.find(program))).get_result(conn)?;
+        if !exists {
+            let d = |(y, m, day): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
+            diesel::insert_into(report_settings::table)
+                .values((
+                    report_settings::program_code.eq(program),
+                    report_settings::decimals.eq(decimals),
+                    report_settings::term_start.eq(d(start)),
+                    report_settings::term_end.eq(d(end)),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn indicators_of(conn: &mut DbConn, program_code: &str) -> Result<Vec<Indicator>, AppError> {
+    Ok(indicators::table
+        .filter(indicators::program_code.eq(program_code))
+        .filter(indicators::active.eq(true))
+        .order(indicators::sort_order.asc())
+        .select(Indicator::as_select())
+        .load(conn)?)
+}
+
+pub struct Settings {
+    pub decimals: i32,
+    pub term: Period,
+}
+
+pub fn settings(conn: &mut DbConn, program_code: &str) -> Result<Settings, AppError> {
+    let (decimals, start, end): (i32, NaiveDate, NaiveDate) = report_settings::table
+        .find(program_code)
+        .select((report_settings::decimals, report_settings::term_start, report_settings::term_end))
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)?;
+    Ok(Settings { decimals, term: Period { start, end } })
+}
+
+pub fn save_settings(conn: &mut DbConn, program_code: &str, decimals: i32, term: Period) -> Result<(), AppError> {
+    diesel::update(report_settings::table.find(program_code))
+        .set((report_settings::decimals.eq(decimals), report_settings::term_start.eq(term.start), report_settings::term_end.eq(term.end)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets (or replaces) a target or an entered actual for an indicator and period.
+pub fn upsert_figure(conn: &mut DbConn, indicator_id: &str, label: &str, p: Period, value: i64, target: bool, origin: &str, by: Option<&str>) -> Result<(), AppError> {
+    if target {
+        diesel::delete(
+            indicator_targets::table
+                .filter(indicator_targets::indicator_id.eq(indicator_id))
+                .filter(indicator_targets::period_start.eq(p.start))
+                .filter(indicator_targets::period_end.eq(p.end)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(indicator_targets::table)
+            .values((
+                indicator_targets::id.eq(new_id()),
+                indicator_targets::indicator_id.eq(indicator_id),
+                indicator_targets::period_label.eq(label),
+                indicator_targets::period_start.eq(p.start),
+                indicator_targets::period_end.eq(p.end),
+                indicator_targets::value.eq(value),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::delete(
+            indicator_actuals::table
+                .filter(indicator_actuals::indicator_id.eq(indicator_id))
+                .filter(indicator_actuals::period_start.eq(p.start))
+                .filter(indicator_actuals::period_end.eq(p.end)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(indicator_actuals::table)
+            .values((
+                indicator_actuals::id.eq(new_id()),
+                indicator_actuals::indicator_id.eq(indicator_id),
+                indicator_actuals::period_label.eq(label),
+                indicator_actuals::period_start.eq(p.start),
+                indicator_actuals::period_end.eq(p.end),
+                indicator_actuals::value.eq(value),
+                indicator_actuals::origin.eq(origin),
+                indicator_actuals::created_by.eq(by),
+                indicator_actuals::created_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn upsert_budget(conn: &mut DbConn, program_code: &str, year: i32, source: &str, amount: i64) -> Result<(), AppError> {
+    diesel::delete(budgets::table.filter(budgets::program_code.eq(program_code)).filter(budgets::year.eq(year)).filter(budgets::source.eq(source))).execute(conn)?;
+    diesel::insert_into(budgets::table)
+        .values((budgets::id.eq(new_id()), budgets::program_code.eq(program_code), budgets::year.eq(year), budgets::source.eq(source), budgets::amount_won.eq(amount)))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn upsert_execution(conn: &mut DbConn, program_code: &str, year: i32, amount: i64) -> Result<(), AppError> {
+    diesel::delete(budget_executions::table.filter(budget_executions::program_code.eq(program_code)).filter(budget_executions::year.eq(year))).execute(conn)?;
+    diesel::insert_into(budget_executions::table)
+        .values((budget_executions::id.eq(new_id()), budget_executions::program_code.eq(program_code), budget_executions::year.eq(year), budget_executions::amount_won.eq(amount)))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn utc_bounds(p: Period) -> (NaiveDateTime, NaiveDateTime) {
+    let at = |d: NaiveDate| {
+        let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        seoul().from_local_datetime(&local).single().map(|t| t.naive_utc()).unwrap_or(local)
+    };
+    (at(p.start), at(p.end + chrono::Duration::days(1)))
+}
+
+/// What the app's own records say for an indicator over a period.
+pub fn counted(conn: &mut DbConn, source: &str, p: Period) -> Result<i64, AppError> {
+    let (from, to) = utc_bounds(p);
+    Ok(match source {
+        "applications_received" => applications::table
+            .filter(applications::submitted_at.ge(from))
+            .filter(applications::submitted_at.lt(to))
+            .count()
+            .get_result(conn)?,
+        "applications_approved" => application_events::table
+            .filter(application_events::action.eq("approved"))
+            .filter(application_events::at.ge(from))
+            .filter(application_events::at.lt(to))
+            .count()
+            .get_result(conn)?,
+        "visits_completed" => visits::table
+            .filter(visits::status.eq("completed"))
+            .filter(visits::day.between(p.start, p.end))
+            .count()
+            .get_result(conn)?,
+        "visit_hours" => visits::table
+            .filter(visits::status.eq("completed"))
+            .filter(visits::day.between(p.start, p.end))
+            .select(visits::hours)
+            .load::<i32>(conn)?
+            .into_iter()
+            .map(i64::from)
+            .sum(),
+        s if s.starts_with("clinic:") => {
+            let codes: Vec<&str> = s["clinic:".len()..].split(',').map(str::trim).collect();
+            let program_ids: Vec<String> = clinic_programs::table.filter(clinic_programs::code.eq_any(&codes)).select(clinic_programs::id).load(conn)?;
+            let sessions: Vec<String> = clinic_sessions::table.filter(clinic_sessions::day.between(p.start, p.end)).select(clinic_sessions::id).load(conn)?;
+            let seats: i64 = clinic_bookings::table
+                .filter(clinic_bookings::status.eq("attended"))
+                .filter(clinic_bookings::session_id.eq_any(&sessions))
+                .filter(clinic_bookings::program_id.eq_any(&program_ids))
+                .select(clinic_bookings::seats)
+                .load::<i32>(conn)?
+                .into_iter()
+                .map(i64::from)
+                .sum();
+            let walkins: i64 = clinic_walkins::table
+                .filter(clinic_walkins::session_id.eq_any(&sessions))
+                .filter(clinic_walkins::program_id.eq_any(&program_ids))
+                .select(clinic_walkins::people)
+                .load::<i32>(conn)?
+                .into_iter()
+                .map(i64::from)
+                .sum();
+            seats + walkins
+        }
+        _ => 0,
+    })
+}
+
+type Figures = Vec<(Period, i64)>;
+
+fn figures(conn: &mut DbConn, indicator_id: &str, target: bool) -> Result<Figures, AppError> {
+    let rows: Vec<(NaiveDate, NaiveDate, i64)> = if target {
+        indicator_targets::table
+            .filter(indicator_targets::indicator_id.eq(indicator_id))
+            .select((indicator_targets::period_start, indicator_targets::period_end, indicator_targets::value))
+            .load(conn)?
+    } else {
+        indicator_actuals::table
+            .filter(indicator_actuals::indicator_id.eq(indicator_id))
+            .select((indicator_actuals::period_start, indicator_actuals::period_end, indicator_actuals::value))
+            .load(conn)?
+    };
+    Ok(rows.into_iter().map(|(start, end, v)| (Period { start, end }, v)).collect())
+}
+
+fn sum_within(f: &Figures, p: Period) -> i64 {
+    f.iter().filter(|(q, _)| p.contains(q)).map(|(_, v)| v).sum()
+}
+
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Row {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub target: i64,
+    pub actual: i64,
+    pub cum_target: i64,
+    pub cum_actual: i64,
+    pub rate: Option<f64>,
+    pub rate_text: String,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Report {
+    pub program_code: String,
+    pub program_name: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub decimals: i32,
+    pub rows: Vec<Row>,
+    pub overall: Option<f64>,
+    pub overall_text: String,
+    pub quarter_labels: Vec<String>,
+    /// Per indicator (same order as rows): actual per quarter.
+    pub quarters: Vec<Vec<i64>>,
+    pub budget: Budget,
+}
+
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct Budget {
+    pub years: Vec<i32>,
+    /// (source, amount per year, total)
+    pub sources: Vec<(String, Vec<i64>, i64)>,
+    pub total: Vec<i64>,
+    pub total_sum: i64,
+    pub executed: Vec<i64>,
+    pub executed_sum: i64,
+    pub rate: Vec<String>,
+    pub rate_sum: String,
+    pub unit_price: i64,
+}
+
+pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
+
+/// The report of a program over [from, to]: per indicator the target and
+/// actual in the period, the cumulative (누계) figures up to `to`, the rate
+/// capped at 100 % and the overall rate; the quarterly breakdown; the budget.
+pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
+    let settings = settings(conn, program_code)?;
+    let decimals = settings.decimals.clamp(0, 4) as usize;
+    let program_name: String = programs::table
+        .filter(programs::code.eq(program_code))
+        .select((programs::name_ko, programs::name_en))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .map(|(ko, en)| if lang == Lang::En { en } else { ko })
+        .unwrap_or_else(|| program_code.to_string());
+    let quarters = calc::quarters(p);
+    let mut rows = vec![];
+    let mut per_quarter = vec![];
+    for ind in indicators_of(conn, program_code)? {
+        let targets = figures(conn, &ind.id, true)?;
+        let actuals = figures(conn, &ind.id, false)?;
+        let upto = Period { start: EPOCH, end: p.end };
+        let target = sum_within(&targets, p);
+        let actual = counted(conn, &ind.source, p)? + sum_within(&actuals, p);
+        let cum_target = sum_within(&targets, upto);
+        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(&actuals, upto);
+        let rate = calc::rate(actual, target);
+        let mut q = vec![];
+        for (_, qp) in &quarters {
+            q.push(counted(conn, &ind.source, *qp)? + sum_within(&actuals, *qp));
+        }
+        per_quarter.push(q);
+        rows.push(Row {
+            code: ind.code.clone(),
+            name: ind.name(lang).to_string(),
+            unit: ind.unit(lang).to_string(),
+            target,
+            actual,
+            cum_target,
+            cum_actual,
+            rate_text: rate.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+            rate,
+        });
+    }
+    let overall = calc::overall(&rows.iter().map(|r| r.rate).collect::<Vec<_>>());
+    Ok(Report {
+        program_code: program_code.to_string(),
+        program_name,
+        from: p.start,
+        to: p.end,
+        decimals: decimals as i32,
+        overall_text: overall.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+        overall,
+        rows,
+        quarter_labels: quarters.into_iter().map(|(l, _)| l).collect(),
+        quarters: per_quarter,
+        budget: budget(conn, program_code, p, decimals)?,
+    })
+}
+
+/// Budget per year and funding source, executed amount (entered for past
+/// years, plus completed visit-hours × the unit price) and execution rate.
+fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize) -> Result<Budget, AppError> {
+    use chrono::Datelike;
+    let years: Vec<i32> = (p.start.year()..=p.end.year()).collect();
+    let rows: Vec<(i32, String, i64)> = budgets::table
+        .filter(budgets::program_code.eq(program_code))
+        .select((budgets::year, budgets::source, budgets::amount_won))
+        .load(conn)?;
+    let entered: HashMap<i32, i64> = budget_executions::table
+        .filter(budget_executions::program_code.eq(program_code))
+        .select((budget_executions::year, budget_executions::amount_won))
+        .load::<(i32, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let unit_price: i64 = visit_settings::table.find("default").select(visit_settings::unit_price_won).first::<i32>(conn).optional()?.unwrap_or(0).into();
+    let mut b = Budget { years: years.clone(), unit_price, ..Default::default() };
+    for source in SOURCES {
+        let per_year: Vec<i64> = years.iter().map(|y| rows.iter().filter(|(ry, rs, _)| ry == y && rs == source).map(|(_, _, a)| a).sum()).collect();
+        let sum = per_year.iter().sum();
+        b.sources.push((source.to_string(), per_year, sum));
+    }
+    b.total = years.iter().enumerate().map(|(i, _)| b.sources.iter().map(|(_, v, _)| v[i]).sum()).collect();
+    b.total_sum = b.total.iter().sum();
+    for y in &years {
+        let mut executed = entered.get(y).copied().unwrap_or(0);
+        if program_code == "housework" {
+            let year = Period {
+                start: NaiveDate::from_ymd_opt(*y, 1, 1).unwrap_or(p.start),
+                end: NaiveDate::from_ymd_opt(*y, 12, 31).unwrap_or(p.end),
+            };
+            executed += counted(conn, "visit_hours", year)? * unit_price;
+        }
+        b.executed.push(executed);
+    }
+    b.executed_sum = b.executed.iter().sum();
+    let pct = |e: i64, t: i64| if t > 0 { calc::format_rate(e as f64 / t as f64 * 100.0, decimals) } else { "-".into() };
+    b.rate = b.executed.iter().zip(&b.total).map(|(e, t)| pct(*e, *t)).collect();
+    b.rate_sum = pct(b.executed_sum, b.total_sum);
+    Ok(b)
+}
+
+/// All figures stored for a program (for the staff's list).
+pub fn stored_figures(conn: &mut DbConn, program_code: &str, lang: Lang) -> Result<Vec<(String, String, String, i64)>, AppError> {
+    let inds = indicators_of(conn, program_code)?;
+    let mut out = vec![];
+    for ind in &inds {
+        let t: Vec<(String, i64)> = indicator_targets::table
+            .filter(indicator_targets::indicator_id.eq(&ind.id))
+            .order(indicator_targets::period_start.asc())
+            .select((indicator_targets::period_label, indicator_targets::value))
+            .load(conn)?;
+        out.extend(t.into_iter().map(|(l, v)| (ind.name(lang).to_string(), "target".to_string(), l, v)));
+        let a: Vec<(String, i64)> = indicator_actuals::table
+            .filter(indicator_actuals::indicator_id.eq(&ind.id))
+            .order(indicator_actuals::period_start.asc())
+            .select((indicator_actuals::period_label, indicator_actuals::value))
+            .load(conn)?;
+        out.extend(a.into_iter().map(|(l, v)| (ind.name(lang).to_string(), "actual".to_string(), l, v)));
+    }
+    Ok(out)
+}
+
+/// Finds an indicator by its code or its Korean or English name.
+pub fn find_indicator(conn: &mut DbConn, program_code: &str, key: &str) -> Result<Option<Indicator>, AppError> {
+    let key = key.trim();
+    Ok(indicators::table
+        .filter(indicators::program_code.eq(program_code))
+        .filter(indicators::code.eq(key).or(indicators::name_ko.eq(key)).or(indicators::name_en.eq(key)))
+        .select(Indicator::as_select())
+        .first(conn)
+        .optional()?)
+}
