@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod applications;
 pub mod audit;
+pub mod bench;
 pub mod clinic;
 pub mod config;
 pub mod crypto;

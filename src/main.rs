@@ -19,6 +19,9 @@ USAGE:
                                  results report (default: the program's whole term, CSV to stdout)
   naju-helper import-results FILE.csv
                                  import past targets, actuals and budgets (see README)
+  naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
+  naju-helper bench-db [--n N] [--threads T]
+                                 benchmark baseline: raw write transactions of a booking
   naju-helper help
 
 Configuration is read from the environment; see README.md.";
@@ -57,6 +60,13 @@ fn run(args: &[String]) -> Result<(), String> {
         ["user", "add", rest @ ..] => add_user(rest),
         ["report", rest @ ..] => report(rest),
         ["import-results", file] => import_results(file),
+        ["bench-baseline"] => naju_helper::bench::serve_baseline(&Config::from_env()?),
+        ["bench-db", rest @ ..] => {
+            let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
+            let threads = flag(rest, "--threads").and_then(|v| v.parse().ok()).unwrap_or(4);
+            println!("{}", naju_helper::bench::raw_writes(&Config::from_env()?, n, threads)?);
+            Ok(())
+        }
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(())
