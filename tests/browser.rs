@@ -1,0 +1,476 @@
+//! End-to-end journeys of the three roles in real headless Chromium, through
+//! the real pages (clicks and typing), with accessibility checks on every page
+//! visited. Skipped only when chromedriver is missing outside CI; under CI
+//! (CI=true) a missing driver fails the run.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{spawn_app, TestApp};
+use diesel::prelude::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use naju_helper::db::schema::{applications, clinic_bookings, visit_quotas, visits};
+use naju_helper::demo;
+
+type Res<T = ()> = Result<T, String>;
+
+fn chromedriver_path() -> Option<PathBuf> {
+    let candidates = [std::env::var("CHROMEDRIVER").ok(), Some("/usr/bin/chromedriver".into())];
+    candidates.into_iter().flatten().map(PathBuf::from).find(|p| p.exists())
+}
+
+struct Driver {
+    child: Child,
+    url: String,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Starts chromedriver on a free port, or says why the browser tests cannot run.
+fn start_driver() -> Option<Driver> {
+    let Some(path) = chromedriver_path() else {
+        assert!(std::env::var("CI").is_err(), "CI must run the browser tests: install chromium and chromium-driver");
+        eprintln!("browser tests skipped: chromedriver not found (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    let port = common::smtp::free_port();
+    let child = Command::new(path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{url}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let profile = std::env::temp_dir().join(format!("naju-chrome-{}", uuid::Uuid::new_v4().simple()));
+    Some(Driver { child, url, profile })
+}
+
+async fn browser(driver: &Driver) -> Client {
+    // The test build links two rustls crypto providers (lettre's ring, the
+    // WebDriver client's aws-lc); name one. Only plain HTTP is used here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                "--window-size=1280,900", format!("--user-data-dir={}", driver.profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls().expect("rustls").capabilities(caps).connect(&driver.url).await.expect("connect to chromedriver")
+}
+
+/// Runs a journey; on failure saves a screenshot and the page source and
+/// prints where, then fails the test.
+fn journey<F>(name: &str, f: F)
+where
+    F: for<'a> FnOnce(&'a Client, &'a TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res> + 'a>>,
+{
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let c = browser(&driver).await;
+        let outcome = f(&c, &app).await;
+        if let Err(msg) = outcome {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+            let _ = std::fs::create_dir_all(&dir);
+            let png = dir.join(format!("{name}.png"));
+            let html = dir.join(format!("{name}.html"));
+            if let Ok(bytes) = c.screenshot().await {
+                let _ = std::fs::write(&png, bytes);
+            }
+            if let Ok(src) = c.source().await {
+                let _ = std::fs::write(&html, src);
+            }
+            let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let _ = c.close().await;
+            panic!("{name} failed at {url}: {msg}\n  screenshot: {}\n  page source: {}", png.display(), html.display());
+        }
+        let _ = c.close().await;
+    });
+}
+
+fn e<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |err| format!("{what}: {err}")
+}
+
+/// Accessibility checks on the current page: language, one h1, every control
+/// labelled, errors tied to their fields, links and buttons named.
+async fn audit(c: &Client) -> Res {
+    let script = r#"
+        const problems = [];
+        if (!document.documentElement.getAttribute('lang')) problems.push('html has no lang');
+        const h1 = document.querySelectorAll('h1').length;
+        if (h1 !== 1) problems.push('h1 count ' + h1);
+        for (const el of document.querySelectorAll('input, select, textarea')) {
+            if (el.type === 'hidden') continue;
+            const label = el.id && document.querySelector('label[for="' + el.id + '"]');
+            if (!label && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) problems.push('unlabelled control ' + (el.name || el.id));
+        }
+        for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
+            const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+            if (!ids.some(id => { const d = document.getElementById(id); return d && d.classList.contains('error-message'); }))
+                problems.push('error not announced for ' + (el.name || el.id));
+        }
+        for (const el of document.querySelectorAll('a, button')) {
+            if (!(el.textContent.trim() || el.getAttribute('aria-label'))) problems.push('nameless ' + el.outerHTML.slice(0, 80));
+        }
+        return problems;
+    "#;
+    let v = c.execute(script, vec![]).await.map_err(e("audit script"))?;
+    let problems: Vec<String> = serde_json::from_value(v).map_err(e("audit result"))?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        let url = c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        Err(format!("accessibility problems on {url}: {problems:?}"))
+    }
+}
+
+async fn visit(c: &Client, app: &TestApp, path: &str) -> Res {
+    c.goto(&format!("{}{path}", app.base)).await.map_err(e("goto"))?;
+    audit(c).await
+}
+
+/// Types into a field. Date fields are set as a date picker would: typed
+/// digits follow the browser's locale order, which is not what a test means.
+async fn fill(c: &Client, css: &str, text: &str) -> Res {
+    let el = find(c, css).await?;
+    if matches!(el.attr("type").await.map_err(e(css))?.as_deref(), Some("date" | "time")) {
+        c.execute("document.querySelector(arguments[0]).value = arguments[1];", vec![serde_json::json!(css), serde_json::json!(text)])
+            .await
+            .map_err(e(css))?;
+        return Ok(());
+    }
+    el.clear().await.map_err(e(css))?;
+    el.send_keys(text).await.map_err(e(css))
+}
+
+/// Finds an element, waiting (up to 10 s) for a page still loading.
+async fn find(c: &Client, css: &str) -> Res<fantoccini::elements::Element> {
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.map_err(e(css))
+}
+
+async fn click(c: &Client, css: &str) -> Res {
+    find(c, css).await?.click().await.map_err(e(css))?;
+    // Let a navigation the click started finish before checking the page.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.execute("return document.readyState;", vec![]).await.ok().and_then(|v| v.as_str().map(str::to_string)).as_deref() != Some("complete") {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    audit(c).await
+}
+
+async fn text(c: &Client) -> Res<String> {
+    let v = c.execute("return document.body ? document.body.innerText : '';", vec![]).await.map_err(e("body text"))?;
+    serde_json::from_value(v).map_err(e("body text value"))
+}
+
+/// Waits (up to 5 s, for a navigation in flight) until the page shows `want`.
+async fn expect_text(c: &Client, want: &str) -> Res {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if text(c).await.unwrap_or_default().contains(want) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("expected {want:?} on the page"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn path(c: &Client) -> Res<String> {
+    Ok(c.current_url().await.map_err(e("url"))?.path().to_string())
+}
+
+/// Signs in by keyboard alone: typing, Tab to move, Enter to submit, and
+/// the focused control must show a visible focus ring.
+async fn login(c: &Client, app: &TestApp, email: &str, password: &str) -> Res {
+    visit(c, app, "/login").await?;
+    let email_field = c.find(Locator::Css("#f-email")).await.map_err(e("email"))?;
+    email_field.send_keys(email).await.map_err(e("email"))?;
+    email_field.send_keys("\u{E004}").await.map_err(e("tab"))?; // Tab
+    let outline: String = serde_json::from_value(
+        c.execute("const a = document.activeElement; const s = getComputedStyle(a); return a.id + ' ' + s.outlineStyle + ' ' + s.outlineWidth;", vec![])
+            .await
+            .map_err(e("focus"))?,
+    )
+    .map_err(e("focus value"))?;
+    if !outline.starts_with("f-password ") || outline.contains(" none") {
+        return Err(format!("Tab should move a visible focus to the password: {outline}"));
+    }
+    let pw = c.find(Locator::Css("#f-password")).await.map_err(e("password"))?;
+    pw.send_keys(password).await.map_err(e("password"))?;
+    pw.send_keys("\u{E007}").await.map_err(e("enter"))?; // Enter submits
+    wait_until(c, |p| p != "/login").await?;
+    audit(c).await
+}
+
+async fn wait_until(c: &Client, ok: impl Fn(&str) -> bool) -> Res {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = path(c).await?;
+        if ok(&p) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("still on {p}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn logout(c: &Client) -> Res {
+    click(c, "form[action='/logout'] button").await
+}
+
+/// No horizontal scrolling at a 360 px wide window on these pages.
+async fn fits_360(c: &Client, app: &TestApp, paths: &[&str]) -> Res {
+    c.set_window_size(360, 740).await.map_err(e("resize"))?;
+    for p in paths {
+        visit(c, app, p).await?;
+        let v = c.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.map_err(e("widths"))?;
+        let (scroll, inner): (i64, i64) = serde_json::from_value(v).map_err(e("widths value"))?;
+        if scroll > inner {
+            return Err(format!("{p} scrolls sideways at 360px: content {scroll}px in a {inner}px window"));
+        }
+    }
+    c.set_window_size(1280, 900).await.map_err(e("resize back"))
+}
+
+fn approved_status(app: &TestApp) -> Vec<String> {
+    applications::table.select(applications::status).load(&mut app.conn()).unwrap_or_default()
+}
+
+#[test]
+fn housework_journey_of_resident_staff_and_agency() {
+    journey("housework_journey", |c, app| {
+        Box::pin(async move {
+            // The resident signs up.
+            visit(c, app, "/").await?;
+            click(c, "a[href='/signup']").await?;
+            click(c, "form[action='/signup'] button[type=submit]").await?;
+            expect_text(c, "입력 내용을 확인해 주세요").await?; // errors summarised, fields marked
+            fill(c, "#f-name", "브라우저맘").await?;
+            fill(c, "#f-email", "browser-mom@example.kr").await?;
+            fill(c, "#f-phone", "010-3333-4444").await?;
+            fill(c, "#f-password", "browser-pass-1").await?;
+            fill(c, "#f-password_confirm", "browser-pass-1").await?;
+            find(c, "#f-agree_terms").await?.click().await.map_err(e("consent"))?;
+            click(c, "form[action='/signup'] button[type=submit]").await?;
+            wait_until(c, |p| p == "/my").await?;
+            expect_text(c, "브라우저맘님, 안녕하세요.").await?;
+
+            // She applies, with her document.
+            click(c, "a[href='/apply/housework']").await?;
+            click(c, "form[action='/apply/housework'] button").await?;
+            fill(c, "#f-birth_date", "1993-04-05").await?;
+            find(c, "#f-district_code").await?.select_by_value("46170570").await.map_err(e("district"))?;
+            fill(c, "#f-street_address", "빛가람로 1").await?;
+            click(c, "main form button[type=submit]").await?;
+            let due = (common::today() + chrono::Duration::days(100)).format("%Y-%m-%d").to_string();
+            fill(c, "#f-due_date", &due).await?;
+            fill(c, "#f-residency_start", "2021-03-01").await?;
+            click(c, "main form button[type=submit]").await?;
+            let pdf = app.data_dir.join("임신확인서.pdf");
+            std::fs::write(&pdf, common::PDF).map_err(e("pdf"))?;
+            find(c, "#f-document").await?.send_keys(&pdf.display().to_string()).await.map_err(e("file"))?;
+            click(c, "form[enctype='multipart/form-data'] button").await?;
+            expect_text(c, "입력 내용 확인").await?;
+            expect_text(c, "지원 대상으로 보입니다").await?;
+            find(c, "#f-consent").await?.click().await.map_err(e("consent"))?;
+            click(c, "form[action$='/submit'] button").await?;
+            expect_text(c, "신청이 접수되었습니다").await?;
+            click(c, "a.button[href^='/my/applications/']").await?;
+            expect_text(c, "접수 (검토 중)").await?;
+            logout(c).await?;
+
+            // Staff approve it.
+            login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            visit(c, app, "/staff/applications").await?;
+            click(c, "table a[href^='/staff/applications/']").await?;
+            click(c, "form[action$='/decision'] input[value=approve] ~ button").await?;
+            expect_text(c, "승인했습니다").await?;
+            if approved_status(app) != vec!["approved"] {
+                return Err(format!("application not approved: {:?}", approved_status(app)));
+            }
+            logout(c).await?;
+
+            // She books all four visits; the fifth is refused.
+            login(c, app, "browser-mom@example.kr", "browser-pass-1").await?;
+            for n in 0..4 {
+                visit(c, app, "/my/visits/new").await?;
+                // The first day still open (days with a visit are not offered).
+                find(c, "input[name=slot_id]").await?.click().await.map_err(e("slot"))?;
+                click(c, "main form button[type=submit]").await?;
+                expect_text(c, "방문을 요청했습니다").await.map_err(|m| format!("visit {}: {m}", n + 1))?;
+            }
+            expect_text(c, "남은 방문 횟수가 없습니다").await?;
+            visit(c, app, "/my/visits/new").await?;
+            find(c, "input[name=slot_id]").await?.click().await.map_err(e("slot"))?;
+            click(c, "main form button[type=submit]").await?;
+            expect_text(c, "방문 횟수를 모두 사용했습니다").await?;
+            let used: i32 = visit_quotas::table.select(visit_quotas::used).first(&mut app.conn()).map_err(e("quota"))?;
+            if used != 4 {
+                return Err(format!("quota used {used}"));
+            }
+            fits_360(c, app, &["/", "/my", "/my/visits", "/my/applications", "/clinic"]).await?;
+            logout(c).await?;
+
+            // The agency confirms one visit, then completes it.
+            login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
+            visit(c, app, "/contractor/visits?status=requested").await?;
+            click(c, "table a[href^='/contractor/visits/']").await?;
+            fill(c, "#f-helper_name", "김도우미").await?;
+            click(c, "input[value=confirm] ~ button").await?;
+            expect_text(c, "방문을 확정했습니다").await?;
+            fill(c, "#f-actual_start", "09:00").await?;
+            fill(c, "#f-actual_end", "13:00").await?;
+            click(c, "input[value=complete] ~ button").await?;
+            expect_text(c, "방문 완료로 기록했습니다").await?;
+            let done: i64 = visits::table.filter(visits::status.eq("completed")).count().get_result(&mut app.conn()).map_err(e("visits"))?;
+            if done != 1 {
+                return Err(format!("{done} completed visits"));
+            }
+            fits_360(c, app, &["/contractor/visits", "/contractor/capacity"]).await?;
+            Ok(())
+        })
+    });
+}
+
+/// Opens the next session and books (or queues for) the prenatal yoga class.
+async fn book_yoga(c: &Client, app: &TestApp, due: &str, waitlist: bool) -> Res {
+    visit(c, app, "/clinic").await?;
+    click(c, "main .card h2 a").await?;
+    let form = "#program-prenatal_yoga form";
+    fill(c, &format!("{form} input[name=due_date]"), due).await?;
+    if waitlist {
+        c.find(Locator::Css(&format!("{form} input[name=join_waitlist]"))).await.map_err(e("waitlist"))?.click().await.map_err(e("waitlist"))?;
+    }
+    click(c, &format!("{form} button")).await
+}
+
+#[test]
+fn clinic_journey_with_waiting_list_promotion() {
+    journey("clinic_journey", |c, app| {
+        Box::pin(async move {
+            // Staff make the yoga class a single seat.
+            login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            visit(c, app, "/staff/clinic/programs").await?;
+            let yoga_form = "section:nth-of-type(5) form";
+            fill(c, &format!("{yoga_form} input[name=capacity]"), "1").await?;
+            click(c, &format!("{yoga_form} button")).await?;
+            expect_text(c, "프로그램을 저장했습니다").await?;
+            logout(c).await?;
+
+            let due = (common::today() + chrono::Duration::days(120)).format("%Y-%m-%d").to_string();
+            // The first resident (the demo one) books the last seat.
+            login(c, app, demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).await?;
+            book_yoga(c, app, &due, false).await?;
+            expect_text(c, "예약되었습니다").await?;
+            logout(c).await?;
+
+            // A second resident signs up and joins the waiting list.
+            visit(c, app, "/signup").await?;
+            fill(c, "#f-name", "대기엄마").await?;
+            fill(c, "#f-email", "waiting-mom@example.kr").await?;
+            fill(c, "#f-phone", "010-5555-0000").await?;
+            fill(c, "#f-password", "waiting-pass-1").await?;
+            fill(c, "#f-password_confirm", "waiting-pass-1").await?;
+            find(c, "#f-agree_terms").await?.click().await.map_err(e("consent"))?;
+            click(c, "form[action='/signup'] button[type=submit]").await?;
+            book_yoga(c, app, &due, false).await?;
+            expect_text(c, "방금 자리가 모두 찼습니다").await?;
+            book_yoga(c, app, &due, true).await?;
+            expect_text(c, "대기자로 등록했습니다").await?;
+            logout(c).await?;
+
+            // The first cancels; the waiting resident is booked automatically.
+            login(c, app, demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).await?;
+            visit(c, app, "/my/clinic").await?;
+            click(c, "form[action$='/cancel'] button").await?;
+            expect_text(c, "예약을 취소했습니다").await?;
+            logout(c).await?;
+            login(c, app, "waiting-mom@example.kr", "waiting-pass-1").await?;
+            visit(c, app, "/my/clinic").await?;
+            expect_text(c, "예약됨").await?;
+            let booked: i64 = clinic_bookings::table.filter(clinic_bookings::status.eq("booked")).count().get_result(&mut app.conn()).map_err(e("bookings"))?;
+            if booked != 1 {
+                return Err(format!("{booked} booked"));
+            }
+            fits_360(c, app, &["/my/clinic", "/my/children"]).await
+        })
+    });
+}
+
+#[test]
+fn staff_open_the_results_report_and_download_the_xlsx() {
+    journey("results_journey", |c, app| {
+        Box::pin(async move {
+            login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            visit(c, app, "/staff").await?;
+            click(c, "main a[href='/staff/results']").await?;
+            expect_text(c, "추진 실적 총괄").await?;
+            click(c, "nav.tabs a[href='/staff/results?program=saturday_clinic']").await?;
+            expect_text(c, "임산부·영유아 토요진료").await?;
+            let href: String = serde_json::from_value(
+                c.execute("return document.querySelector('a[href*=\"format=xlsx\"]').getAttribute('href');", vec![]).await.map_err(e("xlsx link"))?,
+            )
+            .map_err(e("xlsx href"))?;
+            // Download it as the browser would, with the signed-in session.
+            let got = c
+                .execute_async(
+                    "const done = arguments[arguments.length - 1];
+                     fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status, r.headers.get('content-type'), b.byteLength, new Uint8Array(b.slice(0, 2))[0], new Uint8Array(b.slice(0, 2))[1]])));",
+                    vec![serde_json::json!(href)],
+                )
+                .await
+                .map_err(e("download"))?;
+            let (status, kind, size, b0, b1): (u16, String, u64, u8, u8) = serde_json::from_value(got).map_err(e("download result"))?;
+            if status != 200 || !kind.contains("spreadsheetml") || size < 1000 || (b0, b1) != (b'P', b'K') {
+                return Err(format!("xlsx download: {status} {kind} {size} bytes"));
+            }
+            click(c, &format!("a[href='{href}']")).await.ok();
+            fits_360(c, app, &["/staff", "/staff/results", "/staff/applications", "/staff/clinic", "/staff/visits"]).await
+        })
+    });
+}
+
+#[test]
+fn the_accessibility_audit_catches_what_it_looks_for() {
+    journey("audit_self_check", |c, _app| {
+        Box::pin(async move {
+            let page = "data:text/html,<html><body><h1>a</h1><h1>b</h1><input name=x><input name=y aria-invalid=true><a href=/></a></body></html>";
+            c.goto(page).await.map_err(e("goto"))?;
+            let found = match audit(c).await {
+                Ok(()) => return Err("the audit passed a page with every problem".into()),
+                Err(msg) => msg,
+            };
+            for problem in ["html has no lang", "h1 count 2", "unlabelled control x", "error not announced for y", "nameless"] {
+                if !found.contains(problem) {
+                    return Err(format!("audit missed {problem:?}: {found}"));
+                }
+            }
+            Ok(())
+        })
+    });
+}
