@@ -195,13 +195,27 @@ async fn save_details(
     }
     let (uid, aid, rules, inp, today) = (user.id.clone(), l.app.id.clone(), l.rules.clone(), input.clone(), today_seoul());
     let saved = db(&state, move |conn, _| service::save_details(conn, &uid, &aid, &rules, &inp, today)).await?;
+    after_step(&state, &ctx, &l, saved, &input, "applications/step_details.html", next_step(&l.app.id, &q, "pregnancy"))
+}
+
+/// After a form step: on to the next page, or the same page again with the
+/// answers kept and each problem next to its field.
+fn after_step<T: serde::Serialize>(
+    state: &AppState,
+    ctx: &Ctx,
+    l: &Loaded,
+    saved: Result<(), crate::accounts::service::FieldErrors>,
+    input: &T,
+    template: &str,
+    next: String,
+) -> Result<HttpResponse, AppError> {
     match saved {
-        Ok(()) => Ok(redirect(&next_step(&l.app.id, &q, "pregnancy"), None)),
+        Ok(()) => Ok(redirect(&next, None)),
         Err(errors) => {
-            let mut c = base_context(&state, &ctx, &l);
-            c.insert("form", &input);
-            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
-            render_status(&state, &ctx, "applications/step_details.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
+            let mut c = base_context(state, ctx, l);
+            c.insert("form", input);
+            c.insert("errors", &field_errors(state, ctx.lang, &errors));
+            render_status(state, ctx, template, &mut c, StatusCode::UNPROCESSABLE_ENTITY)
         }
     }
 }
@@ -236,15 +250,7 @@ async fn save_pregnancy(
     }
     let (uid, aid, inp, today) = (user.id.clone(), l.app.id.clone(), input.clone(), today_seoul());
     let saved = db(&state, move |conn, _| service::save_pregnancy(conn, &uid, &aid, &inp, today)).await?;
-    match saved {
-        Ok(()) => Ok(redirect(&next_step(&l.app.id, &q, "document"), None)),
-        Err(errors) => {
-            let mut c = base_context(&state, &ctx, &l);
-            c.insert("form", &input);
-            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
-            render_status(&state, &ctx, "applications/step_pregnancy.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-    }
+    after_step(&state, &ctx, &l, saved, &input, "applications/step_pregnancy.html", next_step(&l.app.id, &q, "document"))
 }
 
 async fn document_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
