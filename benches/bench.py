@@ -53,6 +53,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 import seed as seedmod  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef-naju-helper"
@@ -414,7 +415,7 @@ def burst_phase(db, port, workdir, residents, session_id, slot_id, due, capacity
         "booked_per_s": round(len(ok) / res["wall_s"], 1) if res["wall_s"] else None,
         "latency": lat_summary(lat), "status": statuses, "errors": errors,
         "capacity": cap, "counter": counter, "booked_rows": len(booked), "ok_responses": len(ok), "full_responses": full,
-        "emails_queued": len(mails),
+        "emails_queued": len(mails), "transport_errors": res.get("errors", {}),
     }
     checks = {
         "booked_rows == capacity" if capacity <= len(residents) else "booked_rows == attempts": len(booked) == min(capacity, len(residents)),
@@ -455,12 +456,15 @@ def mix_phase(args, port, workdir, info, srv):
     out = {"requests": total, "wall_s": round(res["wall_s"], 2), "rps": round(total / res["wall_s"], 1), "errors": errors, "status": counts,
            "latency": lat_summary(all_lat), "by_op": {tag: lat_summary(xs) for tag, xs in sorted(res["lat"].items())},
            "concurrency": args.concurrency, "client_processes": res.get("processes"), "weights": weights,
+           "transport_errors": res.get("errors", {}),
            "client_cpu_cores": res["client_cpu_cores"],
            "server_cpu_cores": round((cpu1 - cpu0) / res["wall_s"], 2) if cpu0 is not None and cpu1 is not None else None,
            "server_cpu_ms_per_req": round((cpu1 - cpu0) * 1000 / max(1, total), 3) if cpu0 is not None and cpu1 is not None else None}
     log("  mix: %d requests in %.1f s = %s rps; p50 %s p95 %s p99 %s ms; errors %d; server CPU %s ms/request; client used %s cores" % (
         total, res["wall_s"], out["rps"], out["latency"].get("p50_ms"), out["latency"].get("p95_ms"), out["latency"].get("p99_ms"), errors,
         out["server_cpu_ms_per_req"], out["client_cpu_cores"]))
+    if out["transport_errors"]:
+        log("      transport errors (status 0): %s" % "; ".join("%s x%d" % kv for kv in sorted(out["transport_errors"].items())))
     for tag, s in out["by_op"].items():
         log("      %-10s n=%-6d p50 %-8s p95 %-8s p99 %-8s ms" % (tag, s.get("n", 0), s.get("p50_ms"), s.get("p95_ms"), s.get("p99_ms")))
     return out

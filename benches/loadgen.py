@@ -42,14 +42,28 @@ class Client:
     def __init__(self, host, port, timeout):
         self.host, self.port, self.timeout = host, port, timeout
         self.conn = None
+        self.served = 0
+        self.last_error = None
 
     def connect(self):
         if self.conn is None:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.conn.connect()
+            self.served = 0
 
     def request(self, method, path, cookie=None, body=None):
-        """Returns (status, headers, body bytes); status 0 on a transport error."""
+        """Returns (status, headers, body bytes); status 0 on a transport error.
+
+        A GET that fails on a reused keep-alive connection (the server may
+        have closed it while idle) is retried once on a new connection, as
+        browsers do; a POST never is."""
+        reused = self.conn is not None and self.served > 0
+        out = self._request(method, path, cookie, body)
+        if out[0] == 0 and reused and method == "GET":
+            out = self._request(method, path, cookie, body)
+        return out
+
+    def _request(self, method, path, cookie=None, body=None):
         headers = {"Host": "%s:%d" % (self.host, self.port)}
         if cookie:
             headers["Cookie"] = cookie
@@ -62,12 +76,14 @@ class Client:
             self.conn.request(method, path, body=body, headers=headers)
             res = self.conn.getresponse()
             data = res.read()
+            self.served += 1
             if res.getheader("connection", "").lower() == "close":
                 self.close()
             return res.status, res.getheaders(), data
         except (OSError, http.client.HTTPException) as e:
             self.close()
-            return 0, [], str(e).encode()
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+            return 0, [], self.last_error.encode()
 
     def close(self):
         if self.conn is not None:
@@ -91,6 +107,11 @@ class Recorder:
         self.lat = {}  # tag -> [ms]
         self.status = {}  # tag -> {status: n}
         self.outcomes = []  # [key, status, ms]
+        self.errors = {}  # transport error message -> count
+
+    def error(self, msg):
+        with self.lock:
+            self.errors[msg] = self.errors.get(msg, 0) + 1
 
     def add(self, tag, status, ms, key=None):
         with self.lock:
@@ -101,7 +122,7 @@ class Recorder:
                 self.outcomes.append([key, status, round(ms, 3)])
 
     def dump(self):
-        return {"lat": self.lat, "status": self.status, "outcomes": self.outcomes}
+        return {"lat": self.lat, "status": self.status, "outcomes": self.outcomes, "errors": self.errors}
 
 
 # ---------------------------------------------------------------- burst ---
@@ -136,6 +157,8 @@ def run_burst(job):
             t0 = time.perf_counter()
             status, _, _ = c.request(r["method"], r["path"], r.get("cookie"), r.get("body"))
             rec.add(r.get("tag", "req"), status, (time.perf_counter() - t0) * 1000, r.get("key"))
+            if status == 0:
+                rec.error(c.last_error)
         c.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(n_threads)]
@@ -208,6 +231,8 @@ def mix_process(job, proc_index, start_at, result_queue):
                 t0 = time.perf_counter()
                 status, headers, body = anon.request("GET", "/login")
                 rec.add("login_page", status, (time.perf_counter() - t0) * 1000)
+                if status == 0:
+                    rec.error(anon.last_error)
                 m = CSRF_RE.search(body)
                 ck = cookie_from(headers)
                 if status != 200 or not m or not ck:
@@ -218,6 +243,8 @@ def mix_process(job, proc_index, start_at, result_queue):
                 t0 = time.perf_counter()
                 status, _, _ = anon.request("POST", "/login", ck, form)
                 rec.add("login", status, (time.perf_counter() - t0) * 1000)
+                if status == 0:
+                    rec.error(anon.last_error)
                 anon.close()
                 continue
             group = spec.get("as", "resident")
@@ -227,6 +254,8 @@ def mix_process(job, proc_index, start_at, result_queue):
             t0 = time.perf_counter()
             status, _, _ = c.request("GET", spec["path"], cookie)
             rec.add(op, status, (time.perf_counter() - t0) * 1000)
+            if status == 0:
+                rec.error(c.last_error)
         c.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(n_threads)]
@@ -259,8 +288,10 @@ def run_mix(job):
         p.join(1)
         if p.is_alive():
             p.terminate()
-    out = {"lat": {}, "status": {}, "outcomes": []}
+    out = {"lat": {}, "status": {}, "outcomes": [], "errors": {}}
     for part in parts:
+        for k, v in part.get("errors", {}).items():
+            out["errors"][k] = out["errors"].get(k, 0) + v
         for tag, xs in part["lat"].items():
             out["lat"].setdefault(tag, []).extend(xs)
         for tag, st in part["status"].items():

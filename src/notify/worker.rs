@@ -56,6 +56,17 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
     while !stop.load(Ordering::SeqCst) {
         match pool.get() {
             Ok(mut conn) => {
+                // A full batch means more is waiting: deliver it before sleeping.
+                let mut full = true;
+                while full && !stop.load(Ordering::SeqCst) {
+                    full = match deliver_due(&mut conn, &config, &mailer, &stop) {
+                        Ok(n) => n >= BATCH as usize,
+                        Err(e) => {
+                            log::error!(target: "outbox", "delivery round failed: {e}");
+                            false
+                        }
+                    };
+                }
                 if last_reminders.is_none_or(|t| t.elapsed() >= config.scheduler_interval) {
                     last_reminders = Some(std::time::Instant::now());
                     if let Err(e) = crate::visits::service::send_reminders(&mut conn, &notifier, now_utc()) {
@@ -64,9 +75,6 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     if let Err(e) = crate::clinic::service::send_reminders(&mut conn, &notifier, now_utc()) {
                         log::error!(target: "scheduler", "clinic reminders failed: {e}");
                     }
-                }
-                if let Err(e) = deliver_due(&mut conn, &config, &mailer, &stop) {
-                    log::error!(target: "outbox", "delivery round failed: {e}");
                 }
                 if last_purge.elapsed() > Duration::from_secs(600) {
                     last_purge = std::time::Instant::now();

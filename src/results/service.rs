@@ -211,11 +211,9 @@ pub fn counted(conn: &mut DbConn, source: &str, p: Period) -> Result<i64, AppErr
         "visit_hours" => visits::table
             .filter(visits::status.eq("completed"))
             .filter(visits::day.between(p.start, p.end))
-            .select(visits::hours)
-            .load::<i32>(conn)?
-            .into_iter()
-            .map(i64::from)
-            .sum(),
+            .select(diesel::dsl::sum(visits::hours))
+            .first::<Option<i64>>(conn)?
+            .unwrap_or(0),
         s if s.starts_with("clinic:") => {
             let codes: Vec<&str> = s["clinic:".len()..].split(',').map(str::trim).collect();
             let program_ids: Vec<String> = clinic_programs::table.filter(clinic_programs::code.eq_any(&codes)).select(clinic_programs::id).load(conn)?;
@@ -224,19 +222,15 @@ pub fn counted(conn: &mut DbConn, source: &str, p: Period) -> Result<i64, AppErr
                 .filter(clinic_bookings::status.eq("attended"))
                 .filter(clinic_bookings::session_id.eq_any(&sessions))
                 .filter(clinic_bookings::program_id.eq_any(&program_ids))
-                .select(clinic_bookings::seats)
-                .load::<i32>(conn)?
-                .into_iter()
-                .map(i64::from)
-                .sum();
+                .select(diesel::dsl::sum(clinic_bookings::seats))
+                .first::<Option<i64>>(conn)?
+                .unwrap_or(0);
             let walkins: i64 = clinic_walkins::table
                 .filter(clinic_walkins::session_id.eq_any(&sessions))
                 .filter(clinic_walkins::program_id.eq_any(&program_ids))
-                .select(clinic_walkins::people)
-                .load::<i32>(conn)?
-                .into_iter()
-                .map(i64::from)
-                .sum();
+                .select(diesel::dsl::sum(clinic_walkins::people))
+                .first::<Option<i64>>(conn)?
+                .unwrap_or(0);
             seats + walkins
         }
         _ => 0,

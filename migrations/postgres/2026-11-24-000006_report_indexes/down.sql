@@ -1,0 +1,3 @@
+DROP INDEX clinic_bookings_session_status;
+DROP INDEX application_events_action_at;
+DROP INDEX applications_submitted;
