@@ -74,6 +74,7 @@ impl Application {
         let port = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?.port();
         let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), mailer, core.notifier.clone());
         let workers = config.workers.max(1);
+        let pool_size = (config.db_pool_size as usize).max(2);
         let state = web::Data::new(AppState {
             pool: core.pool,
             backend: core.backend,
@@ -107,6 +108,9 @@ impl Application {
                 .default_service(web::to(pages::not_found))
         })
         .workers(workers)
+        // Blocking work needs a database connection: more threads than the
+        // pool only wait, each holding memory.
+        .worker_max_blocking_threads(pool_size)
         .shutdown_timeout(10)
         .listen(listener)
         .map_err(|e| AppError::Internal(format!("listen: {e}")))?

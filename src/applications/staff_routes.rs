@@ -78,10 +78,15 @@ async fn queue(ctx: Ctx, state: web::Data<AppState>, q: web::Query<QueueQuery>) 
         let current = rules::in_force(conn, &program, today)?;
         let used = service::places_used(conn, &program, rules::capacity_year(today))?;
         audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "" })?;
+        // Few rule versions, many applications: load each version once.
+        let mut versions: std::collections::HashMap<String, rules::RuleSet> = std::collections::HashMap::new();
         let mut rows = Vec::with_capacity(apps.len());
         for app in &apps {
-            let r = rules::find(conn, &app.rule_set_id)?;
-            rows.push(views::application_view(app, &r, &state.i18n, lang, today));
+            if !versions.contains_key(&app.rule_set_id) {
+                versions.insert(app.rule_set_id.clone(), rules::find(conn, &app.rule_set_id)?);
+            }
+            let r = &versions[&app.rule_set_id];
+            rows.push(views::application_view(app, r, &state.i18n, lang, today));
         }
         Ok((rows, current, used))
     })
