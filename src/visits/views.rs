@@ -1,6 +1,6 @@
 use std::collections::HashSet;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Timelike};
 use serde::Serialize;
 
 use super::models::{Slot, Visit, ACTIVE};
@@ -35,7 +35,10 @@ pub fn visit_view(v: &Visit, s: &Settings, lang: Lang) -> VisitView {
     let start = rules::start_utc(v.day, v.start_minute);
     let active = ACTIVE.contains(&v.status.as_str());
     let actual = match (v.actual_start, v.actual_end) {
-        (Some(a), Some(b)) => format!("{} – {}", format_datetime(a, lang), rules::hhmm(crate::time::to_seoul(b).time().num_seconds_from_midnight_i32() / 60)),
+        (Some(a), Some(b)) => {
+            let end = crate::time::to_seoul(b);
+            format!("{} – {}", format_datetime(a, lang), rules::hhmm((end.hour() * 60 + end.minute()) as i32))
+        }
         _ => String::new(),
     };
     VisitView {
@@ -58,17 +61,6 @@ pub fn visit_view(v: &Visit, s: &Settings, lang: Lang) -> VisitView {
         can_change: active && rules::cancel_in_time(start, now_utc(), s.cancel_cutoff_hours),
         can_rate: v.status == "completed" && v.resident_confirmed_at.is_none(),
         hours: v.hours,
-    }
-}
-
-trait SecondsOfDay {
-    fn num_seconds_from_midnight_i32(&self) -> i32;
-}
-
-impl SecondsOfDay for chrono::NaiveTime {
-    fn num_seconds_from_midnight_i32(&self) -> i32 {
-        use chrono::Timelike;
-        self.num_seconds_from_midnight() as i32
     }
 }
 
