@@ -113,6 +113,7 @@ pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
         diesel::delete(schema::rule_sets::table).execute(conn)?;
         diesel::delete(schema::outbox::table).execute(conn)?;
         diesel::delete(schema::sessions::table).execute(conn)?;
+        diesel::delete(schema::password_resets::table).execute(conn)?;
         diesel::delete(schema::login_throttle::table).execute(conn)?;
         diesel::delete(schema::programs::table).execute(conn)?;
         diesel::delete(schema::users::table).execute(conn)?;

@@ -307,3 +307,66 @@ fn browsing_anonymously_stores_no_session_until_a_form_needs_one() {
     b.get("/login");
     assert_eq!(count(), 1, "the same session is reused");
 }
+
+/// The reset link from the newest password_reset email to `to`.
+fn reset_link(app: &common::TestApp, to: &str) -> String {
+    let body: String = outbox::table
+        .filter(outbox::recipient.eq(to))
+        .filter(outbox::kind.eq("password_reset"))
+        .order(outbox::created_at.desc())
+        .select(outbox::body_text)
+        .first(&mut app.conn())
+        .expect("a reset email");
+    let start = body.find("/password/reset/").expect("link in the email");
+    body[start..start + "/password/reset/".len() + 64].to_string()
+}
+
+#[test]
+fn a_forgotten_password_is_reset_by_a_one_time_link() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    // Unknown and known addresses get the same answer; only the known one gets mail.
+    let unknown = b.submit("/password/forgot", "/password/forgot", &[("email", "nobody@example.kr")]);
+    unknown.assert_status(200).assert_contains("가입된 주소라면");
+    let mails: i64 = outbox::table.filter(outbox::kind.eq("password_reset")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(mails, 0);
+    let known = b.submit("/password/forgot", "/password/forgot", &[("email", demo::RESIDENT_EMAIL)]);
+    assert_eq!(known.body.replace(demo::RESIDENT_EMAIL, ""), unknown.body.replace("nobody@example.kr", ""), "same answer either way");
+    let link = reset_link(&app, demo::RESIDENT_EMAIL);
+
+    // A signed-in session elsewhere ends when the password changes.
+    let mut elsewhere = app.browser();
+    elsewhere.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_redirect("/my");
+
+    let page = b.get(&link);
+    page.assert_status(200).assert_contains("새 비밀번호 정하기");
+    b.post(&link, &[("csrf_token", &page.csrf()), ("password", "short"), ("password_confirm", "short")])
+        .assert_status(422)
+        .assert_contains("비밀번호는 영문·숫자·특수문자 중");
+    b.post(&link, &[("csrf_token", &page.csrf()), ("password", "new-pass-2026"), ("password_confirm", "new-pass-2026")]).assert_redirect("/login");
+    elsewhere.get("/my").assert_redirect("/login?next=/my");
+    b.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_status(401);
+    b.login(demo::RESIDENT_EMAIL, "new-pass-2026").assert_redirect("/my");
+
+    // The link works once.
+    let mut again = app.browser();
+    again.get(&link).assert_contains("만료되었거나 이미 사용되었습니다");
+    // Posting to the used link anyway (with a valid token of this visitor) changes nothing.
+    let token = again.get("/login").csrf();
+    again.post(&link, &[("csrf_token", &token), ("password", "other-pass-2026"), ("password_confirm", "other-pass-2026")]).assert_status(410);
+    again.login(demo::RESIDENT_EMAIL, "other-pass-2026").assert_status(401);
+}
+
+#[test]
+fn a_reset_link_expires_after_an_hour() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    b.submit("/password/forgot", "/password/forgot", &[("email", demo::STAFF_EMAIL)]);
+    let link = reset_link(&app, demo::STAFF_EMAIL);
+    use naju_helper::db::schema::password_resets;
+    diesel::update(password_resets::table)
+        .set(password_resets::expires_at.eq(naju_helper::time::now_utc() - chrono::Duration::seconds(1)))
+        .execute(&mut app.conn())
+        .unwrap();
+    b.get(&link).assert_contains("만료되었거나 이미 사용되었습니다");
+}

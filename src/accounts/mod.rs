@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod models;
 pub mod password;
+pub mod reset;
 pub mod routes;
 pub mod service;
 pub mod sessions;

@@ -28,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/staff/users/new", web::get().to(staff_new_user_page))
         .route("/staff/users", web::post().to(staff_create_user))
         .route("/contractor", web::get().to(contractor_home))
-        .route("/session/extend", web::post().to(extend_session));
+        .route("/session/extend", web::post().to(extend_session))
+        .route("/password/forgot", web::get().to(forgot_page))
+        .route("/password/forgot", web::post().to(forgot))
+        .route("/password/reset/{token}", web::get().to(reset_page))
+        .route("/password/reset/{token}", web::post().to(reset));
 }
 
 #[derive(Deserialize, Default)]
@@ -383,4 +387,86 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
         }
     }
     staff_user_form(&state, &ctx, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+#[derive(Deserialize, Default, Serialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+async fn forgot_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_session(&state).await?;
+    let mut c = tera::Context::new();
+    c.insert("form", &ForgotForm::default());
+    render(&state, &ctx, "accounts/forgot.html", c)
+}
+
+/// Always the same answer, so the page does not tell which addresses have
+/// accounts; requests are limited per IP like logins.
+async fn forgot(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<ForgotForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let (email, ip) = (form.email.clone(), ctx.ip.clone());
+    let allowed = db(&state, move |conn, state| {
+        let key = super::throttle::ip_key(&state.config.secret_key, &format!("reset:{ip}"));
+        let count = super::throttle::count_attempt(conn, &key, crate::time::now_utc(), state.config.login_lock)?;
+        if count > state.config.login_max_failures_account * 2 {
+            return Ok(false);
+        }
+        super::reset::request(conn, &state.notifier, &state.config.secret_key, &email)?;
+        Ok(true)
+    })
+    .await?;
+    if !allowed {
+        let minutes = (state.config.login_lock.as_secs() / 60).to_string();
+        let mut c = tera::Context::new();
+        c.insert("form", &form);
+        c.insert("errors", &FormErrors::single("email", state.i18n.t_with(ctx.lang, "errors.too_many_attempts_minutes", &[("minutes", &minutes)])));
+        return render_status(&state, &ctx, "accounts/forgot.html", &mut c, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let mut c = tera::Context::new();
+    c.insert("sent", &true);
+    c.insert("form", &form);
+    render(&state, &ctx, "accounts/forgot.html", c)
+}
+
+async fn reset_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_session(&state).await?;
+    let token = path.into_inner();
+    let t = token.clone();
+    let valid = db(&state, move |conn, state| Ok(super::reset::check(conn, &state.config.secret_key, &t)?.is_some())).await?;
+    let mut c = tera::Context::new();
+    c.insert("token", &token);
+    c.insert("valid", &valid);
+    render(&state, &ctx, "accounts/reset.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ResetForm {
+    password: String,
+    password_confirm: String,
+}
+
+async fn reset(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<ResetForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let token = path.into_inner();
+    let page = |errors: FormErrors, valid: bool, status: StatusCode| {
+        let mut c = tera::Context::new();
+        c.insert("token", &token);
+        c.insert("valid", &valid);
+        c.insert("errors", &errors);
+        render_status(&state, &ctx, "accounts/reset.html", &mut c, status)
+    };
+    if let Err(key) = super::domain::Password::parse(&form.password, &form.password_confirm) {
+        return page(field_errors(&state, ctx.lang, &[("password", key)]), true, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let password_hash = hash_password(&form.password).await?;
+    let t = token.clone();
+    let done = db(&state, move |conn, state| super::reset::complete(conn, &state.config.secret_key, &t, &password_hash)).await?;
+    if done {
+        Ok(redirect("/login", Some("accounts.flash.password_reset")))
+    } else {
+        page(FormErrors::default(), false, StatusCode::GONE)
+    }
 }

@@ -423,6 +423,18 @@ diesel::table! {
 diesel::joinable!(indicator_targets -> indicators (indicator_id));
 diesel::joinable!(indicator_actuals -> indicators (indicator_id));
 
+diesel::table! {
+    password_resets (id) {
+        id -> Text,
+        user_id -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(password_resets -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
@@ -453,4 +465,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     report_settings,
     budgets,
     budget_executions,
+    password_resets,
 );
