@@ -44,6 +44,8 @@ pub struct Config {
     pub login_max_failures_ip: i32,
     pub login_lock: Duration,
     pub load_demo: bool,
+    /// Behind a reverse proxy: take the client IP from X-Forwarded-For.
+    pub trust_proxy: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -113,6 +115,7 @@ impl Config {
             login_max_failures_ip: parse_var("LOGIN_MAX_FAILURES_IP", 30)?,
             login_lock: Duration::from_secs(60 * parse_var("LOGIN_LOCK_MINUTES", 15u64)?),
             load_demo: parse_var("DEMO_DATA", true)?,
+            trust_proxy: matches!(var("TRUST_PROXY").as_deref(), Some("1" | "true")),
             data_dir,
         })
     }

@@ -141,17 +141,22 @@ async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> 
     render(&state, &ctx, "applications/show.html", c)
 }
 
-/// Draft pages only: a submitted application goes to its status page.
-fn draft_or_redirect(l: &Loaded) -> Option<HttpResponse> {
-    (l.app.status() != Status::Draft).then(|| redirect(&format!("/my/applications/{}", l.app.id), None))
+/// Draft pages only: the resident's draft, or (once submitted) the redirect
+/// to its status page.
+async fn load_draft(state: &web::Data<AppState>, ctx: &Ctx, app_id: &str) -> Result<Result<(User, Loaded), HttpResponse>, AppError> {
+    let user = resident(ctx)?;
+    let l = load(state, &user.id, app_id).await?;
+    if l.app.status() != Status::Draft {
+        return Ok(Err(redirect(&format!("/my/applications/{}", l.app.id), None)));
+    }
+    Ok(Ok((user, l)))
 }
 
 async fn details_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (_, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let form = DetailsInput {
         applicant_name: l.app.applicant_name.clone(),
         birth_date: l.app.birth_date.map(|d| d.to_string()).unwrap_or_default(),
@@ -188,11 +193,10 @@ async fn save_details(
     form: CsrfForm<DetailsInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = form.verify(&ctx)?;
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (user, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let (uid, aid, rules, inp, today) = (user.id.clone(), l.app.id.clone(), l.rules.clone(), input.clone(), today_seoul());
     let saved = db(&state, move |conn, _| service::save_details(conn, &uid, &aid, &rules, &inp, today)).await?;
     after_step(&state, &ctx, &l, saved, &input, "applications/step_details.html", next_step(&l.app.id, &q, "pregnancy"))
@@ -221,11 +225,10 @@ fn after_step<T: serde::Serialize>(
 }
 
 async fn pregnancy_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (_, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let form = PregnancyInput {
         due_date: l.app.due_date.map(|d| d.to_string()).unwrap_or_default(),
         residency_start: l.app.residency_start.map(|d| d.to_string()).unwrap_or_default(),
@@ -243,22 +246,20 @@ async fn save_pregnancy(
     form: CsrfForm<PregnancyInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = form.verify(&ctx)?;
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (user, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let (uid, aid, inp, today) = (user.id.clone(), l.app.id.clone(), input.clone(), today_seoul());
     let saved = db(&state, move |conn, _| service::save_pregnancy(conn, &uid, &aid, &inp, today)).await?;
     after_step(&state, &ctx, &l, saved, &input, "applications/step_pregnancy.html", next_step(&l.app.id, &q, "document"))
 }
 
 async fn document_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (_, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let c = base_context(&state, &ctx, &l);
     render(&state, &ctx, "applications/step_document.html", c)
 }
@@ -304,11 +305,10 @@ async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<S
 }
 
 async fn check_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (_, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     check_page_with(&state, &ctx, &l, FormErrors::default(), StatusCode::OK)
 }
 
@@ -334,11 +334,10 @@ pub struct SubmitForm {
 
 async fn submit(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<SubmitForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    let user = resident(&ctx)?;
-    let l = load(&state, &user.id, &path).await?;
-    if let Some(r) = draft_or_redirect(&l) {
-        return Ok(r);
-    }
+    let (user, l) = match load_draft(&state, &ctx, &path).await? {
+        Ok(found) => found,
+        Err(elsewhere) => return Ok(elsewhere),
+    };
     let (uid, aid, today, consent) = (user.id.clone(), l.app.id.clone(), today_seoul(), form.consent == "yes");
     let outcome = db(&state, move |conn, state| service::submit(conn, &state.notifier, &uid, &aid, consent, today)).await?;
     match outcome {

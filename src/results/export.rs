@@ -3,7 +3,6 @@
 
 use rust_xlsxwriter::{Format, Workbook};
 
-use super::calc::thousands;
 use super::service::Report;
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
@@ -91,9 +90,4 @@ pub fn to_xlsx(r: &Report, i18n: &I18n, lang: Lang) -> Result<Vec<u8>, AppError>
 
 pub fn to_json(r: &Report) -> Result<String, AppError> {
     serde_json::to_string_pretty(r).map_err(|e| AppError::Internal(format!("json: {e}")))
-}
-
-/// For the page: numbers with thousands separators.
-pub fn display(n: i64) -> String {
-    thousands(n)
 }

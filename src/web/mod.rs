@@ -107,7 +107,7 @@ impl Ctx {
             user,
             session_key,
             csrf_token,
-            ip: client_ip(req),
+            ip: client_ip(req, state.config.trust_proxy),
             here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
             flash: req.cookie(FLASH_COOKIE).map(|c| c.value().to_string()).filter(|k| state.i18n.has(k)),
             secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
@@ -142,8 +142,7 @@ impl Ctx {
 /// The peer address. Behind a reverse proxy (TRUST_PROXY=1) it is the last
 /// X-Forwarded-For entry, the one our proxy added; earlier entries are the
 /// client's own claims and could be chosen to dodge throttling.
-pub fn client_ip(req: &HttpRequest) -> String {
-    let trust_proxy = std::env::var("TRUST_PROXY").is_ok_and(|v| v == "1" || v == "true");
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
     if trust_proxy {
         let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next());
         if let Some(ip) = forwarded.and_then(|v| v.trim().parse::<std::net::IpAddr>().ok()) {

@@ -61,6 +61,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         login_max_failures_ip: 30,
         login_lock: Duration::from_secs(900),
         load_demo: true,
+        trust_proxy: false,
         data_dir,
     }
 }
