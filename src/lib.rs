@@ -1,9 +1,11 @@
 //! naju-helper: booking web app for a city health center's maternal programs.
 
 pub mod accounts;
+pub mod agencies;
 pub mod applications;
 pub mod audit;
 pub mod bench;
+pub mod city;
 pub mod clinic;
 pub mod config;
 pub mod crypto;

@@ -14,9 +14,16 @@ USAGE:
   naju-helper demo --reset       delete all data and load the demo data again
   naju-helper user add --role staff|contractor|resident --email E --name N --phone P
                                  [--password P | NAJU_PASSWORD env] [--supervisor]
+                                 [--agency CODE]  (a contractor's agency)
   naju-helper report --program housework|saturday_clinic [--from YYYY-MM-DD --to YYYY-MM-DD]
                      [--format csv|xlsx|json] [--table summary|quarterly|budget] [--out FILE] [--lang ko|en]
                                  results report (default: the program's whole term, CSV to stdout)
+  naju-helper city import FILE.toml | city import --shipped NAME
+                                 apply a city file (programs, rule versions, agencies,
+                                 indicators, budgets) in one transaction
+  naju-helper city export [--out FILE]
+                                 write the current configuration as a city file
+  naju-helper city list          the city files shipped with the app
   naju-helper import-results FILE.csv
                                  import past targets, actuals and budgets (see README)
   naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
@@ -60,6 +67,21 @@ fn run(args: &[String]) -> Result<(), String> {
         ["user", "add", rest @ ..] => add_user(rest),
         ["report", rest @ ..] => report(rest),
         ["import-results", file] => import_results(file),
+        ["city", "import", "--shipped", name] => {
+            let text = naju_helper::city::shipped(name).ok_or_else(|| format!("no shipped city file {name:?}; see `city list`"))?;
+            city_import(name, text)
+        }
+        ["city", "import", file] => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+            city_import(file, &text)
+        }
+        ["city", "export", rest @ ..] => city_export(flag(rest, "--out")),
+        ["city", "list"] => {
+            for (name, _) in naju_helper::city::SHIPPED {
+                println!("{name}");
+            }
+            Ok(())
+        }
         ["bench-baseline"] => naju_helper::bench::serve_baseline(&Config::from_env()?),
         ["bench-db", rest @ ..] => {
             let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
@@ -101,6 +123,9 @@ fn flag<'a>(args: &'a [&'a str], name: &str) -> Option<&'a str> {
 
 fn add_user(args: &[&str]) -> Result<(), String> {
     let role = flag(args, "--role").and_then(Role::parse).ok_or("--role staff|contractor|resident is required")?;
+    if flag(args, "--agency").is_some() && role != Role::Contractor {
+        return Err("--agency is for contractor accounts".into());
+    }
     let password = flag(args, "--password")
         .map(str::to_string)
         .or_else(|| std::env::var("NAJU_PASSWORD").ok())
@@ -140,6 +165,9 @@ fn add_user(args: &[&str]) -> Result<(), String> {
         naju_helper::error::AppError::Conflict(key) => i18n.t(Lang::En, key),
         other => other.to_string(),
     })?;
+    if let Some(code) = flag(args, "--agency") {
+        naju_helper::agencies::assign_account(&mut conn, &user.id, code).map_err(|e| e.to_string())?;
+    }
     println!("created {} account {}", user.role, user.id);
     Ok(())
 }
@@ -177,6 +205,34 @@ fn report(args: &[&str]) -> Result<(), String> {
         None => {
             use std::io::Write;
             std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn city_import(name: &str, text: &str) -> Result<(), String> {
+    let file = naju_helper::city::parse(text).map_err(|e| format!("{name}: {e}\nnothing was changed"))?;
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let s = naju_helper::city::import::apply(&mut conn, &file, naju_helper::time::today_seoul()).map_err(|e| e.to_string())?;
+    println!(
+        "imported {name}: {} new rule versions, {} agencies, {} clinic programs, {} indicators",
+        s.rule_versions_added, s.agencies, s.clinic_programs, s.indicators
+    );
+    Ok(())
+}
+
+fn city_export(out: Option<&str>) -> Result<(), String> {
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let file = naju_helper::city::export::read(&mut conn).map_err(|e| e.to_string())?.ok_or("no city is set up yet: import a city file first")?;
+    let text = naju_helper::city::export::to_toml(&file).map_err(|e| e.to_string())?;
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| format!("{path}: {e}")),
+        None => {
+            print!("{text}");
+            Ok(())
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct User {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The agency a contractor account works for.
+    pub agency_id: Option<String>,
 }
 
 impl User {

@@ -86,6 +86,13 @@ pub struct Application {
     pub submitted_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// JSON list of the priority-group codes she declares.
+    pub priority_groups: String,
+    pub income_within_limit: Option<bool>,
+    pub income_checked_by: Option<String>,
+    pub pregnancy_loss_on: Option<NaiveDate>,
+    /// The agency serving her visits (set at the first booking or by her choice).
+    pub agency_id: Option<String>,
 }
 
 impl Application {

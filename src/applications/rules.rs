@@ -33,6 +33,113 @@ pub struct RuleSetRow {
     pub note: String,
     pub created_by: Option<String>,
     pub created_at: NaiveDateTime,
+    pub terms: String,
+}
+
+/// A name in both languages (a priority group, a document, an excluded task).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Named {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: String,
+}
+
+impl Named {
+    pub fn label(&self, en: bool) -> &str {
+        if en && !self.name_en.is_empty() {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// When the eligibility window opens.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EligibleFrom {
+    /// From the first day of gestational week N (Naju: 21).
+    GestationalWeek(i32),
+    /// From the start of pregnancy (Dongjak-gu).
+    Pregnancy,
+    /// N months before the due date ("the last 2 months before birth").
+    MonthsBeforeDue(i32),
+}
+
+impl Default for EligibleFrom {
+    fn default() -> Self {
+        EligibleFrom::GestationalWeek(21)
+    }
+}
+
+/// When service ends: on the due date, or at the birth (which may come later).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EligibleUntil {
+    DueDate,
+    #[default]
+    Birth,
+}
+
+/// What priority groups do: nothing, restrict eligibility to them, or order
+/// the waiting list (members first).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityUse {
+    #[default]
+    None,
+    Restrict,
+    Order,
+}
+
+/// Household income declared by the resident and checked by staff.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IncomeTest {
+    /// At most this % of the median income (기준 중위소득).
+    pub max_percent_of_median: i32,
+    /// Members of a priority group need not meet it.
+    #[serde(default)]
+    pub priority_groups_exempt: bool,
+}
+
+/// Days a visit may fall on.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitDays {
+    Weekdays,
+    #[default]
+    WeekdaysAndSaturday,
+    AnyDay,
+}
+
+/// The terms of a rule version beyond its columns: every variant of the
+/// program is data here (stored as JSON in `rule_sets.terms`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Terms {
+    pub eligible_from: EligibleFrom,
+    pub eligible_until: EligibleUntil,
+    /// A pregnancy lost at or after this week is still served.
+    pub loss_after_week: Option<i32>,
+    /// How long after such a loss visits can still be booked (days).
+    pub loss_service_days: i32,
+    pub priority_groups: Vec<Named>,
+    pub priority_use: PriorityUse,
+    pub income_test: Option<IncomeTest>,
+    pub visit_days: VisitDays,
+    /// At least this many days between two visits (7 = weekly).
+    pub min_days_between_visits: i32,
+    pub copay_weekday_won: i32,
+    pub copay_saturday_won: i32,
+    /// Tasks the helper does not do, shown to the resident before booking.
+    pub excluded_tasks: Vec<Named>,
+    /// Documents the applicant uploads, each separately.
+    pub documents: Vec<Named>,
+    /// The resident picks her agency among those serving her district.
+    pub resident_chooses_agency: bool,
 }
 
 /// A rule set as the rules need it.
@@ -53,12 +160,14 @@ pub struct RuleSet {
     pub applications_open: bool,
     pub note: String,
     pub created_at: NaiveDateTime,
+    pub terms: Terms,
 }
 
 impl From<RuleSetRow> for RuleSet {
     fn from(r: RuleSetRow) -> RuleSet {
         RuleSet {
             districts: serde_json::from_str(&r.districts).unwrap_or_default(),
+            terms: serde_json::from_str(&r.terms).unwrap_or_default(),
             id: r.id,
             program_id: r.program_id,
             version: r.version,
@@ -80,6 +189,49 @@ impl From<RuleSetRow> for RuleSet {
 impl RuleSet {
     pub fn district_name(&self, code: &str) -> Option<&str> {
         self.districts.iter().find(|d| d.code == code).map(|d| d.name.as_str())
+    }
+
+    /// The co-pay of a visit on `day` (Saturday and Sunday at the weekend rate).
+    pub fn copay_on(&self, day: NaiveDate) -> i32 {
+        if day.weekday().num_days_from_monday() >= 5 {
+            self.terms.copay_saturday_won
+        } else {
+            self.terms.copay_weekday_won
+        }
+    }
+
+    /// Whether visits may fall on `day`'s weekday.
+    pub fn visit_day_allowed(&self, day: NaiveDate) -> bool {
+        let wd = day.weekday().num_days_from_monday();
+        match self.terms.visit_days {
+            VisitDays::Weekdays => wd < 5,
+            VisitDays::WeekdaysAndSaturday => wd < 6,
+            VisitDays::AnyDay => true,
+        }
+    }
+
+    /// The last day a visit can be booked for a pregnancy due on `due`, or
+    /// lost on `loss`.
+    pub fn service_ends(&self, due: NaiveDate, loss: Option<NaiveDate>) -> NaiveDate {
+        match (loss, self.terms.eligible_until) {
+            (Some(l), _) => l + chrono::Duration::days(self.terms.loss_service_days.max(0) as i64),
+            (None, EligibleUntil::DueDate) => due,
+            // Until the birth: a pregnancy may run to 42 weeks.
+            (None, EligibleUntil::Birth) => due + chrono::Duration::days(14),
+        }
+    }
+
+    /// The first day of the eligibility window.
+    pub fn window_opens(&self, due: NaiveDate) -> NaiveDate {
+        match self.terms.eligible_from {
+            EligibleFrom::GestationalWeek(n) => week_starts_on(due, n),
+            EligibleFrom::Pregnancy => week_starts_on(due, 0),
+            EligibleFrom::MonthsBeforeDue(m) => due.checked_sub_months(Months::new(m.max(0) as u32)).unwrap_or(due),
+        }
+    }
+
+    pub fn in_priority_group(&self, declared: &[String]) -> bool {
+        declared.iter().any(|c| self.terms.priority_groups.iter().any(|g| &g.code == c))
     }
 }
 
@@ -116,6 +268,12 @@ pub struct Facts {
     pub due_date: NaiveDate,
     pub residency_start: Option<NaiveDate>,
     pub birth_recorded_on: Option<NaiveDate>,
+    /// A pregnancy lost (유산·사산) on this day.
+    pub pregnancy_loss_on: Option<NaiveDate>,
+    /// Codes of the priority groups she declares.
+    pub priority_groups: Vec<String>,
+    /// Her declaration that household income is within the test's limit.
+    pub income_within_limit: Option<bool>,
 }
 
 /// Why someone is not (yet) eligible: a catalog key under `rules.reasons` and
@@ -177,17 +335,37 @@ pub fn check(rules: &RuleSet, facts: &Facts, today: NaiveDate) -> Eligibility {
     }
     if facts.birth_recorded_on.is_some() {
         reasons.push(Reason::new("pregnancy_ended"));
+    } else if let Some(loss) = facts.pregnancy_loss_on {
+        // A loss is covered only when the rules say so, from its week on.
+        let (loss_week, _) = gestational_age(facts.due_date, loss);
+        match rules.terms.loss_after_week {
+            Some(week) if loss_week >= week as i64 && loss <= today && today <= rules.service_ends(facts.due_date, Some(loss)) => {}
+            Some(week) => reasons.push(Reason::new("loss_not_covered").with("week", week.to_string())),
+            None => reasons.push(Reason::new("pregnancy_ended")),
+        }
     } else if let Some(key) = implausible_due_date(facts.due_date, today) {
         reasons.push(Reason { key: key.to_string(), args: vec![] });
     } else {
-        let (weeks, days) = gestational_age(facts.due_date, today);
-        if weeks < rules.min_gestational_week as i64 {
-            reasons.push(
-                Reason::new("too_early")
-                    .with("min_week", rules.min_gestational_week.to_string())
-                    .with("week", format!("{weeks}+{days}"))
-                    .with("from", week_starts_on(facts.due_date, rules.min_gestational_week).to_string()),
-            );
+        let opens = rules.window_opens(facts.due_date);
+        if today < opens {
+            let (weeks, days) = gestational_age(facts.due_date, today);
+            let reason = match rules.terms.eligible_from {
+                EligibleFrom::MonthsBeforeDue(m) => Reason::new("too_early_months").with("months", m.to_string()),
+                EligibleFrom::GestationalWeek(n) => Reason::new("too_early").with("min_week", n.to_string()),
+                EligibleFrom::Pregnancy => Reason::new("too_early").with("min_week", "0".to_string()),
+            };
+            reasons.push(reason.with("week", format!("{weeks}+{days}")).with("from", opens.to_string()));
+        }
+    }
+    let prioritised = rules.in_priority_group(&facts.priority_groups);
+    if rules.terms.priority_use == PriorityUse::Restrict && !prioritised {
+        let groups = rules.terms.priority_groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", ");
+        reasons.push(Reason::new("priority_group_required").with("groups", groups));
+    }
+    if let Some(test) = rules.terms.income_test {
+        let exempt = test.priority_groups_exempt && prioritised;
+        if !exempt && facts.income_within_limit != Some(true) {
+            reasons.push(Reason::new("income_above_limit").with("percent", test.max_percent_of_median.to_string()));
         }
     }
     if rules.district_name(&facts.district_code).is_none() {
@@ -267,11 +445,129 @@ mod tests {
             applications_open: open,
             note: String::new(),
             created_at: d(2024, 1, 1).and_hms_opt(0, 0, 0).unwrap(),
+            terms: Terms::default(),
         }
     }
 
     fn facts(due: NaiveDate) -> Facts {
-        Facts { district_code: "46170570".into(), due_date: due, residency_start: Some(d(2020, 1, 1)), birth_recorded_on: None }
+        Facts {
+            district_code: "46170570".into(),
+            due_date: due,
+            residency_start: Some(d(2020, 1, 1)),
+            birth_recorded_on: None,
+            pregnancy_loss_on: None,
+            priority_groups: vec![],
+            income_within_limit: None,
+        }
+    }
+
+    fn keys(e: Eligibility) -> Vec<String> {
+        match e {
+            Eligibility::NotEligible(r) => r.into_iter().map(|r| r.key).collect(),
+            Eligibility::Eligible => vec![],
+        }
+    }
+
+    fn group(code: &str) -> Named {
+        Named { code: code.into(), name: code.into(), name_en: String::new() }
+    }
+
+    #[test]
+    fn dongjak_serves_from_pregnancy_and_a_loss_from_week_16() {
+        let today = d(2026, 11, 24);
+        let mut r = naju(0, true);
+        r.terms.eligible_from = EligibleFrom::Pregnancy;
+        r.terms.eligible_until = EligibleUntil::DueDate;
+        r.terms.loss_after_week = Some(16);
+        r.terms.loss_service_days = 60;
+        // Week 5: eligible from pregnancy, not under Naju's week 21.
+        let due = today + chrono::Duration::days(280 - 35);
+        assert_eq!(check(&r, &facts(due), today), Eligibility::Eligible);
+        assert_eq!(keys(check(&naju(0, true), &facts(due), today)), vec!["rules.reasons.too_early"]);
+        // A loss at 16+0 is covered, at 15+6 it is not.
+        let lmp = today - chrono::Duration::days(120);
+        let due = lmp + chrono::Duration::days(280);
+        let mut f = facts(due);
+        f.pregnancy_loss_on = Some(lmp + chrono::Duration::days(16 * 7));
+        assert_eq!(check(&r, &f, today), Eligibility::Eligible);
+        f.pregnancy_loss_on = Some(lmp + chrono::Duration::days(16 * 7 - 1));
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.loss_not_covered"]);
+        // ... and only for loss_service_days after it.
+        f.pregnancy_loss_on = Some(today - chrono::Duration::days(61));
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.loss_not_covered"]);
+        // Without a loss rule a loss ends eligibility.
+        f.pregnancy_loss_on = Some(lmp + chrono::Duration::days(16 * 7));
+        assert_eq!(keys(check(&naju(0, true), &f, today)), vec!["rules.reasons.pregnancy_ended"]);
+        // Service ends on the due date, not after.
+        assert_eq!(r.service_ends(due, None), due);
+        assert_eq!(naju(0, true).service_ends(due, None), due + chrono::Duration::days(14));
+    }
+
+    #[test]
+    fn the_last_two_months_before_the_due_date() {
+        let today = d(2026, 11, 24);
+        let mut r = naju(0, true);
+        r.terms.eligible_from = EligibleFrom::MonthsBeforeDue(2);
+        assert_eq!(check(&r, &facts(d(2027, 1, 24)), today), Eligibility::Eligible, "exactly 2 months");
+        match check(&r, &facts(d(2027, 1, 25)), today) {
+            Eligibility::NotEligible(reasons) => {
+                assert_eq!(reasons[0].key, "rules.reasons.too_early_months");
+                assert!(reasons[0].args.contains(&("from".into(), "2026-11-25".into())));
+            }
+            Eligibility::Eligible => panic!("one day early must not be eligible"),
+        }
+    }
+
+    #[test]
+    fn priority_groups_restrict_or_exempt_from_the_income_test() {
+        let today = d(2026, 11, 24);
+        let due = today + chrono::Duration::days(30);
+        let mut r = naju(0, true);
+        r.terms.priority_groups = vec![group("high_risk"), group("multiple")];
+        r.terms.priority_use = PriorityUse::Restrict;
+        let mut f = facts(due);
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.priority_group_required"]);
+        f.priority_groups = vec!["unknown".into()];
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.priority_group_required"]);
+        f.priority_groups = vec!["multiple".into()];
+        assert_eq!(check(&r, &f, today), Eligibility::Eligible);
+        // Ordering the waiting list does not restrict.
+        r.terms.priority_use = PriorityUse::Order;
+        assert_eq!(check(&r, &facts(due), today), Eligibility::Eligible);
+        // Income test: 150 % of the median, priority groups exempt.
+        r.terms.priority_use = PriorityUse::None;
+        r.terms.income_test = Some(IncomeTest { max_percent_of_median: 150, priority_groups_exempt: true });
+        let mut f = facts(due);
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.income_above_limit"], "not declared");
+        f.income_within_limit = Some(false);
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.income_above_limit"]);
+        f.income_within_limit = Some(true);
+        assert_eq!(check(&r, &f, today), Eligibility::Eligible);
+        f.income_within_limit = Some(false);
+        f.priority_groups = vec!["high_risk".into()];
+        assert_eq!(check(&r, &f, today), Eligibility::Eligible, "priority groups are exempt");
+        r.terms.income_test = Some(IncomeTest { max_percent_of_median: 150, priority_groups_exempt: false });
+        assert_eq!(keys(check(&r, &f, today)), vec!["rules.reasons.income_above_limit"]);
+    }
+
+    #[test]
+    fn visit_days_and_copay_follow_the_day_type() {
+        let mut r = naju(0, true);
+        let (fri, sat, sun) = (d(2026, 11, 27), d(2026, 11, 28), d(2026, 11, 29));
+        assert!(r.visit_day_allowed(fri) && r.visit_day_allowed(sat) && !r.visit_day_allowed(sun));
+        r.terms.visit_days = VisitDays::Weekdays;
+        assert!(r.visit_day_allowed(fri) && !r.visit_day_allowed(sat));
+        r.terms.copay_weekday_won = 7000;
+        r.terms.copay_saturday_won = 8000;
+        assert_eq!((r.copay_on(fri), r.copay_on(sat), r.copay_on(sun)), (7000, 8000, 8000));
+    }
+
+    #[test]
+    fn terms_of_old_versions_read_with_defaults() {
+        let t: Terms = serde_json::from_str(r#"{"eligible_from":{"gestational_week":21}}"#).unwrap();
+        assert_eq!(t.eligible_from, EligibleFrom::GestationalWeek(21));
+        assert_eq!(t.eligible_until, EligibleUntil::Birth);
+        assert!(serde_json::from_str::<Terms>(r#"{"eligible_frum":1}"#).is_err(), "unknown keys are refused");
     }
 
     #[test]

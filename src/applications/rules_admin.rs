@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rules::{self, District, RuleSet};
+use super::rules::{self, District, EligibleFrom, RuleSet, Terms};
 use crate::accounts::service::FieldErrors;
 use crate::db::schema::rule_sets;
 use crate::db::{new_id, write_tx, DbConn};
@@ -27,6 +27,9 @@ pub struct RulesInput {
     pub yearly_capacity: String,
     pub applications_open: String,
     pub note: String,
+    /// The other terms (window, priority groups, income test, visit days,
+    /// co-pay, excluded tasks, documents) in the city file's TOML form.
+    pub terms: String,
 }
 
 pub struct ValidRules {
@@ -41,6 +44,7 @@ pub struct ValidRules {
     pub yearly_capacity: i32,
     pub applications_open: bool,
     pub note: String,
+    pub terms: Terms,
 }
 
 fn number(raw: &str, field: &'static str, min: i32, max: i32, errors: &mut FieldErrors) -> i32 {
@@ -82,18 +86,30 @@ pub fn validate(input: &RulesInput) -> Result<ValidRules, FieldErrors> {
     if districts.is_none() {
         errors.push(("districts", "rules.errors.districts"));
     }
+    let mut terms: Option<Terms> = toml::from_str(&input.terms).ok();
+    if terms.is_none() {
+        errors.push(("terms", "rules.errors.terms"));
+    }
+    let week = number(&input.min_gestational_week, "min_gestational_week", 0, 42, &mut errors);
+    // The week field is the start of the window when the terms start at a week.
+    if let Some(t) = terms.as_mut() {
+        if matches!(t.eligible_from, EligibleFrom::GestationalWeek(_)) {
+            t.eligible_from = EligibleFrom::GestationalWeek(week);
+        }
+    }
     let v = ValidRules {
         effective_from: effective_from.unwrap_or_default(),
         region_code: input.region_code.trim().to_string(),
         region_name: input.region_name.trim().to_string(),
         districts: districts.unwrap_or_default(),
-        min_gestational_week: number(&input.min_gestational_week, "min_gestational_week", 0, 42, &mut errors),
+        min_gestational_week: week,
         min_residency_months: number(&input.min_residency_months, "min_residency_months", 0, 120, &mut errors),
         visit_count: number(&input.visit_count, "visit_count", 0, 50, &mut errors),
         visit_hours: number(&input.visit_hours, "visit_hours", 0, 24, &mut errors),
         yearly_capacity: number(&input.yearly_capacity, "yearly_capacity", 0, 1_000_000, &mut errors),
         applications_open: input.applications_open == "yes",
         note: input.note.trim().chars().take(500).collect(),
+        terms: terms.unwrap_or_default(),
     };
     if errors.is_empty() {
         Ok(v)
@@ -115,13 +131,20 @@ pub fn input_from(r: &RuleSet, effective_from: NaiveDate) -> RulesInput {
         yearly_capacity: r.yearly_capacity.to_string(),
         applications_open: if r.applications_open { "yes".into() } else { String::new() },
         note: String::new(),
+        terms: toml::to_string(&r.terms).unwrap_or_default(),
     }
 }
 
 /// Adds the next version of the program's rules.
 pub fn create_version(conn: &mut DbConn, program_id: &str, v: &ValidRules, created_by: Option<&str>) -> Result<RuleSet, AppError> {
+    let id = write_tx(conn, |conn| insert_version(conn, program_id, v, created_by))?;
+    Ok(rules::find(conn, &id)?)
+}
+
+/// Inserts the next version inside the caller's transaction; returns its id.
+pub fn insert_version(conn: &mut DbConn, program_id: &str, v: &ValidRules, created_by: Option<&str>) -> Result<String, AppError> {
     let id = new_id();
-    write_tx(conn, |conn| {
+    {
         let last: Option<i32> = rule_sets::table
             .filter(rule_sets::program_id.eq(program_id))
             .select(diesel::dsl::max(rule_sets::version))
@@ -135,48 +158,23 @@ pub fn create_version(conn: &mut DbConn, program_id: &str, v: &ValidRules, creat
                 rule_sets::region_code.eq(&v.region_code),
                 rule_sets::region_name.eq(&v.region_name),
                 rule_sets::districts.eq(serde_json::to_string(&v.districts).unwrap_or_else(|_| "[]".into())),
-                rule_sets::min_gestational_week.eq(v.min_gestational_week),
+                rule_sets::min_gestational_week.eq(match v.terms.eligible_from {
+                    EligibleFrom::GestationalWeek(n) => n,
+                    _ => 0,
+                }),
                 rule_sets::min_residency_months.eq(v.min_residency_months),
                 rule_sets::visit_count.eq(v.visit_count),
                 rule_sets::visit_hours.eq(v.visit_hours),
                 rule_sets::yearly_capacity.eq(v.yearly_capacity),
                 rule_sets::applications_open.eq(v.applications_open),
                 rule_sets::note.eq(&v.note),
+                rule_sets::terms.eq(serde_json::to_string(&v.terms).unwrap_or_else(|_| "{}".into())),
                 rule_sets::created_by.eq(created_by),
                 rule_sets::created_at.eq(now_utc()),
             ))
             .execute(conn)?;
-        Ok(())
-    })?;
-    Ok(rules::find(conn, &id)?)
-}
-
-/// Naju's rules as the seed documents describe them: 2023 (6 months of
-/// residence, 5 × 3 h, 300 people), from 2023-04 (no residence period, 600
-/// people), from 2024 (4 × 4 h).
-pub fn seed_naju(conn: &mut DbConn, program_id: &str) -> Result<(), AppError> {
-    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default();
-    let base = |effective_from, months, count, hours, capacity, note: &str| ValidRules {
-        effective_from,
-        region_code: "46170".into(),
-        region_name: "전라남도 나주시".into(),
-        districts: rules::naju_districts(),
-        min_gestational_week: 21,
-        min_residency_months: months,
-        visit_count: count,
-        visit_hours: hours,
-        yearly_capacity: capacity,
-        applications_open: true,
-        note: note.into(),
-    };
-    for v in [
-        base(d(2023, 1, 1), 6, 5, 3, 300, "2023년 시행: 관내 6개월 이상 거주, 1회 3시간 총 5회"),
-        base(d(2023, 4, 1), 0, 5, 3, 600, "2023.4. 지원대상 확대: 거주기간·지원조건 폐지"),
-        base(d(2024, 1, 1), 0, 4, 4, 600, "2024년 변경: 1회 4시간 총 4회"),
-    ] {
-        create_version(conn, program_id, &v, None)?;
     }
-    Ok(())
+    Ok(id)
 }
 
 #[cfg(test)]

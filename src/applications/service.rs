@@ -247,6 +247,9 @@ pub fn facts_of(app: &Application) -> Option<Facts> {
         due_date: app.due_date?,
         residency_start: app.residency_start,
         birth_recorded_on: app.birth_recorded_on,
+        pregnancy_loss_on: app.pregnancy_loss_on,
+        priority_groups: serde_json::from_str(&app.priority_groups).unwrap_or_default(),
+        income_within_limit: app.income_within_limit,
     })
 }
 

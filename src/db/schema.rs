@@ -14,6 +14,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        agency_id -> Nullable<Text>,
     }
 }
 
@@ -90,6 +91,7 @@ diesel::table! {
         note -> Text,
         created_by -> Nullable<Text>,
         created_at -> Timestamp,
+        terms -> Text,
     }
 }
 
@@ -121,6 +123,11 @@ diesel::table! {
         submitted_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        priority_groups -> Text,
+        income_within_limit -> Nullable<Bool>,
+        income_checked_by -> Nullable<Text>,
+        pregnancy_loss_on -> Nullable<Date>,
+        agency_id -> Nullable<Text>,
     }
 }
 
@@ -195,6 +202,7 @@ diesel::table! {
 diesel::table! {
     visit_slot_templates (id) {
         id -> Text,
+        agency_id -> Text,
         weekday -> Integer,
         start_minute -> Integer,
         helpers -> Integer,
@@ -202,7 +210,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    agency_holidays (day) {
+    agency_holidays (agency_id, day) {
+        agency_id -> Text,
         day -> Date,
         note -> Text,
     }
@@ -211,6 +220,7 @@ diesel::table! {
 diesel::table! {
     visit_slots (id) {
         id -> Text,
+        agency_id -> Text,
         day -> Date,
         start_minute -> Integer,
         capacity -> Integer,
@@ -251,6 +261,9 @@ diesel::table! {
         reminder_sent_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        agency_id -> Nullable<Text>,
+        helper_id -> Nullable<Text>,
+        copay_won -> Integer,
     }
 }
 
@@ -435,7 +448,67 @@ diesel::table! {
 
 diesel::joinable!(password_resets -> users (user_id));
 
+diesel::table! {
+    city_settings (id) {
+        id -> Text,
+        name -> Text,
+        name_en -> Text,
+        region_code -> Text,
+        region_name -> Text,
+        contact -> Text,
+        contact_en -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    districts (code) {
+        code -> Text,
+        name -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    agencies (id) {
+        id -> Text,
+        code -> Text,
+        name -> Text,
+        phone -> Text,
+        unit_price_won -> Integer,
+        active -> Bool,
+        sort_order -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agency_districts (agency_id, district_code) {
+        agency_id -> Text,
+        district_code -> Text,
+    }
+}
+
+diesel::table! {
+    helpers (id) {
+        id -> Text,
+        agency_id -> Text,
+        name -> Text,
+        phone -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(agency_districts -> agencies (agency_id));
+diesel::joinable!(helpers -> agencies (agency_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    city_settings,
+    districts,
+    agencies,
+    agency_districts,
+    helpers,
     users,
     sessions,
     login_throttle,

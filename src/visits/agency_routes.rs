@@ -1,6 +1,7 @@
-//! The agency's side: requested visits to confirm (with a helper) or decline,
-//! completion or no-show, and the capacity: weekly start times, helpers per
-//! day and holidays.
+//! The agency's side: requested visits to confirm (with a helper from its
+//! roster) or decline, completion or no-show, the roster and each helper's
+//! week, and the capacity: weekly start times, helpers per day and holidays.
+//! A contractor account sees and acts only on its own agency's visits.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -28,11 +29,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/contractor/capacity", web::post().to(save_capacity))
         .route("/contractor/holidays", web::post().to(add_holiday))
         .route("/contractor/holidays/{day}/delete", web::post().to(remove_holiday))
-        .route("/contractor/slots/{id}", web::post().to(set_slot));
+        .route("/contractor/slots/{id}", web::post().to(set_slot))
+        .route("/contractor/helpers", web::get().to(helpers_page))
+        .route("/contractor/helpers", web::post().to(add_helper))
+        .route("/contractor/helpers/{id}", web::get().to(helper_week))
+        .route("/contractor/helpers/{id}/active", web::post().to(set_helper_active));
 }
 
-fn agency(ctx: &Ctx) -> Result<User, AppError> {
-    ctx.require(&[Role::Contractor, Role::Staff]).cloned()
+/// The signed-in contractor and the agency she works for.
+fn agency(ctx: &Ctx) -> Result<(User, String), AppError> {
+    let user = ctx.require(&[Role::Contractor])?.clone();
+    let agency_id = user.agency_id.clone().ok_or(AppError::Forbidden)?;
+    Ok((user, agency_id))
 }
 
 #[derive(Serialize)]
@@ -69,6 +77,7 @@ impl ListQuery {
     pub fn filter(&self) -> VisitFilter {
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         VisitFilter {
+            agency_id: None,
             status: (!self.status.is_empty()).then(|| self.status.clone()),
             from: date(&self.from),
             to: date(&self.to),
@@ -79,9 +88,10 @@ impl ListQuery {
 pub const STATUSES: [&str; 6] = ["requested", "confirmed", "completed", "no_show", "declined", "cancelled"];
 
 async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
-    let user = agency(&ctx)?;
+    let (user, agency_id) = agency(&ctx)?;
     let query = q.into_inner();
-    let filter = query.filter();
+    let mut filter = query.filter();
+    filter.agency_id = Some(agency_id);
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
     let rows = db(&state, move |conn, state| {
         let settings = models::settings(conn)?;
@@ -98,20 +108,22 @@ async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) ->
 }
 
 async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let user = agency(&ctx)?;
+    let (user, agency_id) = agency(&ctx)?;
     let id = path.into_inner();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (row, app) = db(&state, move |conn, state| {
-        let visit = models::find(conn, &id)?.ok_or(AppError::NotFound)?;
+    let (row, app, helpers) = db(&state, move |conn, state| {
+        let visit = models::find(conn, &id)?.filter(|v| v.agency_id.as_deref() == Some(agency_id.as_str())).ok_or(AppError::NotFound)?;
         let app = apps::find(conn, &visit.application_id)?.ok_or(AppError::NotFound)?;
         audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: Some(&visit.user_id), record_id: Some(&visit.id), action: "view", reason: "" })?;
         let settings = models::settings(conn)?;
         let row = rows(conn, std::slice::from_ref(&visit), &settings, lang)?.pop().ok_or(AppError::NotFound)?;
-        Ok((row, app))
+        let helpers = helper_choices(conn, &agency_id, visit.day, visit.start_minute, visit.hours)?;
+        Ok((row, app, helpers))
     })
     .await?;
     let mut c = tera::Context::new();
     c.insert("v", &row);
+    c.insert("helpers", &helpers);
     c.insert("address", &app.street_address);
     c.insert("phone", &app.phone);
     render(&state, &ctx, "visits/agency_show.html", c)
@@ -121,7 +133,7 @@ async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> 
 #[serde(default)]
 pub struct ActForm {
     action: String,
-    helper_name: String,
+    helper_id: String,
     reason: String,
     actual_start: String,
     actual_end: String,
@@ -130,11 +142,11 @@ pub struct ActForm {
 
 async fn act(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<ActForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    agency(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
     let id = path.into_inner();
     let back = format!("/contractor/visits/{id}");
     let action = match form.action.as_str() {
-        "confirm" if !form.helper_name.trim().is_empty() => AgencyAction::Confirm { helper_name: form.helper_name.trim().chars().take(50).collect() },
+        "confirm" if !form.helper_id.trim().is_empty() => AgencyAction::Confirm { helper_id: form.helper_id.trim().to_string() },
         "confirm" => return Ok(redirect(&back, Some("visits.errors.helper_required"))),
         "decline" if !form.reason.trim().is_empty() => AgencyAction::Decline { reason: form.reason.trim().chars().take(500).collect() },
         "decline" => return Ok(redirect(&back, Some("visits.errors.reason_required"))),
@@ -152,7 +164,7 @@ async fn act(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form
         AgencyAction::NoShow => "visits.flash.no_show",
     };
     let vid = id.clone();
-    match db(&state, move |conn, state| service::agency_update(conn, &state.notifier, &vid, action)).await {
+    match db(&state, move |conn, state| service::agency_update(conn, &state.notifier, &agency_id, &vid, action)).await {
         Ok(()) => Ok(redirect(&back, Some(flash))),
         Err(AppError::Conflict(key)) | Err(AppError::BadRequest(key)) => Ok(redirect(&back, Some(key))),
         Err(e) => Err(e),
@@ -175,14 +187,14 @@ struct SlotRow {
     booked: i32,
 }
 
-async fn capacity_context(state: &web::Data<AppState>, lang: crate::i18n::Lang) -> Result<tera::Context, AppError> {
+async fn capacity_context(state: &web::Data<AppState>, agency_id: String, lang: crate::i18n::Lang) -> Result<tera::Context, AppError> {
     let today = today_seoul();
     db(state, move |conn, _| {
         let to = today + chrono::Duration::days(14);
-        service::ensure_slots(conn, today, to)?;
-        let templates = models::templates(conn)?;
-        let holidays = models::holidays(conn, today)?;
-        let slots = models::slots_between(conn, today, to)?;
+        service::ensure_slots(conn, &agency_id, today, to)?;
+        let templates = models::templates(conn, &agency_id)?;
+        let holidays = models::holidays(conn, &agency_id, today)?;
+        let slots = models::slots_between(conn, &agency_id, today, to)?;
         let mut c = tera::Context::new();
         c.insert(
             "templates",
@@ -203,8 +215,8 @@ async fn capacity_context(state: &web::Data<AppState>, lang: crate::i18n::Lang) 
 }
 
 async fn capacity_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    agency(&ctx)?;
-    let c = capacity_context(&state, ctx.lang).await?;
+    let (_, agency_id) = agency(&ctx)?;
+    let c = capacity_context(&state, agency_id, ctx.lang).await?;
     render(&state, &ctx, "visits/agency_capacity.html", c)
 }
 
@@ -233,14 +245,14 @@ pub fn parse_week(text: &str) -> Option<Vec<(i32, i32, i32)>> {
 
 async fn save_capacity(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<CapacityForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    agency(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
     let Some(entries) = parse_week(&form.week) else {
-        let mut c = capacity_context(&state, ctx.lang).await?;
+        let mut c = capacity_context(&state, agency_id, ctx.lang).await?;
         c.insert("template_text", &form.week);
         c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &[("week", "visits.errors.week_format")]));
         return render_status(&state, &ctx, "visits/agency_capacity.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY);
     };
-    db(&state, move |conn, _| service::save_templates(conn, &entries, today_seoul())).await?;
+    db(&state, move |conn, _| service::save_templates(conn, &agency_id, &entries, today_seoul())).await?;
     Ok(redirect("/contractor/capacity", Some("visits.flash.capacity_saved")))
 }
 
@@ -253,20 +265,20 @@ pub struct HolidayForm {
 
 async fn add_holiday(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<HolidayForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    agency(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
     let Ok(day) = NaiveDate::parse_from_str(form.day.trim(), "%Y-%m-%d") else {
         return Ok(redirect("/contractor/capacity", Some("applications.errors.date_invalid")));
     };
     let note: String = form.note.trim().chars().take(100).collect();
-    db(&state, move |conn, _| service::add_holiday(conn, day, &note)).await?;
+    db(&state, move |conn, _| service::add_holiday(conn, &agency_id, day, &note)).await?;
     Ok(redirect("/contractor/capacity", Some("visits.flash.holiday_added")))
 }
 
 async fn remove_holiday(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
     form.verify(&ctx)?;
-    agency(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
     let day = NaiveDate::parse_from_str(&path, "%Y-%m-%d").map_err(|_| AppError::NotFound)?;
-    db(&state, move |conn, _| service::remove_holiday(conn, day)).await?;
+    db(&state, move |conn, _| service::remove_holiday(conn, &agency_id, day)).await?;
     Ok(redirect("/contractor/capacity", Some("visits.flash.holiday_removed")))
 }
 
@@ -278,13 +290,130 @@ pub struct SlotForm {
 
 async fn set_slot(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<SlotForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    agency(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
     let Ok(capacity) = form.capacity.trim().parse::<i32>() else {
         return Ok(redirect("/contractor/capacity", Some("rules.errors.number_range")));
     };
     let id = path.into_inner();
-    db(&state, move |conn, _| service::set_day_capacity(conn, &id, capacity)).await?;
+    db(&state, move |conn, _| service::set_day_capacity(conn, &agency_id, &id, capacity)).await?;
     Ok(redirect("/contractor/capacity", Some("visits.flash.capacity_saved")))
+}
+
+/// A roster entry offered when confirming a visit: free or busy at that time.
+#[derive(Serialize)]
+struct HelperChoice {
+    id: String,
+    name: String,
+    busy: bool,
+}
+
+fn helper_choices(conn: &mut crate::db::DbConn, agency_id: &str, day: NaiveDate, start: i32, hours: i32) -> Result<Vec<HelperChoice>, AppError> {
+    let mut out = vec![];
+    for h in crate::agencies::helpers_of(conn, agency_id, true)? {
+        let busy = models::helper_visits(conn, &h.id, day, day)?
+            .iter()
+            .filter(|v| models::ACTIVE.contains(&v.status.as_str()))
+            .any(|v| v.start_minute < start + hours * 60 && start < v.start_minute + v.hours * 60);
+        out.push(HelperChoice { id: h.id, name: h.name, busy });
+    }
+    // Free helpers first.
+    out.sort_by_key(|h| h.busy);
+    Ok(out)
+}
+
+async fn helpers_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (_, agency_id) = agency(&ctx)?;
+    let helpers = db(&state, move |conn, _| Ok(crate::agencies::helpers_of(conn, &agency_id, false)?)).await?;
+    let mut c = tera::Context::new();
+    c.insert("helpers", &helpers);
+    render(&state, &ctx, "visits/agency_helpers.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct HelperForm {
+    name: String,
+    phone: String,
+}
+
+async fn add_helper(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<HelperForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
+    let name = crate::accounts::domain::PersonName::parse(&form.name);
+    let phone = crate::accounts::domain::Phone::parse(&form.phone);
+    let (name, phone) = match (name, phone) {
+        (Ok(n), Ok(p)) => (n, p),
+        (name, phone) => {
+            let errors: Vec<(&'static str, &'static str)> = [("name", name.err()), ("phone", phone.err())].into_iter().filter_map(|(f, e)| Some((f, e?))).collect();
+            let helpers = db(&state, move |conn, _| Ok(crate::agencies::helpers_of(conn, &agency_id, false)?)).await?;
+            let mut c = tera::Context::new();
+            c.insert("helpers", &helpers);
+            c.insert("form_name", &form.name);
+            c.insert("form_phone", &form.phone);
+            c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &errors));
+            return render_status(&state, &ctx, "visits/agency_helpers.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    db(&state, move |conn, _| crate::agencies::add_helper(conn, &agency_id, name.as_str(), phone.as_str())).await?;
+    Ok(redirect("/contractor/helpers", Some("visits.flash.helper_added")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ActiveForm {
+    active: String,
+}
+
+async fn set_helper_active(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<ActiveForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let (_, agency_id) = agency(&ctx)?;
+    let id = path.into_inner();
+    let active = form.active == "yes";
+    db(&state, move |conn, _| crate::agencies::set_helper_active(conn, &agency_id, &id, active)).await?;
+    Ok(redirect("/contractor/helpers", Some("visits.flash.helper_saved")))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct WeekQuery {
+    from: String,
+}
+
+/// One helper's week: her visits day by day.
+async fn helper_week(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, q: web::Query<WeekQuery>) -> Result<HttpResponse, AppError> {
+    use chrono::Datelike;
+    let (_, agency_id) = agency(&ctx)?;
+    let id = path.into_inner();
+    let lang = ctx.lang;
+    let start = NaiveDate::parse_from_str(q.from.trim(), "%Y-%m-%d").unwrap_or_else(|_| today_seoul());
+    let monday = start - chrono::Duration::days(start.weekday().num_days_from_monday() as i64);
+    let (helper, days) = db(&state, move |conn, _| {
+        let helper = crate::agencies::helper(conn, &agency_id, &id)?.ok_or(AppError::NotFound)?;
+        let settings = models::settings(conn)?;
+        let visits = models::helper_visits(conn, &helper.id, monday, monday + chrono::Duration::days(6))?;
+        let rows = rows(conn, &visits, &settings, lang)?;
+        let days: Vec<(String, Vec<AgencyRow>)> = (0..7)
+            .map(|i| {
+                let day = monday + chrono::Duration::days(i);
+                (format_date(day, lang), vec![])
+            })
+            .collect();
+        let mut days = days;
+        for (v, row) in visits.iter().zip(rows) {
+            let i = (v.day - monday).num_days() as usize;
+            if let Some(d) = days.get_mut(i) {
+                d.1.push(row);
+            }
+        }
+        Ok((helper, days))
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("helper", &helper);
+    c.insert("days", &days);
+    c.insert("prev", &(monday - chrono::Duration::days(7)).to_string());
+    c.insert("next", &(monday + chrono::Duration::days(7)).to_string());
+    render(&state, &ctx, "visits/agency_helper_week.html", c)
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub struct Visit {
     pub reminder_sent_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub agency_id: Option<String>,
+    pub helper_id: Option<String>,
+    pub copay_won: i32,
 }
 
 /// Statuses that hold a place in a slot and a visit of the quota.
@@ -40,6 +43,7 @@ pub const ACTIVE: [&str; 2] = ["requested", "confirmed"];
 #[diesel(table_name = visit_slots)]
 pub struct Slot {
     pub id: String,
+    pub agency_id: String,
     pub day: NaiveDate,
     pub start_minute: i32,
     pub capacity: i32,
@@ -50,6 +54,7 @@ pub struct Slot {
 #[diesel(table_name = visit_slot_templates)]
 pub struct Template {
     pub id: String,
+    pub agency_id: String,
     pub weekday: i32,
     pub start_minute: i32,
     pub helpers: i32,
@@ -70,23 +75,26 @@ pub fn settings(conn: &mut DbConn) -> QueryResult<Settings> {
     Ok(Settings { min_notice_days, cancel_cutoff_hours, late_cancel_counts, no_show_counts, booking_horizon_days, unit_price_won })
 }
 
-pub fn templates(conn: &mut DbConn) -> QueryResult<Vec<Template>> {
+pub fn templates(conn: &mut DbConn, agency_id: &str) -> QueryResult<Vec<Template>> {
     visit_slot_templates::table
+        .filter(visit_slot_templates::agency_id.eq(agency_id))
         .order((visit_slot_templates::weekday.asc(), visit_slot_templates::start_minute.asc()))
         .select(Template::as_select())
         .load(conn)
 }
 
-pub fn holidays(conn: &mut DbConn, from: NaiveDate) -> QueryResult<Vec<(NaiveDate, String)>> {
+pub fn holidays(conn: &mut DbConn, agency_id: &str, from: NaiveDate) -> QueryResult<Vec<(NaiveDate, String)>> {
     agency_holidays::table
+        .filter(agency_holidays::agency_id.eq(agency_id))
         .filter(agency_holidays::day.ge(from))
         .order(agency_holidays::day.asc())
         .select((agency_holidays::day, agency_holidays::note))
         .load(conn)
 }
 
-pub fn slots_between(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<Slot>> {
+pub fn slots_between(conn: &mut DbConn, agency_id: &str, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<Slot>> {
     visit_slots::table
+        .filter(visit_slots::agency_id.eq(agency_id))
         .filter(visit_slots::day.ge(from))
         .filter(visit_slots::day.le(to))
         .order((visit_slots::day.asc(), visit_slots::start_minute.asc()))
@@ -107,6 +115,17 @@ pub fn find_own(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// A helper's visits between two days (both included).
+pub fn helper_visits(conn: &mut DbConn, helper_id: &str, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<Visit>> {
+    visits::table
+        .filter(visits::helper_id.eq(helper_id))
+        .filter(visits::day.ge(from))
+        .filter(visits::day.le(to))
+        .order((visits::day.asc(), visits::start_minute.asc()))
+        .select(Visit::as_select())
+        .load(conn)
+}
+
 pub fn for_application(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<Visit>> {
     visits::table
         .filter(visits::application_id.eq(application_id))
@@ -117,6 +136,8 @@ pub fn for_application(conn: &mut DbConn, application_id: &str) -> QueryResult<V
 
 #[derive(Default, Clone, Debug)]
 pub struct VisitFilter {
+    /// Only this agency's visits (always set for a contractor).
+    pub agency_id: Option<String>,
     pub status: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
@@ -124,6 +145,9 @@ pub struct VisitFilter {
 
 pub fn list(conn: &mut DbConn, f: &VisitFilter, limit: i64) -> QueryResult<Vec<Visit>> {
     let mut q = visits::table.into_boxed();
+    if let Some(a) = &f.agency_id {
+        q = q.filter(visits::agency_id.eq(a.clone()));
+    }
     if let Some(s) = &f.status {
         q = q.filter(visits::status.eq(s.clone()));
     }

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/my/visits", web::get().to(my_visits))
         .route("/my/visits/new", web::get().to(book_page))
         .route("/my/visits/new", web::post().to(book))
+        .route("/my/visits/agency", web::post().to(choose_agency))
         .route("/my/visits/{id}/reschedule", web::get().to(reschedule_page))
         .route("/my/visits/{id}/reschedule", web::post().to(reschedule))
         .route("/my/visits/{id}/cancel", web::get().to(cancel_page))
@@ -70,18 +71,29 @@ async fn calendar_context(state: &web::Data<AppState>, user: &User, except_visit
         let app = service::approved_application(conn, &user_id)?.ok_or(AppError::Conflict("visits.errors.not_approved"))?;
         let settings = models::settings(conn)?;
         let (quota, used) = service::quota(conn, &app)?;
+        let rule_set = crate::applications::rules::find(conn, &app.rule_set_id)?;
+        let agency = service::agency_for(conn, &app)?;
         let first = today + chrono::Duration::days(settings.min_notice_days as i64);
-        let last = rules::last_bookable_day(today, &settings, app.due_date);
-        service::ensure_slots(conn, first, last)?;
-        let slots = models::slots_between(conn, first, last)?;
+        let ends = app.due_date.map(|due| rule_set.service_ends(due, app.pregnancy_loss_on));
+        let last = rules::last_bookable_day(today, &settings, ends);
+        service::ensure_slots(conn, &agency.id, first, last)?;
+        let slots: Vec<models::Slot> = models::slots_between(conn, &agency.id, first, last)?.into_iter().filter(|s| rule_set.visit_day_allowed(s.day)).collect();
         let busy: HashSet<NaiveDate> = models::for_application(conn, &app.id)?
             .into_iter()
             .filter(|v| ACTIVE.contains(&v.status.as_str()) || v.status == "completed")
             .filter(|v| Some(&v.id) != except_visit.as_ref())
             .map(|v| v.day)
             .collect();
-        let hours = crate::applications::rules::find(conn, &app.rule_set_id)?.visit_hours;
+        let hours = rule_set.visit_hours;
+        let en = lang == crate::i18n::Lang::En;
         let mut c = tera::Context::new();
+        c.insert("agency", &agency);
+        if rule_set.terms.resident_chooses_agency {
+            c.insert("agencies", &crate::agencies::serving(conn, &app.district_code)?);
+        }
+        c.insert("excluded_tasks", &rule_set.terms.excluded_tasks.iter().map(|t| t.label(en).to_string()).collect::<Vec<_>>());
+        c.insert("copay_weekday", &rule_set.terms.copay_weekday_won);
+        c.insert("copay_saturday", &rule_set.terms.copay_saturday_won);
         c.insert("days", &views::calendar(&slots, &busy, first, last, hours, lang));
         c.insert("left", &(quota - used));
         c.insert("quota", &quota);
@@ -97,6 +109,24 @@ async fn book_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse,
     match calendar_context(&state, &user, None, ctx.lang).await {
         Ok(c) => render(&state, &ctx, "visits/book.html", c),
         Err(AppError::Conflict(key)) => Ok(redirect("/my/visits", Some(key))),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AgencyForm {
+    agency_id: String,
+}
+
+/// Where the rules let her, the resident picks the agency serving her visits.
+async fn choose_agency(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<AgencyForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = resident(&ctx)?;
+    let agency_id = form.agency_id.clone();
+    match db(&state, move |conn, _| service::choose_agency(conn, &user.id, &agency_id)).await {
+        Ok(()) => Ok(redirect("/my/visits/new", Some("visits.flash.agency_chosen"))),
+        Err(AppError::Conflict(key)) => Ok(redirect("/my/visits/new", Some(key))),
         Err(e) => Err(e),
     }
 }

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::models::{self, Slot, Visit, ACTIVE};
 use super::rules::{self, Settings};
 use crate::accounts::models::User;
+use crate::agencies::Agency;
 use crate::applications::models::{self as apps, Application, Status};
 use crate::applications::rules as app_rules;
 use crate::db::schema::{agency_holidays, application_events, applications, users, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
@@ -22,13 +23,13 @@ use crate::time::{format_date, now_utc, to_seoul};
 /// Creates the concrete slots of the agency's week for `from..=to` that do not
 /// exist yet (holidays skipped). Runs outside transactions; a concurrent
 /// creation of the same slot is harmless.
-pub fn ensure_slots(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<(), AppError> {
-    let templates = models::templates(conn)?;
+pub fn ensure_slots(conn: &mut DbConn, agency_id: &str, from: NaiveDate, to: NaiveDate) -> Result<(), AppError> {
+    let templates = models::templates(conn, agency_id)?;
     if templates.is_empty() || to < from {
         return Ok(());
     }
-    let existing: HashSet<(NaiveDate, i32)> = models::slots_between(conn, from, to)?.into_iter().map(|s| (s.day, s.start_minute)).collect();
-    let holidays: HashSet<NaiveDate> = models::holidays(conn, from)?.into_iter().map(|(d, _)| d).collect();
+    let existing: HashSet<(NaiveDate, i32)> = models::slots_between(conn, agency_id, from, to)?.into_iter().map(|s| (s.day, s.start_minute)).collect();
+    let holidays: HashSet<NaiveDate> = models::holidays(conn, agency_id, from)?.into_iter().map(|(d, _)| d).collect();
     let mut day = from;
     while day <= to {
         if !holidays.contains(&day) {
@@ -37,6 +38,7 @@ pub fn ensure_slots(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result
                 let inserted = diesel::insert_into(visit_slots::table)
                     .values((
                         visit_slots::id.eq(new_id()),
+                        visit_slots::agency_id.eq(agency_id),
                         visit_slots::day.eq(day),
                         visit_slots::start_minute.eq(t.start_minute),
                         visit_slots::capacity.eq(t.helpers),
@@ -67,20 +69,30 @@ fn set_slot_capacity(conn: &mut DbConn, slot_id: &str, capacity: i32) -> Result<
 
 /// Saves the agency's weekly start times and helpers, and applies them to the
 /// future slots already created (free slots of removed times disappear).
-pub fn save_templates(conn: &mut DbConn, entries: &[(i32, i32, i32)], today: NaiveDate) -> Result<(), AppError> {
-    write_tx(conn, |conn| {
-        diesel::delete(visit_slot_templates::table).execute(conn)?;
+pub fn save_templates(conn: &mut DbConn, agency_id: &str, entries: &[(i32, i32, i32)], today: NaiveDate) -> Result<(), AppError> {
+    write_tx(conn, |conn| apply_templates(conn, agency_id, entries, today))
+}
+
+/// `save_templates` inside the caller's transaction.
+pub fn apply_templates(conn: &mut DbConn, agency_id: &str, entries: &[(i32, i32, i32)], today: NaiveDate) -> Result<(), AppError> {
+    {
+        diesel::delete(visit_slot_templates::table.filter(visit_slot_templates::agency_id.eq(agency_id))).execute(conn)?;
         for (weekday, start_minute, helpers) in entries {
             diesel::insert_into(visit_slot_templates::table)
                 .values((
                     visit_slot_templates::id.eq(new_id()),
+                    visit_slot_templates::agency_id.eq(agency_id),
                     visit_slot_templates::weekday.eq(weekday),
                     visit_slot_templates::start_minute.eq(start_minute),
                     visit_slot_templates::helpers.eq(helpers),
                 ))
                 .execute(conn)?;
         }
-        let future: Vec<Slot> = visit_slots::table.filter(visit_slots::day.ge(today)).select(Slot::as_select()).load(conn)?;
+        let future: Vec<Slot> = visit_slots::table
+            .filter(visit_slots::agency_id.eq(agency_id))
+            .filter(visit_slots::day.ge(today))
+            .select(Slot::as_select())
+            .load(conn)?;
         for slot in future {
             let weekday = slot.day.weekday().num_days_from_monday() as i32;
             match entries.iter().find(|(w, m, _)| *w == weekday && *m == slot.start_minute) {
@@ -92,33 +104,52 @@ pub fn save_templates(conn: &mut DbConn, entries: &[(i32, i32, i32)], today: Nai
             }
         }
         Ok(())
-    })
+    }
 }
 
 /// A holiday: no new bookings that day (existing ones stay for the agency to move).
-pub fn add_holiday(conn: &mut DbConn, day: NaiveDate, note: &str) -> Result<(), AppError> {
-    write_tx(conn, |conn| {
-        let exists: bool = diesel::select(diesel::dsl::exists(agency_holidays::table.find(day))).get_result(conn)?;
-        if !exists {
-            diesel::insert_into(agency_holidays::table).values((agency_holidays::day.eq(day), agency_holidays::note.eq(note))).execute(conn)?;
-        }
-        diesel::delete(visit_slots::table.filter(visit_slots::day.eq(day)).filter(visit_slots::booked.eq(0))).execute(conn)?;
-        let busy: Vec<String> = visit_slots::table.filter(visit_slots::day.eq(day)).select(visit_slots::id).load(conn)?;
-        for id in busy {
-            set_slot_capacity(conn, &id, 0)?;
-        }
-        Ok(())
-    })
+pub fn add_holiday(conn: &mut DbConn, agency_id: &str, day: NaiveDate, note: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| insert_holiday(conn, agency_id, day, note))
 }
 
-pub fn remove_holiday(conn: &mut DbConn, day: NaiveDate) -> Result<(), AppError> {
-    diesel::delete(agency_holidays::table.find(day)).execute(conn)?;
+fn insert_holiday(conn: &mut DbConn, agency_id: &str, day: NaiveDate, note: &str) -> Result<(), AppError> {
+    let exists: bool = diesel::select(diesel::dsl::exists(agency_holidays::table.find((agency_id, day)))).get_result(conn)?;
+    if !exists {
+        diesel::insert_into(agency_holidays::table)
+            .values((agency_holidays::agency_id.eq(agency_id), agency_holidays::day.eq(day), agency_holidays::note.eq(note)))
+            .execute(conn)?;
+    }
+    let of_day = visit_slots::table.filter(visit_slots::agency_id.eq(agency_id)).filter(visit_slots::day.eq(day));
+    diesel::delete(of_day.filter(visit_slots::booked.eq(0))).execute(conn)?;
+    let busy: Vec<String> = of_day.select(visit_slots::id).load(conn)?;
+    for id in busy {
+        set_slot_capacity(conn, &id, 0)?;
+    }
     Ok(())
 }
 
-/// Changes the helpers free for one start time on one day.
-pub fn set_day_capacity(conn: &mut DbConn, slot_id: &str, capacity: i32) -> Result<(), AppError> {
-    write_tx(conn, |conn| set_slot_capacity(conn, slot_id, capacity.max(0)))
+/// The agency's holidays become exactly `days` (inside the caller's transaction).
+pub fn replace_holidays(conn: &mut DbConn, agency_id: &str, days: &[(NaiveDate, String)]) -> Result<(), AppError> {
+    diesel::delete(agency_holidays::table.filter(agency_holidays::agency_id.eq(agency_id))).execute(conn)?;
+    for (day, note) in days {
+        insert_holiday(conn, agency_id, *day, note)?;
+    }
+    Ok(())
+}
+
+pub fn remove_holiday(conn: &mut DbConn, agency_id: &str, day: NaiveDate) -> Result<(), AppError> {
+    diesel::delete(agency_holidays::table.find((agency_id, day))).execute(conn)?;
+    Ok(())
+}
+
+/// Changes the helpers free for one start time on one day of the agency.
+pub fn set_day_capacity(conn: &mut DbConn, agency_id: &str, slot_id: &str, capacity: i32) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        if slot(conn, slot_id)?.agency_id != agency_id {
+            return Err(AppError::NotFound);
+        }
+        set_slot_capacity(conn, slot_id, capacity.max(0))
+    })
 }
 
 pub fn save_settings(conn: &mut DbConn, s: &Settings) -> Result<(), AppError> {
@@ -144,6 +175,76 @@ pub fn approved_application(conn: &mut DbConn, user_id: &str) -> Result<Option<A
         .select(Application::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The agency serving an application: the one recorded on it, else the first
+/// active agency serving her district.
+pub fn agency_for(conn: &mut DbConn, app: &Application) -> Result<Agency, AppError> {
+    if let Some(id) = &app.agency_id {
+        if let Some(a) = crate::agencies::find(conn, id)? {
+            return Ok(a);
+        }
+    }
+    crate::agencies::serving(conn, &app.district_code)?.into_iter().next().ok_or(AppError::Conflict("visits.errors.no_agency"))
+}
+
+/// The resident picks one of the agencies serving her district (where the
+/// rules allow it), before any visit is booked.
+pub fn choose_agency(conn: &mut DbConn, user_id: &str, agency_id: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let app = approved_application(conn, user_id)?.ok_or(AppError::Conflict("visits.errors.not_approved"))?;
+        if !app_rules::find(conn, &app.rule_set_id)?.terms.resident_chooses_agency {
+            return Err(AppError::Forbidden);
+        }
+        if !crate::agencies::serving(conn, &app.district_code)?.iter().any(|a| a.id == agency_id) {
+            return Err(AppError::NotFound);
+        }
+        let active: i64 = visits::table
+            .filter(visits::application_id.eq(&app.id))
+            .filter(visits::status.eq_any(ACTIVE))
+            .count()
+            .get_result(conn)?;
+        if active > 0 {
+            return Err(AppError::Conflict("visits.errors.agency_locked"));
+        }
+        diesel::update(applications::table.find(&app.id)).set(applications::agency_id.eq(Some(agency_id))).execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Whether another of her visits is closer than the rules' minimum gap.
+fn too_close(conn: &mut DbConn, application_id: &str, day: NaiveDate, min_days: i32, except: Option<&str>) -> Result<bool, AppError> {
+    if min_days <= 1 {
+        return Ok(false);
+    }
+    let gap = chrono::Duration::days(min_days as i64 - 1);
+    let mut q = visits::table
+        .filter(visits::application_id.eq(application_id))
+        .filter(visits::day.ge(day - gap))
+        .filter(visits::day.le(day + gap))
+        .filter(visits::status.eq_any(["requested", "confirmed", "completed", "no_show"]))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(visits::id.ne(id.to_string()));
+    }
+    Ok(q.count().get_result::<i64>(conn)? > 0)
+}
+
+/// The rule version's own limits on a day: weekday rules, the service window
+/// and the gap between visits.
+fn allowed_by_rules(conn: &mut DbConn, rules: &app_rules::RuleSet, app: &Application, day: NaiveDate, except: Option<&str>) -> Result<(), AppError> {
+    if !rules.visit_day_allowed(day) {
+        return Err(AppError::Conflict("visits.errors.day_not_served"));
+    }
+    if let Some(due) = app.due_date {
+        if day > rules.service_ends(due, app.pregnancy_loss_on) {
+            return Err(AppError::Conflict("visits.errors.after_due_date"));
+        }
+    }
+    if too_close(conn, &app.id, day, rules.terms.min_days_between_visits, except)? {
+        return Err(AppError::Conflict("visits.errors.too_close"));
+    }
+    Ok(())
 }
 
 /// (quota, used) of an approved application; the row is made on first use
@@ -235,11 +336,19 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
     let app = approved_application(conn, &user.id)?.ok_or(AppError::Conflict("visits.errors.not_approved"))?;
     quota(conn, &app)?;
     let rules_of_app = app_rules::find(conn, &app.rule_set_id)?;
+    let agency = agency_for(conn, &app)?;
     let id = new_id();
     let result = write_tx(conn, |conn| {
         let settings = models::settings(conn)?;
         let slot = slot(conn, &input.slot_id)?;
-        rules::bookable_day(slot.day, today, &settings, app.due_date, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        if slot.agency_id != agency.id {
+            return Err(AppError::NotFound);
+        }
+        rules::bookable_day(slot.day, today, &settings, None, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        allowed_by_rules(conn, &rules_of_app, &app, slot.day, None)?;
+        if app.agency_id.is_none() {
+            diesel::update(applications::table.find(&app.id)).set(applications::agency_id.eq(Some(&agency.id))).execute(conn)?;
+        }
         if has_visit_on(conn, &app.id, slot.day, None)? {
             return Err(AppError::Conflict("visits.errors.same_day"));
         }
@@ -265,6 +374,8 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
                 visits::counts_against_quota.eq(true),
                 visits::created_at.eq(now),
                 visits::updated_at.eq(now),
+                visits::agency_id.eq(Some(&agency.id)),
+                visits::copay_won.eq(rules_of_app.copay_on(slot.day)),
             ))
             .execute(conn)?;
         let visit = models::find(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -291,7 +402,12 @@ pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_i
         }
         let app = apps::find(conn, &visit.application_id)?.ok_or(AppError::NotFound)?;
         let new_slot = slot(conn, new_slot_id)?;
-        rules::bookable_day(new_slot.day, today, &settings, app.due_date, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        if visit.agency_id.as_deref() != Some(new_slot.agency_id.as_str()) {
+            return Err(AppError::NotFound);
+        }
+        rules::bookable_day(new_slot.day, today, &settings, None, app.birth_recorded_on).map_err(AppError::Conflict)?;
+        let rules_of_app = app_rules::find(conn, &app.rule_set_id)?;
+        allowed_by_rules(conn, &rules_of_app, &app, new_slot.day, Some(&visit.id))?;
         if has_visit_on(conn, &app.id, new_slot.day, Some(&visit.id))? {
             return Err(AppError::Conflict("visits.errors.same_day"));
         }
@@ -309,6 +425,8 @@ pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_i
                 visits::start_minute.eq(new_slot.start_minute),
                 visits::status.eq("requested"),
                 visits::helper_name.eq(None::<String>),
+                visits::helper_id.eq(None::<String>),
+                visits::copay_won.eq(rules_of_app.copay_on(new_slot.day)),
                 visits::reminder_sent_at.eq(None::<NaiveDateTime>),
                 visits::updated_at.eq(now_utc()),
             ))
@@ -353,26 +471,33 @@ pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &
 }
 
 pub enum AgencyAction {
-    Confirm { helper_name: String },
+    /// Assigns a helper from the agency's roster.
+    Confirm { helper_id: String },
     Decline { reason: String },
     Complete { actual_start: i32, actual_end: i32, tasks_done: String },
     NoShow,
 }
 
-/// The agency's side of a visit.
-pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, visit_id: &str, action: AgencyAction) -> Result<(), AppError> {
+/// The agency's side of a visit; an agency acts only on its own visits.
+pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, visit_id: &str, action: AgencyAction) -> Result<(), AppError> {
     write_tx(conn, |conn| {
-        let visit = models::find(conn, visit_id)?.ok_or(AppError::NotFound)?;
+        let visit = models::find(conn, visit_id)?.filter(|v| v.agency_id.as_deref() == Some(agency_id)).ok_or(AppError::NotFound)?;
         let now = now_utc();
         match action {
-            AgencyAction::Confirm { helper_name } => {
+            AgencyAction::Confirm { helper_id } => {
                 if visit.status != "requested" {
                     return Err(AppError::Conflict("visits.errors.not_changeable"));
                 }
+                let helper = crate::agencies::helper(conn, agency_id, &helper_id)?.filter(|h| h.active).ok_or(AppError::BadRequest("visits.errors.helper_required"))?;
                 diesel::update(visits::table.find(&visit.id))
-                    .set((visits::status.eq("confirmed"), visits::helper_name.eq(Some(&helper_name)), visits::updated_at.eq(now)))
+                    .set((
+                        visits::status.eq("confirmed"),
+                        visits::helper_id.eq(Some(&helper.id)),
+                        visits::helper_name.eq(Some(&helper.name)),
+                        visits::updated_at.eq(now),
+                    ))
                     .execute(conn)?;
-                notify_visit(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper_name)])?;
+                notify_visit(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper.name)])?;
             }
             AgencyAction::Decline { reason } => {
                 if visit.status != "requested" {
@@ -524,27 +649,52 @@ pub fn send_reminders(conn: &mut DbConn, notifier: &Notifier, now: NaiveDateTime
     Ok(sent)
 }
 
-/// One row of the monthly settlement.
+/// One agency's row of the monthly settlement.
+#[derive(serde::Serialize, Clone, Debug)]
 pub struct SettlementRow {
+    pub agency_code: String,
+    pub agency_name: String,
+    pub unit_price: i64,
     pub visits: i64,
     pub planned_hours: i64,
     pub actual_minutes: i64,
+    /// visit-hours × unit price
+    pub amount: i64,
+    /// co-pays the residents paid the agency
+    pub copays: i64,
+    /// what the city pays: amount − co-pays
+    pub city_share: i64,
 }
 
-/// Completed visits in a month: count, planned hours and actual minutes.
-pub fn settlement(conn: &mut DbConn, from: NaiveDate, to_exclusive: NaiveDate) -> Result<SettlementRow, AppError> {
-    let rows: Vec<(i32, Option<NaiveDateTime>, Option<NaiveDateTime>)> = visits::table
-        .filter(visits::status.eq("completed"))
-        .filter(visits::day.ge(from))
-        .filter(visits::day.lt(to_exclusive))
-        .select((visits::hours, visits::actual_start, visits::actual_end))
-        .load(conn)?;
-    Ok(SettlementRow {
-        visits: rows.len() as i64,
-        planned_hours: rows.iter().map(|(h, _, _)| *h as i64).sum(),
-        actual_minutes: rows
-            .iter()
-            .filter_map(|(_, s, e)| Some((e.as_ref()? .signed_duration_since(*s.as_ref()?)).num_minutes()))
-            .sum(),
-    })
+/// Completed visits in a month per agency: count, planned hours, actual
+/// minutes, amount at the agency's unit price, co-pays and the city's share.
+pub fn settlement(conn: &mut DbConn, from: NaiveDate, to_exclusive: NaiveDate) -> Result<Vec<SettlementRow>, AppError> {
+    let mut out = vec![];
+    for agency in crate::agencies::list(conn)? {
+        let rows: Vec<(i32, Option<NaiveDateTime>, Option<NaiveDateTime>, i32)> = visits::table
+            .filter(visits::agency_id.eq(&agency.id))
+            .filter(visits::status.eq("completed"))
+            .filter(visits::day.ge(from))
+            .filter(visits::day.lt(to_exclusive))
+            .select((visits::hours, visits::actual_start, visits::actual_end, visits::copay_won))
+            .load(conn)?;
+        let planned_hours: i64 = rows.iter().map(|(h, _, _, _)| *h as i64).sum();
+        let amount = planned_hours * agency.unit_price_won as i64;
+        let copays: i64 = rows.iter().map(|(_, _, _, c)| *c as i64).sum();
+        out.push(SettlementRow {
+            agency_code: agency.code,
+            agency_name: agency.name,
+            unit_price: agency.unit_price_won as i64,
+            visits: rows.len() as i64,
+            planned_hours,
+            actual_minutes: rows
+                .iter()
+                .filter_map(|(_, s, e, _)| Some((e.as_ref()?.signed_duration_since(*s.as_ref()?)).num_minutes()))
+                .sum(),
+            amount,
+            copays,
+            city_share: amount - copays,
+        });
+    }
+    Ok(out)
 }

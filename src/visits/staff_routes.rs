@@ -1,7 +1,7 @@
 //! Staff: all visits, each resident's usage against her quota, the agency's
 //! monthly settlement and the booking settings; recording a birth.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
@@ -100,34 +100,57 @@ fn next_month(d: NaiveDate) -> NaiveDate {
     d.checked_add_months(chrono::Months::new(1)).unwrap_or(d)
 }
 
-#[derive(Serialize)]
-struct SettlementView {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SettlementQuery {
     month: String,
-    visits: i64,
-    planned_hours: i64,
-    actual_hours: String,
-    unit_price: i32,
-    amount: i64,
+    format: String,
 }
 
-async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<MonthQuery>) -> Result<HttpResponse, AppError> {
-    staff(&ctx)?;
+/// The month's settlement per agency (visit-hours × the agency's unit price,
+/// co-pays collected, the city's share), as a page or an XLSX file.
+async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<SettlementQuery>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
     let start = month_start(&q.month);
-    let view = db(&state, move |conn, _| {
-        let s = models::settings(conn)?;
-        let row = service::settlement(conn, start, next_month(start))?;
-        Ok(SettlementView {
-            month: start.format("%Y-%m").to_string(),
-            visits: row.visits,
-            planned_hours: row.planned_hours,
-            actual_hours: format!("{:.1}", row.actual_minutes as f64 / 60.0),
-            unit_price: s.unit_price_won,
-            amount: row.planned_hours * s.unit_price_won as i64,
-        })
+    let xlsx = q.format == "xlsx";
+    let ip = ctx.ip.clone();
+    let rows = db(&state, move |conn, state| {
+        if xlsx {
+            let what = format!("settlement {}", start.format("%Y-%m"));
+            audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "export", reason: &what })?;
+        }
+        service::settlement(conn, start, next_month(start))
     })
     .await?;
+    let month = start.format("%Y-%m").to_string();
+    let total = |f: fn(&service::SettlementRow) -> i64| rows.iter().map(f).sum::<i64>();
+    let totals = (total(|r| r.visits), total(|r| r.planned_hours), total(|r| r.amount), total(|r| r.copays), total(|r| r.city_share));
+    if xlsx {
+        let t = |k: &str| state.i18n.t(ctx.lang, &format!("visits.staff.{k}"));
+        let mut table = vec![["agency", "completed", "hours", "actual_hours", "unit_price", "amount", "copays", "city_share"].iter().map(|k| t(k)).collect::<Vec<_>>()];
+        for r in &rows {
+            table.push(vec![
+                r.agency_name.clone(),
+                r.visits.to_string(),
+                r.planned_hours.to_string(),
+                format!("{:.1}", r.actual_minutes as f64 / 60.0),
+                r.unit_price.to_string(),
+                r.amount.to_string(),
+                r.copays.to_string(),
+                r.city_share.to_string(),
+            ]);
+        }
+        table.push(vec![t("total"), totals.0.to_string(), totals.1.to_string(), String::new(), String::new(), totals.2.to_string(), totals.3.to_string(), totals.4.to_string()]);
+        let sheet = crate::web::xlsx::Sheet { name: month.clone(), title: format!("{} {month}", t("settlement")), rows: table };
+        return Ok(HttpResponse::Ok()
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"naju-settlement-{month}.xlsx\"")))
+            .body(crate::web::xlsx::workbook(&[sheet])?));
+    }
     let mut c = tera::Context::new();
-    c.insert("s", &view);
+    c.insert("month", &month);
+    c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
+    c.insert("totals", &totals);
     render(&state, &ctx, "visits/staff_settlement.html", c)
 }
 

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod middleware;
 pub mod pages;
 pub mod upload;
+pub mod xlsx;
 
 use std::future::Future;
 use std::pin::Pin;
