@@ -55,7 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(applications::configure)
         .configure(visits::configure)
         .configure(clinic::configure)
-        .configure(results::routes::configure);
+        .configure(results::routes::configure)
+        .configure(crate::city::routes::configure);
 }
 
 impl Application {
@@ -76,6 +77,7 @@ impl Application {
         let workers = config.workers.max(1);
         let pool_size = (config.db_pool_size as usize).max(2);
         let state = web::Data::new(AppState {
+            city: crate::city::NamesCache::new(&config.city_name),
             pool: core.pool,
             backend: core.backend,
             config,

@@ -16,6 +16,19 @@ pub struct AppState {
     pub i18n: Arc<I18n>,
     pub notifier: Notifier,
     pub assets: Assets,
+    pub city: crate::city::NamesCache,
+}
+
+impl AppState {
+    /// The city's name and contact line for a page.
+    pub fn city(&self) -> crate::city::Names {
+        self.city.get(&self.pool)
+    }
+
+    /// After a city file was applied here: pages show the new names at once.
+    pub fn forget_city(&self) {
+        self.city.forget();
+    }
 }
 
 pub mod embedded {

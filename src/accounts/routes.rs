@@ -286,8 +286,17 @@ async fn my_message(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
 }
 
 async fn staff_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.require(&[Role::Staff])?;
-    let stats = db(&state, |conn, _| Ok(notify::stats(conn)?)).await?;
+    let user = ctx.require(&[Role::Staff])?;
+    let supervisor = user.is_supervisor;
+    let (stats, setup) = db(&state, move |conn, _| {
+        let setup = if supervisor { crate::city::routes::needs_setup(conn)? } else { false };
+        Ok((notify::stats(conn)?, setup))
+    })
+    .await?;
+    // A city without its configuration: the supervisor sets it up first.
+    if setup {
+        return Ok(redirect("/staff/city", None));
+    }
     let mut c = tera::Context::new();
     c.insert("outbox", &stats);
     render(&state, &ctx, "accounts/staff_home.html", c)

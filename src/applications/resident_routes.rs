@@ -72,14 +72,23 @@ fn base_context(state: &AppState, ctx: &Ctx, l: &Loaded) -> tera::Context {
 async fn start_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
     let today = today_seoul();
-    let (rules, open, used) = db(&state, move |conn, _| {
+    let lang = ctx.lang;
+    let loaded = db(&state, move |conn, _| {
+        if crate::programs::open_name(conn, HOUSEWORK, lang)?.is_none() {
+            return Ok(None);
+        }
         let program = service::program_id(conn, HOUSEWORK)?;
         let rules = rules::in_force(conn, &program, today)?;
         let open = models::open_for(conn, &user.id, &program)?;
         let used = service::places_used(conn, &program, rules::capacity_year(today))?;
-        Ok((rules, open, used))
+        Ok(Some((rules, open, used)))
     })
     .await?;
+    // Not set up, closed, or no rules in force yet (and nothing of hers open):
+    // a clear "not open yet" page.
+    let Some((rules, open, used)) = loaded.filter(|(rules, open, _)| rules.is_some() || open.is_some()) else {
+        return crate::web::pages::not_open(&state, &ctx, None);
+    };
     let mut c = tera::Context::new();
     if let Some(r) = &rules {
         c.insert("rules", &views::rules_view(r, ctx.lang));
@@ -229,9 +238,17 @@ async fn pregnancy_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<St
         Ok(found) => found,
         Err(elsewhere) => return Ok(elsewhere),
     };
+    let declared: Vec<String> = serde_json::from_str(&l.app.priority_groups).unwrap_or_default();
     let form = PregnancyInput {
         due_date: l.app.due_date.map(|d| d.to_string()).unwrap_or_default(),
         residency_start: l.app.residency_start.map(|d| d.to_string()).unwrap_or_default(),
+        loss_on: l.app.pregnancy_loss_on.map(|d| d.to_string()).unwrap_or_default(),
+        income_within_limit: match l.app.income_within_limit {
+            Some(true) => "yes".into(),
+            Some(false) => "no".into(),
+            None => String::new(),
+        },
+        extra: declared.into_iter().map(|code| (format!("priority_{code}"), "yes".to_string())).collect(),
     };
     let mut c = base_context(&state, &ctx, &l);
     c.insert("form", &form);
@@ -250,8 +267,8 @@ async fn save_pregnancy(
         Ok(found) => found,
         Err(elsewhere) => return Ok(elsewhere),
     };
-    let (uid, aid, inp, today) = (user.id.clone(), l.app.id.clone(), input.clone(), today_seoul());
-    let saved = db(&state, move |conn, _| service::save_pregnancy(conn, &uid, &aid, &inp, today)).await?;
+    let (uid, aid, rules, inp, today) = (user.id.clone(), l.app.id.clone(), l.rules.clone(), input.clone(), today_seoul());
+    let saved = db(&state, move |conn, _| service::save_pregnancy(conn, &uid, &aid, &rules, &inp, today)).await?;
     after_step(&state, &ctx, &l, saved, &input, "applications/step_pregnancy.html", next_step(&l.app.id, &q, "document"))
 }
 
@@ -288,19 +305,33 @@ async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<S
             return render_status(&state, &ctx, template, &mut c, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let (uid, aid) = (user.id.clone(), l.app.id.clone());
+    let kind = if upload.kind.is_empty() { service::DEFAULT_DOCUMENT.to_string() } else { upload.kind.clone() };
+    if !service::required_documents(&l.rules).contains(&kind) {
+        return Err(AppError::BadRequest("errors.bad_form"));
+    }
+    let (uid, aid, doc_kind) = (user.id.clone(), l.app.id.clone(), kind.clone());
     let name = if upload.file_name.is_empty() { "document".to_string() } else { upload.file_name.clone() };
     let size = upload.bytes.len() as i64;
     db(&state, move |conn, state| {
         let storage = documents::store(&state.config.data_dir, &upload.bytes).map_err(|e| AppError::Internal(format!("storing upload: {e}")))?;
         let doc = NewDocument { original_name: &name, content_type, size_bytes: size, storage_name: &storage };
-        service::attach_document(conn, &uid, &aid, doc).inspect_err(|_| {
+        service::attach_document(conn, &uid, &aid, &doc_kind, doc).inspect_err(|_| {
             // Nothing half-saved: the file goes if its record could not be written.
             documents::remove(&state.config.data_dir, &storage);
         })
     })
     .await?;
-    let next = if status == Status::Draft { format!("/my/applications/{}/check", l.app.id) } else { format!("/my/applications/{}", l.app.id) };
+    // A draft goes on to the check page once every kind of document is in.
+    let all_in = {
+        let mut kinds: Vec<String> = l.docs.iter().map(|d| d.kind.clone()).collect();
+        kinds.push(kind);
+        service::required_documents(&l.rules).iter().all(|k| kinds.contains(k))
+    };
+    let next = match status {
+        Status::Draft if all_in => format!("/my/applications/{}/check", l.app.id),
+        Status::Draft => format!("/my/applications/{}/document", l.app.id),
+        _ => format!("/my/applications/{}", l.app.id),
+    };
     Ok(redirect(&next, Some("documents.flash.uploaded")))
 }
 
@@ -314,7 +345,7 @@ async fn check_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
 
 fn check_page_with(state: &AppState, ctx: &Ctx, l: &Loaded, errors: FormErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
     let today = today_seoul();
-    let missing = service::missing_steps(&l.app, l.docs.len());
+    let missing = service::missing_steps(&l.app, &l.rules, &l.docs);
     let mut c = base_context(state, ctx, l);
     c.insert("missing", &missing);
     if missing.iter().all(|m| *m == "document") && l.app.due_date.is_some() {

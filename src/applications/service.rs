@@ -104,6 +104,19 @@ pub struct DetailsInput {
 pub struct PregnancyInput {
     pub due_date: String,
     pub residency_start: String,
+    /// The day a pregnancy ended in a loss, where the rules cover it.
+    pub loss_on: String,
+    /// "yes" / "no": household income within the rules' income test.
+    pub income_within_limit: String,
+    /// Checkboxes `priority_<code>` = "yes" for the rules' priority groups.
+    #[serde(flatten)]
+    pub extra: std::collections::BTreeMap<String, String>,
+}
+
+impl PregnancyInput {
+    pub fn priority_groups(&self, rules: &RuleSet) -> Vec<String> {
+        rules.terms.priority_groups.iter().filter(|g| self.extra.get(&format!("priority_{}", g.code)).is_some_and(|v| v == "yes")).map(|g| g.code.clone()).collect()
+    }
 }
 
 fn own_draft(conn: &mut DbConn, user_id: &str, app_id: &str) -> Result<Application, AppError> {
@@ -161,9 +174,34 @@ pub fn save_details(conn: &mut DbConn, user_id: &str, app_id: &str, rules: &Rule
     Ok(Ok(()))
 }
 
-pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, input: &PregnancyInput, today: NaiveDate) -> Result<Result<(), FieldErrors>, AppError> {
+pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, rules: &RuleSet, input: &PregnancyInput, today: NaiveDate) -> Result<Result<(), FieldErrors>, AppError> {
     let app = own_draft(conn, user_id, app_id)?;
     let mut errors = FieldErrors::new();
+    // A loss date, where the rules cover a loss: not in the future.
+    let loss_on = match (rules.terms.loss_after_week, input.loss_on.trim()) {
+        (Some(_), "") | (None, _) => None,
+        (Some(_), raw) => match parse_date(raw) {
+            Some(d) if d <= today => Some(d),
+            Some(_) => {
+                errors.push(("loss_on", "applications.errors.loss_future"));
+                None
+            }
+            None => {
+                errors.push(("loss_on", "applications.errors.date_invalid"));
+                None
+            }
+        },
+    };
+    let income = match (rules.terms.income_test, input.income_within_limit.as_str()) {
+        (None, _) => None,
+        (Some(_), "yes") => Some(true),
+        (Some(_), "no") => Some(false),
+        (Some(_), _) => {
+            errors.push(("income_within_limit", "applications.errors.income_required"));
+            None
+        }
+    };
+    let priority = serde_json::to_string(&input.priority_groups(rules)).unwrap_or_else(|_| "[]".into());
     let due = match parse_date(&input.due_date) {
         None if input.due_date.trim().is_empty() => {
             errors.push(("due_date", "applications.errors.due_date_required"));
@@ -173,6 +211,8 @@ pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, input: &Pr
             errors.push(("due_date", "applications.errors.date_invalid"));
             None
         }
+        // After a loss the due date may lie in the past.
+        Some(d) if loss_on.is_some() => Some(d),
         Some(d) => match rules::implausible_due_date(d, today) {
             Some(key) => {
                 errors.push(("due_date", key));
@@ -196,13 +236,16 @@ pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, input: &Pr
         }
         Some(d) => Some(d),
     };
-    let (Some(due), Some(residency)) = (due, residency) else {
+    let (Some(due), Some(residency), true) = (due, residency, errors.is_empty()) else {
         return Ok(Err(errors));
     };
     diesel::update(applications::table.find(&app.id))
         .set((
             applications::due_date.eq(Some(due)),
             applications::residency_start.eq(Some(residency)),
+            applications::pregnancy_loss_on.eq(loss_on),
+            applications::income_within_limit.eq(income),
+            applications::priority_groups.eq(priority),
             applications::updated_at.eq(now_utc()),
         ))
         .execute(conn)?;
@@ -218,7 +261,7 @@ pub struct NewDocument<'a> {
 
 /// Records a stored upload on the resident's draft, or on an application
 /// where staff asked for more information.
-pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, doc: NewDocument<'_>) -> Result<(), AppError> {
+pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, kind: &str, doc: NewDocument<'_>) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
         if !matches!(app.status(), Status::Draft | Status::InfoRequested) {
@@ -228,7 +271,7 @@ pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, doc: NewD
             .values((
                 application_documents::id.eq(new_id()),
                 application_documents::application_id.eq(&app.id),
-                application_documents::kind.eq("pregnancy_confirmation"),
+                application_documents::kind.eq(kind),
                 application_documents::original_name.eq(doc.original_name),
                 application_documents::content_type.eq(doc.content_type),
                 application_documents::size_bytes.eq(doc.size_bytes),
@@ -261,8 +304,21 @@ pub fn precheck(rules: &RuleSet, app: &Application, today: NaiveDate) -> Eligibi
     }
 }
 
-/// What is still missing before the draft can be submitted (catalog keys per step).
-pub fn missing_steps(app: &Application, documents: usize) -> Vec<&'static str> {
+/// The kind of document a rule set asks for when it names none.
+pub const DEFAULT_DOCUMENT: &str = "pregnancy_confirmation";
+
+/// The document kinds a rule set asks for, each uploaded separately.
+pub fn required_documents(rules: &RuleSet) -> Vec<String> {
+    if rules.terms.documents.is_empty() {
+        vec![DEFAULT_DOCUMENT.to_string()]
+    } else {
+        rules.terms.documents.iter().map(|d| d.code.clone()).collect()
+    }
+}
+
+/// What is still missing before the draft can be submitted (catalog keys per
+/// step): every required kind of document needs at least one upload.
+pub fn missing_steps(app: &Application, rules: &RuleSet, documents: &[models::Document]) -> Vec<&'static str> {
     let mut missing = vec![];
     if app.birth_date.is_none() || app.district_code.is_empty() || app.street_address.is_empty() {
         missing.push("details");
@@ -270,7 +326,9 @@ pub fn missing_steps(app: &Application, documents: usize) -> Vec<&'static str> {
     if app.due_date.is_none() || app.residency_start.is_none() {
         missing.push("pregnancy");
     }
-    if documents == 0 {
+    let required = required_documents(rules);
+    let kinds_done = |kind: &String| documents.iter().any(|d| &d.kind == kind || (required.len() == 1 && d.kind == DEFAULT_DOCUMENT));
+    if documents.is_empty() || !required.iter().all(kinds_done) {
         missing.push("document");
     }
     missing
@@ -363,8 +421,9 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
     ensure_counter(conn, &key)?;
     write_tx(conn, |conn| {
         let app = own_draft(conn, user_id, app_id)?;
-        let docs = models::documents(conn, &app.id)?.len();
-        let missing = missing_steps(&app, docs);
+        let docs = models::documents(conn, &app.id)?;
+        let draft_rules = rules::find(conn, &app.rule_set_id)?;
+        let missing = missing_steps(&app, &draft_rules, &docs);
         if !missing.is_empty() {
             return Ok(SubmitOutcome::Incomplete(missing));
         }
@@ -404,21 +463,37 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
     })
 }
 
-/// Gives a place back and moves the first on the waiting list (by time of
-/// submission) into review, telling her by email.
+/// The next on the waiting list: by time of submission, except that where her
+/// rules order the list by priority group, members of a group go first.
+fn next_in_line(conn: &mut DbConn, waiting: &[Application]) -> Result<Option<Application>, AppError> {
+    let mut rule_sets: std::collections::HashMap<String, RuleSet> = std::collections::HashMap::new();
+    for app in waiting {
+        if !rule_sets.contains_key(&app.rule_set_id) {
+            rule_sets.insert(app.rule_set_id.clone(), rules::find(conn, &app.rule_set_id)?);
+        }
+        let r = &rule_sets[&app.rule_set_id];
+        let declared: Vec<String> = serde_json::from_str(&app.priority_groups).unwrap_or_default();
+        if r.terms.priority_use == rules::PriorityUse::Order && r.in_priority_group(&declared) {
+            return Ok(Some(app.clone()));
+        }
+    }
+    Ok(waiting.first().cloned())
+}
+
+/// Gives a place back and moves the next on the waiting list into review,
+/// telling her by email.
 fn release_and_promote(conn: &mut DbConn, notifier: &Notifier, program_id: &str, year: i32, capacity: i32) -> Result<(), AppError> {
     let key = counter_key(program_id, year);
     release_place(conn, &key)?;
     for _ in 0..5 {
-        let next: Option<Application> = applications::table
+        let waiting: Vec<Application> = applications::table
             .filter(applications::program_id.eq(program_id))
             .filter(applications::status.eq(Status::Waitlisted.as_str()))
             .filter(applications::capacity_year.eq(year))
             .order((applications::submitted_at.asc(), applications::reference.asc()))
             .select(Application::as_select())
-            .first(conn)
-            .optional()?;
-        let Some(next) = next else { return Ok(()) };
+            .load(conn)?;
+        let Some(next) = next_in_line(conn, &waiting)? else { return Ok(()) };
         if !take_place(conn, &key, capacity)? {
             return Ok(());
         }
@@ -473,8 +548,16 @@ pub fn resubmit(conn: &mut DbConn, user_id: &str, app_id: &str) -> Result<(), Ap
     })
 }
 
+/// Whether staff must check her declared income before approving.
+pub fn income_check_needed(rules: &RuleSet, app: &Application) -> bool {
+    let declared: Vec<String> = serde_json::from_str(&app.priority_groups).unwrap_or_default();
+    rules.terms.income_test.is_some_and(|t| !(t.priority_groups_exempt && rules.in_priority_group(&declared)))
+}
+
 pub enum Decision {
-    Approve,
+    /// `income_checked`: staff have checked the declared income against
+    /// documents (required where the rules have an income test).
+    Approve { income_checked: bool },
     Reject(String),
     RequestInfo(String),
 }
@@ -487,13 +570,17 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
         let status = app.status();
         let now: NaiveDateTime = now_utc();
         match decision {
-            Decision::Approve => {
+            Decision::Approve { income_checked } => {
                 if !matches!(status, Status::Submitted | Status::InfoRequested) {
                     return Err(AppError::Conflict("applications.errors.not_decidable"));
                 }
                 let rules = rules::in_force(conn, &app.program_id, today)?.ok_or(AppError::Conflict("applications.errors.no_rules"))?;
+                if income_check_needed(&rules, &app) && !income_checked {
+                    return Err(AppError::Conflict("applications.errors.income_unchecked"));
+                }
                 diesel::update(applications::table.find(&app.id))
                     .set((
+                        applications::income_checked_by.eq(income_checked.then_some(&staff.id)),
                         applications::status.eq(Status::Approved.as_str()),
                         applications::rule_set_id.eq(&rules.id),
                         applications::decided_by.eq(Some(&staff.id)),

@@ -148,6 +148,7 @@ async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> 
 #[serde(default)]
 pub struct DecisionForm {
     action: String,
+    income_checked: String,
     reason: String,
     message: String,
 }
@@ -157,7 +158,7 @@ async fn decide(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     let user = staff(&ctx)?;
     let app_id = path.into_inner();
     let decision = match form.action.as_str() {
-        "approve" => Decision::Approve,
+        "approve" => Decision::Approve { income_checked: form.income_checked == "yes" },
         "reject" if !form.reason.trim().is_empty() => Decision::Reject(form.reason.trim().chars().take(1000).collect()),
         "request_info" if !form.message.trim().is_empty() => Decision::RequestInfo(form.message.trim().chars().take(1000).collect()),
         "reject" => return Ok(redirect(&format!("/staff/applications/{app_id}"), Some("applications.errors.reason_required"))),
@@ -165,12 +166,12 @@ async fn decide(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
         _ => return Err(AppError::BadRequest("errors.bad_form")),
     };
     let flash = match &decision {
-        Decision::Approve => "applications.flash.approved",
+        Decision::Approve { .. } => "applications.flash.approved",
         Decision::Reject(_) => "applications.flash.rejected",
         Decision::RequestInfo(_) => "applications.flash.info_requested",
     };
     let (aid, ip, today) = (app_id.clone(), ctx.ip.clone(), today_seoul());
-    db(&state, move |conn, state| {
+    let decided = db(&state, move |conn, state| {
         service::decide(conn, &state.notifier, &user, &aid, decision, today)?;
         let subject = models::find(conn, &aid)?.map(|a| a.user_id);
         audit::record(
@@ -179,8 +180,12 @@ async fn decide(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
             Access { actor: &user, ip: &ip, subject_user_id: subject.as_deref(), record_id: Some(&aid), action: "change", reason: "decision" },
         )
     })
-    .await?;
-    Ok(redirect(&format!("/staff/applications/{app_id}"), Some(flash)))
+    .await;
+    match decided {
+        Ok(()) => Ok(redirect(&format!("/staff/applications/{app_id}"), Some(flash))),
+        Err(AppError::Conflict(key @ "applications.errors.income_unchecked")) => Ok(redirect(&format!("/staff/applications/{app_id}"), Some(key))),
+        Err(e) => Err(e),
+    }
 }
 
 async fn download_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, AppError> {

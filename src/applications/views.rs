@@ -32,6 +32,11 @@ pub struct ApplicationView {
     pub info_request: String,
     pub precheck_eligible: Option<bool>,
     pub precheck_reasons: Vec<String>,
+    /// Names of the priority groups she declares.
+    pub priority_groups: Vec<String>,
+    pub income_within_limit: Option<bool>,
+    pub income_checked: bool,
+    pub loss_on: String,
 }
 
 fn date_or_empty(d: Option<NaiveDate>, lang: Lang) -> String {
@@ -92,12 +97,21 @@ pub fn application_view(app: &Application, rules: &RuleSet, i18n: &I18n, lang: L
         info_request: app.info_request.clone().unwrap_or_default(),
         precheck_eligible: app.precheck_eligible,
         precheck_reasons: reasons.iter().map(|r| reason_text(i18n, lang, r)).collect(),
+        priority_groups: serde_json::from_str::<Vec<String>>(&app.priority_groups)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|code| rules.terms.priority_groups.iter().find(|g| &g.code == code).map(|g| g.label(lang == Lang::En).to_string()))
+            .collect(),
+        income_within_limit: app.income_within_limit,
+        income_checked: app.income_checked_by.is_some(),
+        loss_on: date_or_empty(app.pregnancy_loss_on, lang),
     }
 }
 
 #[derive(Serialize)]
 pub struct DocumentView {
     pub id: String,
+    pub kind: String,
     pub name: String,
     pub content_type: String,
     pub size_kb: i64,
@@ -108,6 +122,7 @@ pub fn document_views(docs: &[Document], lang: Lang) -> Vec<DocumentView> {
     docs.iter()
         .map(|d| DocumentView {
             id: d.id.clone(),
+            kind: d.kind.clone(),
             name: d.original_name.clone(),
             content_type: d.content_type.clone(),
             size_kb: (d.size_bytes + 1023) / 1024,
@@ -153,6 +168,16 @@ pub struct RulesView {
     pub applications_open: bool,
     pub note: String,
     pub created: String,
+    /// Documents asked for: (code, name), each uploaded separately.
+    pub documents: Vec<(String, String)>,
+    pub priority_groups: Vec<(String, String)>,
+    pub priority_use: rules::PriorityUse,
+    pub income_percent: Option<i32>,
+    pub income_priority_exempt: bool,
+    pub loss_after_week: Option<i32>,
+    pub excluded_tasks: Vec<String>,
+    pub copay_weekday: i32,
+    pub copay_saturday: i32,
 }
 
 pub fn rules_view(r: &RuleSet, lang: Lang) -> RulesView {
@@ -172,5 +197,22 @@ pub fn rules_view(r: &RuleSet, lang: Lang) -> RulesView {
         applications_open: r.applications_open,
         note: r.note.clone(),
         created: format_datetime(r.created_at, lang),
+        documents: {
+            let en = lang == Lang::En;
+            let named: Vec<(String, String)> = r.terms.documents.iter().map(|d| (d.code.clone(), d.label(en).to_string())).collect();
+            if named.is_empty() {
+                vec![(crate::applications::service::DEFAULT_DOCUMENT.to_string(), String::new())]
+            } else {
+                named
+            }
+        },
+        priority_groups: r.terms.priority_groups.iter().map(|g| (g.code.clone(), g.label(lang == Lang::En).to_string())).collect(),
+        priority_use: r.terms.priority_use,
+        income_percent: r.terms.income_test.map(|t| t.max_percent_of_median),
+        income_priority_exempt: r.terms.income_test.is_some_and(|t| t.priority_groups_exempt),
+        loss_after_week: r.terms.loss_after_week,
+        excluded_tasks: r.terms.excluded_tasks.iter().map(|t| t.label(lang == Lang::En).to_string()).collect(),
+        copay_weekday: r.terms.copay_weekday_won,
+        copay_saturday: r.terms.copay_saturday_won,
     }
 }

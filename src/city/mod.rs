@@ -19,6 +19,77 @@ use crate::results::calc;
 
 pub const FORMAT: u32 = 1;
 
+/// The city's name and contact line as pages and emails show them.
+#[derive(Serialize, Clone, Debug, Default, PartialEq)]
+pub struct Names {
+    pub name: String,
+    pub name_en: String,
+    pub contact: String,
+    pub contact_en: String,
+}
+
+impl Names {
+    pub fn name(&self, lang: crate::i18n::Lang) -> &str {
+        if lang == crate::i18n::Lang::En && !self.name_en.is_empty() {
+            &self.name_en
+        } else {
+            &self.name
+        }
+    }
+}
+
+/// The names from the database (None before a city file was applied).
+pub fn names(conn: &mut crate::db::DbConn) -> diesel::QueryResult<Option<Names>> {
+    use crate::db::schema::city_settings as cs;
+    use diesel::prelude::*;
+    cs::table
+        .find("city")
+        .select((cs::name, cs::name_en, cs::contact, cs::contact_en))
+        .first::<(String, String, String, String)>(conn)
+        .optional()
+        .map(|row| row.map(|(name, name_en, contact, contact_en)| Names { name, name_en, contact, contact_en }))
+}
+
+/// The names for page rendering, read again at most every 30 seconds (another
+/// instance may have applied a city file); `CITY_NAME` until a city is set up.
+pub struct NamesCache {
+    fallback: Names,
+    cached: std::sync::RwLock<Option<(std::time::Instant, Names)>>,
+}
+
+impl NamesCache {
+    pub fn new(city_name: &str) -> NamesCache {
+        NamesCache { fallback: Names { name: city_name.to_string(), ..Default::default() }, cached: std::sync::RwLock::new(None) }
+    }
+
+    pub fn get(&self, pool: &crate::db::DbPool) -> Names {
+        if let Ok(guard) = self.cached.read() {
+            if let Some((at, names)) = guard.as_ref() {
+                if at.elapsed() < std::time::Duration::from_secs(30) {
+                    return names.clone();
+                }
+            }
+        }
+        // Never wait for a connection on the render path: keep the old value.
+        let fresh = pool.try_get().and_then(|mut conn| names(&mut conn).ok()).map(|n| n.unwrap_or_else(|| self.fallback.clone()));
+        match fresh {
+            Some(n) => {
+                if let Ok(mut guard) = self.cached.write() {
+                    *guard = Some((std::time::Instant::now(), n.clone()));
+                }
+                n
+            }
+            None => self.cached.read().ok().and_then(|g| g.as_ref().map(|(_, n)| n.clone())).unwrap_or_else(|| self.fallback.clone()),
+        }
+    }
+
+    pub fn forget(&self) {
+        if let Ok(mut guard) = self.cached.write() {
+            *guard = None;
+        }
+    }
+}
+
 /// The city files shipped with the app (`cities/`), by file name.
 pub const SHIPPED: [(&str, &str); 5] = [
     ("naju-2024.toml", include_str!("../../cities/naju-2024.toml")),

@@ -95,7 +95,11 @@ async fn sessions(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
     let lang = ctx.lang;
     let rows = db(&state, move |conn, _| {
         let programs = models::programs(conn, true)?;
-        Ok(service::upcoming(conn, today_seoul(), 8)?
+        let open = crate::programs::open_name(conn, crate::programs::SATURDAY_CLINIC, lang)?;
+        if open.is_none() || programs.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(service::upcoming(conn, today_seoul(), 8)?
             .into_iter()
             .map(|(s, slots)| SessionRow {
                 id: s.id.clone(),
@@ -104,9 +108,12 @@ async fn sessions(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
                 reason: s.cancel_reason.clone().unwrap_or_default(),
                 programs: program_views(&programs, &slots, lang),
             })
-            .collect::<Vec<_>>())
+            .collect::<Vec<_>>()))
     })
     .await?;
+    let Some(rows) = rows else {
+        return crate::web::pages::not_open(&state, &ctx, None);
+    };
     let mut c = tera::Context::new();
     c.insert("sessions", &rows);
     render(&state, &ctx, "clinic/sessions.html", c)

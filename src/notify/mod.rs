@@ -46,7 +46,9 @@ impl Notifier {
         c.insert("lang", email.lang.code());
         c.insert("kind", email.kind);
         c.insert("t", self.i18n.catalog(email.lang));
-        c.insert("city_name", &self.city_name);
+        // The city file's name once a city is set up, else CITY_NAME.
+        let city = crate::city::names(conn)?.map(|n| n.name(email.lang).to_string()).unwrap_or_else(|| self.city_name.clone());
+        c.insert("city_name", &city);
         c.insert("public_url", &self.public_url);
         let dir = format!("email/{}", email.kind);
         let subject = self.tera.render(&format!("{dir}/subject.txt"), c)?.trim().to_string();

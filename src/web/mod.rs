@@ -313,7 +313,9 @@ pub fn render_status(
 ) -> Result<HttpResponse, AppError> {
     c.insert("lang", ctx.lang.code());
     c.insert("t", state.i18n.catalog(ctx.lang));
-    c.insert("city_name", &state.config.city_name);
+    let city = state.city();
+    c.insert("city_name", city.name(ctx.lang));
+    c.insert("city", &city);
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
     c.insert("session_idle_secs", &state.config.session_idle.as_secs());

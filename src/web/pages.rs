@@ -22,6 +22,14 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
     render(&state, &ctx, "home.html", c)
 }
 
+/// "Not open yet": a program that is not set up or not taking applications,
+/// with the city's contact line. A clear page, never an empty one.
+pub fn not_open(state: &AppState, ctx: &Ctx, program_name: Option<String>) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("program_name", &program_name.unwrap_or_default());
+    render(state, ctx, "not_open.html", c)
+}
+
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.backend.name();

@@ -9,6 +9,8 @@ use crate::error::AppError;
 
 pub struct Upload {
     pub csrf_token: String,
+    /// The optional `kind` field (which document this is).
+    pub kind: String,
     pub file_name: String,
     pub bytes: Vec<u8>,
     /// The file was larger than allowed (its bytes were dropped).
@@ -18,7 +20,7 @@ pub struct Upload {
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 pub async fn read_file(mut payload: Multipart, file_field: &str, max_bytes: usize) -> Result<Upload, AppError> {
-    let mut up = Upload { csrf_token: String::new(), file_name: String::new(), bytes: vec![], truncated: false };
+    let mut up = Upload { csrf_token: String::new(), kind: String::new(), file_name: String::new(), bytes: vec![], truncated: false };
     let mut seen = 0usize;
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|_| AppError::BadRequest("errors.bad_form"))?;
@@ -45,12 +47,14 @@ pub async fn read_file(mut payload: Multipart, file_field: &str, max_bytes: usiz
                 } else {
                     up.bytes.extend_from_slice(&chunk);
                 }
-            } else if name == "csrf_token" && text.len() < 256 {
+            } else if (name == "csrf_token" || name == "kind") && text.len() < 256 {
                 text.extend_from_slice(&chunk);
             }
         }
         if name == "csrf_token" {
             up.csrf_token = String::from_utf8_lossy(&text).trim().to_string();
+        } else if name == "kind" {
+            up.kind = String::from_utf8_lossy(&text).trim().to_string();
         }
     }
     Ok(up)
