@@ -13,6 +13,8 @@ use naju_helper::demo;
 
 const SEED_000: &str = include_str!("data/seed-000-saturday-clinic.csv");
 const SEED_001: &str = include_str!("data/seed-001-housework.csv");
+/// Seed 000's "일정별 추진실적": one half-year (2014-07-01~2014-12-31), then quarters.
+const SEED_000_BY_PERIOD: &str = include_str!("data/seed-000-by-period.csv");
 
 fn staff(app: &TestApp) -> Browser {
     let mut b = app.browser();
@@ -25,10 +27,50 @@ fn import(b: &mut Browser, csv: &str) -> common::Resp {
     b.upload("/staff/results/import", &token, "file", "history.csv", csv.as_bytes())
 }
 
-fn rate(page: &common::Resp, code: &str) -> String {
-    let marker = format!("data-rate=\"{code}\">");
-    let start = page.body.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("no rate for {code}"));
+/// The text of the summary table's cell `data-{what}="{code}"`.
+fn cell(page: &common::Resp, what: &str, code: &str) -> String {
+    let marker = format!("data-{what}=\"{code}\">");
+    let start = page.body.find(&marker).map(|i| i + marker.len()).unwrap_or_else(|| panic!("no {what} for {code}"));
     page.body[start..start + page.body[start..].find('<').unwrap()].to_string()
+}
+
+fn rate(page: &common::Resp, code: &str) -> String {
+    cell(page, "rate", code)
+}
+
+/// "2,706" → 2706; "-" (no figure) → None.
+fn number(text: &str) -> Option<i64> {
+    (text != "-").then(|| text.replace(',', "").parse().unwrap_or_else(|_| panic!("not a number: {text:?}")))
+}
+
+/// The quarterly table as shown: its column headings, and per indicator code
+/// its cells (quarters, periods of their own, total).
+fn quarterly_table(page: &common::Resp) -> (Vec<String>, Vec<(String, Vec<Option<i64>>)>) {
+    let start = page.body.find("<table id=\"quarterly\">").expect("a quarterly table");
+    let table = &page.body[start..start + page.body[start..].find("</table>").unwrap()];
+    let texts = |html: &str, open: &str, close: &str| -> Vec<String> {
+        html.split(open).skip(1).map(|part| part[part.find('>').unwrap() + 1..part.find(close).unwrap()].to_string()).collect()
+    };
+    let head = &table[..table.find("</thead>").unwrap()];
+    let rows = table
+        .split("<tr data-indicator=\"")
+        .skip(1)
+        .map(|row| (row[..row.find('"').unwrap()].to_string(), texts(row, "<td", "</td>").iter().map(|t| number(t)).collect()))
+        .collect();
+    (texts(head, "<th scope=\"col\"", "</th>"), rows)
+}
+
+/// Every indicator's quarters plus its periods of their own add up to its
+/// total, and that total is the summary's actual for the period.
+fn assert_quarterly_adds_up(page: &common::Resp) -> Vec<(String, Vec<Option<i64>>)> {
+    let (_, rows) = quarterly_table(page);
+    assert!(!rows.is_empty(), "{}", page.body);
+    for (code, cells) in &rows {
+        let (total, parts) = cells.split_last().unwrap();
+        assert_eq!(parts.iter().map(|c| c.unwrap_or(0)).sum::<i64>(), total.unwrap(), "{code}: {cells:?}");
+        assert_eq!(number(&cell(page, "actual", code)), *total, "{code}: the total is the period's actual");
+    }
+    rows
 }
 
 fn overall(page: &common::Resp) -> String {
@@ -78,6 +120,87 @@ fn the_seed_tables_come_out_of_the_report_exactly() {
     assert!(sheet.contains("96.6") && sheet.contains("98.9"), "{sheet}");
 }
 
+#[test]
+fn figures_that_fit_no_single_quarter_get_a_column_of_their_own() {
+    let app = spawn_app();
+    let mut s = staff(&app);
+    import(&mut s, SEED_000).assert_status(200);
+    import(&mut s, SEED_000_BY_PERIOD).assert_status(200).assert_contains("39줄을 가져왔습니다");
+
+    // The whole term: the half-year 2014-07-01~2014-12-31 and the seed's
+    // cumulative 2014-07-01~2017-12-31 each stand in a column of their own.
+    let term = s.get("/staff/results?program=saturday_clinic");
+    let (headings, _) = quarterly_table(&term);
+    let own: Vec<&str> = headings.iter().map(String::as_str).filter(|h| h.contains('~')).collect();
+    assert_eq!(own, vec!["2014-07-01~2014-12-31", "2014-07-01~2017-12-31"]);
+    assert_eq!(headings.first().map(String::as_str), Some("지표"));
+    assert_eq!(headings.get(1).map(String::as_str), Some("2014Q3"));
+    assert_eq!(headings.last().map(String::as_str), Some("총계"));
+    term.assert_contains("분기에 나누지 않고");
+    let rows = assert_quarterly_adds_up(&term);
+    let checkups = &rows.iter().find(|(c, _)| c == "sc_checkups").unwrap().1;
+    let at = |label: &str| checkups[headings.iter().position(|h| h == label).unwrap() - 1];
+    assert_eq!((at("2014Q3"), at("2014Q4")), (Some(0), Some(0)), "the half-year is not spread over its quarters");
+    assert_eq!(at("2014-07-01~2014-12-31"), Some(377));
+    assert_eq!((at("2015Q1"), at("2015Q2"), at("2017Q4")), (Some(184), Some(110), Some(204)));
+    assert_eq!(at("2014-07-01~2017-12-31"), Some(2706));
+    assert_eq!(at("총계"), Some(2575 + 2706));
+    assert_eq!(cell(&term, "actual", "sc_checkups"), "5,281");
+
+    // Only the half-year: it fits in no quarter, so it has its own column
+    // and the period's actual is still 377.
+    let half = s.get("/staff/results?program=saturday_clinic&from=2014-07-01&to=2014-12-31");
+    let (headings, _) = quarterly_table(&half);
+    assert_eq!(headings, vec!["지표", "2014Q3", "2014Q4", "2014-07-01~2014-12-31", "총계"]);
+    let rows = assert_quarterly_adds_up(&half);
+    assert_eq!(rows[0], ("sc_checkups".to_string(), vec![Some(0), Some(0), Some(377), Some(377)]));
+    // The cumulative figure runs past this period: said, not silently left out.
+    half.assert_contains("id=\"outside\"").assert_contains("2014-07-01~2017-12-31, 2706");
+
+    // One quarter of 2015: nothing of its own, nothing dropped.
+    let q1 = s.get("/staff/results?program=saturday_clinic&from=2015-01-01&to=2015-03-31");
+    let (headings, _) = quarterly_table(&q1);
+    assert_eq!(headings, vec!["지표", "2015Q1", "총계"]);
+    assert_eq!(assert_quarterly_adds_up(&q1)[2].1, vec![Some(24), Some(24)]);
+    q1.assert_lacks("분기에 나누지 않고");
+
+    // The downloads carry the same columns and the same totals.
+    let csv = s.get("/staff/results/export?program=saturday_clinic&format=csv&table=quarterly");
+    let lines: Vec<Vec<&str>> = csv.body.trim_start_matches('\u{feff}').lines().map(|l| l.split(',').collect()).collect();
+    assert!(lines[0].contains(&"2014-07-01~2014-12-31") && lines[0].contains(&"2014-07-01~2017-12-31") && lines[0].last() == Some(&"총계"), "{:?}", lines[0]);
+    for line in &lines[1..] {
+        let (total, parts) = line[1..].split_last().unwrap();
+        assert_eq!(parts.iter().map(|c| c.parse::<i64>().unwrap_or(0)).sum::<i64>(), total.parse::<i64>().unwrap(), "{line:?}");
+    }
+    assert_eq!(lines[1][0], "임산부·영유아 토요진료");
+    assert_eq!(lines[1].last(), Some(&"5281"));
+    let json: serde_json::Value = serde_json::from_str(&s.get("/staff/results/export?program=saturday_clinic&format=json").body).unwrap();
+    assert_eq!(json["span_labels"], serde_json::json!(["2014-07-01~2014-12-31", "2014-07-01~2017-12-31"]));
+    assert_eq!(json["spans"][0], serde_json::json!([377, 2706]));
+    let sheet = sheet_xml(&xlsx_bytes(&app, "/staff/results/export?program=saturday_clinic&format=xlsx"));
+    assert!(sheet.contains("2014-07-01~2014-12-31") && sheet.contains("2014-07-01~2017-12-31") && sheet.contains("5281"), "{sheet}");
+}
+
+#[test]
+fn counted_and_imported_figures_of_a_year_add_up_quarter_by_quarter() {
+    let (_app, mut s) = one_application_received("분기합계", "quarters@example.kr");
+    let year = chrono::Datelike::year(&today());
+    let figures = format!(
+        "program,indicator,period,value,kind\nhousework,hw_applications,{year}-01-01~{year}-06-30,40,actual\nhousework,hw_promotion,{year}Q1,2,actual\nhousework,hw_promotion,{year}-02-01~{year}-05-31,1,actual\n"
+    );
+    import(&mut s, &figures).assert_status(200);
+    let page = s.get(&format!("/staff/results?program=housework&from={year}-01-01&to={year}-12-31"));
+    let (headings, _) = quarterly_table(&page);
+    assert_eq!(headings[1..], [format!("{year}Q1"), format!("{year}Q2"), format!("{year}Q3"), format!("{year}Q4"), format!("{year}-01-01~{year}-06-30"), format!("{year}-02-01~{year}-05-31"), "총계".into()]);
+    let rows = assert_quarterly_adds_up(&page);
+    let applications = &rows.iter().find(|(c, _)| c == "hw_applications").unwrap().1;
+    let q = (chrono::Datelike::month(&today()) - 1) as usize / 3;
+    assert_eq!(applications[q], Some(1), "the submitted application counts in this quarter");
+    assert_eq!(applications[4..], [Some(40), None, Some(41)]);
+    let promotion = &rows.iter().find(|(c, _)| c == "hw_promotion").unwrap().1;
+    assert_eq!(promotion[..], [Some(2), Some(0), Some(0), Some(0), None, Some(1), Some(3)]);
+}
+
 fn xlsx_bytes(app: &TestApp, path: &str) -> Vec<u8> {
     // Binary bodies need the raw response, so log in with a fresh agent here.
     let mut s = staff(app);
@@ -117,13 +240,20 @@ fn a_bad_import_names_its_lines_and_saves_nothing() {
     import(&mut s, "").assert_status(422).assert_contains("선택한 파일이 비어 있습니다");
 }
 
+/// An app where a resident has submitted an application today (counted as
+/// received), and staff signed in to it.
+fn one_application_received(name: &str, email: &str) -> (TestApp, Browser) {
+    let app = spawn_app();
+    let mut mom = signed_up_resident(&app, name, email);
+    let id = common::complete_draft(&mut mom, common::due_date_at_week(25));
+    common::submit_application(&mut mom, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));
+    let s = staff(&app);
+    (app, s)
+}
+
 #[test]
 fn the_apps_own_records_are_counted_per_quarter() {
-    let app = spawn_app();
-    let mut mom = signed_up_resident(&app, "실적집계", "count@example.kr");
-    let id = common::complete_draft(&mut mom, common::due_date_at_week(25));
-    common::submit_application(&mut mom, &id);
-    let mut s = staff(&app);
+    let (_app, mut s) = one_application_received("실적집계", "count@example.kr");
     // A target for this year, entered by hand.
     let year = chrono::Datelike::year(&today());
     let page = s.get("/staff/results/figures?program=housework");
@@ -138,21 +268,24 @@ fn the_apps_own_records_are_counted_per_quarter() {
     report.assert_contains(&format!("{year}Q{q}"));
 }
 
+/// Runs the binary against the app's database: (success, stdout, stderr).
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_naju-helper"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DATA_DIR", &app.data_dir)
+        .env("LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn the_report_command_writes_csv_json_and_xlsx() {
     let app = spawn_app();
     let file = app.data_dir.join("seed.csv");
     std::fs::write(&file, SEED_001).unwrap();
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_naju-helper"))
-            .args(args)
-            .env("DATABASE_URL", &app.database_url)
-            .env("DATA_DIR", &app.data_dir)
-            .env("LOG_LEVEL", "warn")
-            .output()
-            .unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let run = |args: &[&str]| cli(&app, args);
     let (ok, out, err) = run(&["import-results", file.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
     let (ok, json, err) = run(&["report", "--program", "housework", "--format", "json"]);
@@ -168,4 +301,19 @@ fn the_report_command_writes_csv_json_and_xlsx() {
     assert!(sheet_xml(&std::fs::read(&out_file).unwrap()).contains("64.85"));
     let (ok, _, err) = run(&["report", "--program", "nope"]);
     assert!(!ok && err.contains("unknown program"));
+}
+
+#[test]
+fn the_report_command_prints_the_quarterly_table_with_periods_of_their_own() {
+    let app = spawn_app();
+    let file = app.data_dir.join("by-period.csv");
+    std::fs::write(&file, SEED_000_BY_PERIOD).unwrap();
+    let (ok, out, err) = cli(&app, &["import-results", file.to_str().unwrap()]);
+    assert!(ok && out.contains("imported 39 lines"), "{out}{err}");
+    let (ok, csv, err) = cli(&app, &["report", "--program", "saturday_clinic", "--from", "2014-07-01", "--to", "2015-06-30", "--table", "quarterly"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines[0], "지표,2014Q3,2014Q4,2015Q1,2015Q2,2014-07-01~2014-12-31,총계");
+    assert_eq!(lines[1], "임산부·영유아 토요진료,0,0,184,110,377,671");
+    assert_eq!(lines[3], "출산 및 요가교실,0,0,24,68,150,242");
 }

@@ -41,9 +41,10 @@ pub fn tables(r: &Report, i18n: &I18n, lang: Lang) -> Vec<(&'static str, Vec<Vec
     }
     summary.push(vec![t("overall"), String::new(), String::new(), String::new(), String::new(), String::new(), r.overall_text.clone()]);
 
-    let mut quarterly = vec![std::iter::once(t("indicator")).chain(r.quarter_labels.iter().cloned()).collect::<Vec<_>>()];
-    for (row, q) in r.rows.iter().zip(&r.quarters) {
-        quarterly.push(std::iter::once(row.name.clone()).chain(q.iter().map(|v| v.to_string())).collect());
+    let mut quarterly =
+        vec![std::iter::once(t("indicator")).chain(r.quarter_labels.iter().cloned()).chain(r.span_labels.iter().cloned()).chain(std::iter::once(t("total"))).collect::<Vec<_>>()];
+    for (row, cells) in r.rows.iter().zip(r.quarterly_cells(|v| v.to_string())) {
+        quarterly.push(std::iter::once(row.name.clone()).chain(cells).collect());
     }
 
     let b = &r.budget;

@@ -91,6 +91,7 @@ async fn dashboard(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ReportQue
     c.insert("term_from", &term.start.to_string());
     c.insert("term_to", &term.end.to_string());
     c.insert("fmt", &report.rows.iter().map(|r| [calc::thousands(r.target), calc::thousands(r.actual), calc::thousands(r.cum_target), calc::thousands(r.cum_actual)]).collect::<Vec<_>>());
+    c.insert("quarterly", &report.quarterly_cells(calc::thousands));
     c.insert("query", &format!("program={}&from={}&to={}", q.program(), report.from, report.to));
     render(&state, &ctx, "results/dashboard.html", c)
 }

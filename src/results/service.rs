@@ -289,7 +289,42 @@ pub struct Report {
     pub quarter_labels: Vec<String>,
     /// Per indicator (same order as rows): actual per quarter.
     pub quarters: Vec<Vec<i64>>,
+    /// Periods of entered or imported actuals that lie inside the report's
+    /// period but inside none of its quarters ("2014-07-01~2017-12-31"):
+    /// each gets its own column rather than being spread or dropped.
+    pub span_labels: Vec<String>,
+    /// Per indicator: its figure for each of those periods, if it has one.
+    /// The quarters plus these add up to the row's `actual`.
+    pub spans: Vec<Vec<Option<i64>>>,
+    /// Entered or imported actuals that overlap the period but run past
+    /// its start or end, so they are in none of its figures.
+    pub outside: Vec<OutsideFigure>,
     pub budget: Budget,
+}
+
+impl Report {
+    /// The quarterly table's cells per indicator: each quarter, each period
+    /// of its own ("-" where the indicator has no figure for it), the total.
+    pub fn quarterly_cells(&self, number: fn(i64) -> String) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .zip(self.quarters.iter().zip(&self.spans))
+            .map(|(row, (q, spans))| {
+                q.iter()
+                    .map(|v| number(*v))
+                    .chain(spans.iter().map(|v| v.map(number).unwrap_or_else(|| "-".into())))
+                    .chain(std::iter::once(number(row.actual)))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct OutsideFigure {
+    pub indicator: String,
+    pub period: String,
+    pub value: i64,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -310,7 +345,8 @@ pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
 
 /// The report of a program over [from, to]: per indicator the target and
 /// actual in the period, the cumulative (누계) figures up to `to`, the rate
-/// capped at 100 % and the overall rate; the quarterly breakdown; the budget.
+/// capped at 100 % and the overall rate; the quarterly breakdown with the
+/// figures that fit no single quarter in columns of their own; the budget.
 pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
     let settings = settings(conn, program_code)?;
     let decimals = settings.decimals.clamp(0, 4) as usize;
@@ -322,22 +358,33 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         .map(|(ko, en)| if lang == Lang::En { en } else { ko })
         .unwrap_or_else(|| program_code.to_string());
     let quarters = calc::quarters(p);
-    let mut rows = vec![];
-    let mut per_quarter = vec![];
+    let mut indicators = vec![];
     for ind in indicators_of(conn, program_code)? {
         let targets = figures(conn, &ind.id, true)?;
         let actuals = figures(conn, &ind.id, false)?;
+        indicators.push((ind, targets, actuals));
+    }
+    let span_periods = calc::spanning(p, &quarters, indicators.iter().flat_map(|(_, _, a)| a.iter().map(|(f, _)| *f)));
+    let text = |r: Option<f64>| r.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into());
+    let (mut rows, mut per_quarter, mut spans, mut outside) = (vec![], vec![], vec![], vec![]);
+    for (ind, targets, actuals) in &indicators {
         let upto = Period { start: EPOCH, end: p.end };
-        let target = sum_within(&targets, p);
-        let actual = counted(conn, &ind.source, p)? + sum_within(&actuals, p);
-        let cum_target = sum_within(&targets, upto);
-        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(&actuals, upto);
+        let target = sum_within(targets, p);
+        let actual = counted(conn, &ind.source, p)? + sum_within(actuals, p);
+        let cum_target = sum_within(targets, upto);
+        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(actuals, upto);
         let rate = calc::rate(actual, target);
         let mut q = vec![];
         for (_, qp) in &quarters {
-            q.push(counted(conn, &ind.source, *qp)? + sum_within(&actuals, *qp));
+            q.push(counted(conn, &ind.source, *qp)? + sum_within(actuals, *qp));
         }
         per_quarter.push(q);
+        spans.push(span_periods.iter().map(|sp| actuals.iter().find(|(f, _)| f == sp).map(|(_, v)| *v)).collect());
+        outside.extend(actuals.iter().filter(|(f, _)| p.overlaps(f) && !p.contains(f)).map(|(f, v)| OutsideFigure {
+            indicator: ind.name(lang).to_string(),
+            period: f.label(),
+            value: *v,
+        }));
         rows.push(Row {
             code: ind.code.clone(),
             name: ind.name(lang).to_string(),
@@ -346,7 +393,7 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
             actual,
             cum_target,
             cum_actual,
-            rate_text: rate.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+            rate_text: text(rate),
             rate,
         });
     }
@@ -357,11 +404,14 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         from: p.start,
         to: p.end,
         decimals: decimals as i32,
-        overall_text: overall.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+        overall_text: text(overall),
         overall,
         rows,
         quarter_labels: quarters.into_iter().map(|(l, _)| l).collect(),
         quarters: per_quarter,
+        span_labels: span_periods.iter().map(Period::label).collect(),
+        spans,
+        outside,
         budget: budget(conn, program_code, p, decimals)?,
     })
 }
