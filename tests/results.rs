@@ -7,6 +7,7 @@ use std::io::Read;
 use std::process::Command;
 
 use common::{signed_up_resident, spawn_app, today, Browser, TestApp};
+use chrono::Datelike;
 use diesel::prelude::*;
 use naju_helper::db::schema::{indicator_actuals, indicator_targets};
 use naju_helper::demo;
@@ -184,7 +185,7 @@ fn figures_that_fit_no_single_quarter_get_a_column_of_their_own() {
 #[test]
 fn counted_and_imported_figures_of_a_year_add_up_quarter_by_quarter() {
     let (_app, mut s) = one_application_received("분기합계", "quarters@example.kr");
-    let year = chrono::Datelike::year(&today());
+    let year = today().year();
     let figures = format!(
         "program,indicator,period,value,kind\nhousework,hw_applications,{year}-01-01~{year}-06-30,40,actual\nhousework,hw_promotion,{year}Q1,2,actual\nhousework,hw_promotion,{year}-02-01~{year}-05-31,1,actual\n"
     );
@@ -194,7 +195,7 @@ fn counted_and_imported_figures_of_a_year_add_up_quarter_by_quarter() {
     assert_eq!(headings[1..], [format!("{year}Q1"), format!("{year}Q2"), format!("{year}Q3"), format!("{year}Q4"), format!("{year}-01-01~{year}-06-30"), format!("{year}-02-01~{year}-05-31"), "총계".into()]);
     let rows = assert_quarterly_adds_up(&page);
     let applications = &rows.iter().find(|(c, _)| c == "hw_applications").unwrap().1;
-    let q = (chrono::Datelike::month(&today()) - 1) as usize / 3;
+    let q = (today().month() - 1) as usize / 3;
     assert_eq!(applications[q], Some(1), "the submitted application counts in this quarter");
     assert_eq!(applications[4..], [Some(40), None, Some(41)]);
     let promotion = &rows.iter().find(|(c, _)| c == "hw_promotion").unwrap().1;
@@ -255,7 +256,7 @@ fn one_application_received(name: &str, email: &str) -> (TestApp, Browser) {
 fn the_apps_own_records_are_counted_per_quarter() {
     let (_app, mut s) = one_application_received("실적집계", "count@example.kr");
     // A target for this year, entered by hand.
-    let year = chrono::Datelike::year(&today());
+    let year = today().year();
     let page = s.get("/staff/results/figures?program=housework");
     s.post(
         "/staff/results/figures",
@@ -264,8 +265,51 @@ fn the_apps_own_records_are_counted_per_quarter() {
     .assert_redirect("/staff/results/figures?program=housework");
     let report = s.get(&format!("/staff/results?program=housework&from={year}-01-01&to={year}-12-31"));
     assert_eq!(rate(&report, "hw_applications"), "25%", "1 application of 4");
-    let q = (chrono::Datelike::month(&today()) - 1) / 3 + 1;
+    let q = (today().month() - 1) / 3 + 1;
     report.assert_contains(&format!("{year}Q{q}"));
+    assert_eq!(cell(&report, "progress", "hw_applications"), "25%");
+    // Only this month: no target of its own, but progress toward the year's target.
+    let month = s.get(&format!("/staff/results?program=housework&from={}&to={}", today().with_day(1).unwrap(), today()));
+    assert_eq!(rate(&month, "hw_applications"), "-");
+    assert_eq!(cell(&month, "progress", "hw_applications"), "25%", "1 application since 1 January of 4 for the year");
+}
+
+#[test]
+fn progress_toward_the_years_target_is_shown_for_a_period_inside_a_year() {
+    let app = spawn_app();
+    let mut s = staff(&app);
+    import(&mut s, SEED_000).assert_status(200);
+    import(&mut s, SEED_000_BY_PERIOD).assert_status(200);
+
+    // 2015's first half has no target of its own: the rate is "-", and the
+    // progress column measures January to June against 2015's whole target.
+    let h1 = s.get("/staff/results?program=saturday_clinic&from=2015-01-01&to=2015-06-30");
+    h1.assert_contains("진도율 (2015년 목표 대비)").assert_contains("2015년 1월 1일부터 2015-06-30까지의 실적");
+    assert_eq!(rate(&h1, "sc_checkups"), "-");
+    assert_eq!(cell(&h1, "progress", "sc_checkups"), "42%", "(184 + 110) / 700");
+    assert_eq!(cell(&h1, "progress", "sc_breastfeeding"), "36.7%", "(19 + 25) / 120, one decimal");
+    assert_eq!(cell(&h1, "progress", "sc_classes"), "46%", "(24 + 68) / 200");
+    // Only the second quarter: progress still counts from 1 January.
+    let q2 = s.get("/staff/results?program=saturday_clinic&from=2015-04-01&to=2015-06-30");
+    assert_eq!(cell(&q2, "progress", "sc_checkups"), "42%");
+
+    // 2014's half-year: the rate is capped, the progress is not.
+    let y2014 = s.get("/staff/results?program=saturday_clinic&from=2014-07-01&to=2014-12-31");
+    assert_eq!((rate(&y2014, "sc_checkups"), cell(&y2014, "progress", "sc_checkups")), ("100%".into(), "107.7%".into()), "377 of 350");
+    assert_eq!((rate(&y2014, "sc_classes"), cell(&y2014, "progress", "sc_classes")), ("100%".into(), "150%".into()), "150 of 100");
+
+    // Over several years there is no one year to measure against.
+    s.get("/staff/results?program=saturday_clinic").assert_lacks("진도율").assert_lacks("data-progress");
+
+    // The downloads carry the column too.
+    let query = "program=saturday_clinic&from=2015-01-01&to=2015-06-30";
+    let csv = s.get(&format!("/staff/results/export?{query}&format=csv&table=summary"));
+    csv.assert_contains("지표,단위,목표,실적,목표 누계,실적 누계,이행률,진도율 (2015년 목표 대비)\r\n").assert_contains("임산부·영유아 토요진료,명,0,294,");
+    assert!(csv.body.lines().nth(2).unwrap().ends_with(",-,36.7"), "{}", csv.body);
+    let json: serde_json::Value = serde_json::from_str(&s.get(&format!("/staff/results/export?{query}&format=json")).body).unwrap();
+    assert_eq!((json["progress_year"].clone(), json["rows"][1]["progress_text"].clone()), (serde_json::json!(2015), serde_json::json!("36.7")));
+    let sheet = sheet_xml(&xlsx_bytes(&app, &format!("/staff/results/export?{query}&format=xlsx")));
+    assert!(sheet.contains("진도율 (2015년 목표 대비)") && sheet.contains("36.7"), "{sheet}");
 }
 
 /// Runs the binary against the app's database: (success, stdout, stderr).

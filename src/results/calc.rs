@@ -1,5 +1,6 @@
 //! The arithmetic of the results tables, as pure functions: periods, the
-//! achievement rate (capped at 100 %), the overall rate (mean of the indicator rates), which
+//! achievement rate (capped at 100 %), the progress toward a year's target
+//! (not capped), the overall rate (mean of the indicator rates), which
 //! figures do not fit one quarter, and how rates are written.
 
 use chrono::{Datelike, NaiveDate};
@@ -18,6 +19,12 @@ impl Period {
 
     pub fn overlaps(&self, other: &Period) -> bool {
         other.start <= self.end && other.end >= self.start
+    }
+
+    /// The calendar year of `day`.
+    pub fn year_of(day: NaiveDate) -> Period {
+        let year = day.year();
+        Period { start: NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(day), end: NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(day) }
     }
 
     /// How a period is labelled where it stands on its own: "2014-07-01~2017-12-31".
@@ -90,7 +97,12 @@ pub fn spanning(p: Period, quarters: &[(String, Period)], figures: impl IntoIter
 
 /// Achievement rate in percent: actual / target, capped at 100. None without a target.
 pub fn rate(actual: i64, target: i64) -> Option<f64> {
-    (target > 0).then(|| (actual as f64 / target as f64 * 100.0).min(100.0))
+    progress(actual, target).map(|r| r.min(100.0))
+}
+
+/// Progress in percent toward a target, not capped (107.7 means 7.7 % over). None without a target.
+pub fn progress(actual: i64, target: i64) -> Option<f64> {
+    (target > 0).then(|| actual as f64 / target as f64 * 100.0)
 }
 
 /// The overall rate: the mean of the indicator rates that exist.
@@ -169,6 +181,15 @@ mod tests {
         assert_eq!(spanning(p, &quarters(p), [one_month, Period { start: d(2015, 2, 1), end: d(2015, 3, 31) }]), vec![]);
         assert_eq!(term.label(), "2014-07-01~2017-12-31");
         assert!(p.overlaps(&term) && !p.overlaps(&half));
+        assert_eq!(Period::year_of(d(2015, 6, 30)), Period { start: d(2015, 1, 1), end: d(2015, 12, 31) });
+    }
+
+    #[test]
+    fn progress_toward_a_target_is_not_capped() {
+        assert_eq!(format_rate(progress(377, 350).unwrap(), 1), "107.7");
+        assert_eq!(format_rate(progress(44, 120).unwrap(), 1), "36.7");
+        assert_eq!(rate(377, 350), Some(100.0));
+        assert_eq!(progress(5, 0), None);
     }
 
     #[test]

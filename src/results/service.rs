@@ -274,6 +274,10 @@ pub struct Row {
     pub cum_actual: i64,
     pub rate: Option<f64>,
     pub rate_text: String,
+    /// For a period inside one year: the actual from 1 January to the
+    /// period's end over the whole year's target, not capped (진도율).
+    pub progress: Option<f64>,
+    pub progress_text: String,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -286,6 +290,9 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub overall: Option<f64>,
     pub overall_text: String,
+    /// The year whose target the `progress` column measures against, when
+    /// the period lies inside one year.
+    pub progress_year: Option<i32>,
     pub quarter_labels: Vec<String>,
     /// Per indicator (same order as rows): actual per quarter.
     pub quarters: Vec<Vec<i64>>,
@@ -345,9 +352,11 @@ pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
 
 /// The report of a program over [from, to]: per indicator the target and
 /// actual in the period, the cumulative (누계) figures up to `to`, the rate
-/// capped at 100 % and the overall rate; the quarterly breakdown with the
+/// capped at 100 %, the progress toward the year's target for a period
+/// inside one year, and the overall rate; the quarterly breakdown with the
 /// figures that fit no single quarter in columns of their own; the budget.
 pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
+    use chrono::Datelike;
     let settings = settings(conn, program_code)?;
     let decimals = settings.decimals.clamp(0, 4) as usize;
     let program_name: String = programs::table
@@ -358,6 +367,7 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         .map(|(ko, en)| if lang == Lang::En { en } else { ko })
         .unwrap_or_else(|| program_code.to_string());
     let quarters = calc::quarters(p);
+    let progress_year = (p.start.year() == p.end.year()).then(|| p.start.year());
     let mut indicators = vec![];
     for ind in indicators_of(conn, program_code)? {
         let targets = figures(conn, &ind.id, true)?;
@@ -374,6 +384,14 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         let cum_target = sum_within(targets, upto);
         let cum_actual = counted(conn, &ind.source, upto)? + sum_within(actuals, upto);
         let rate = calc::rate(actual, target);
+        let progress = match progress_year {
+            Some(_) => {
+                let year = Period::year_of(p.end);
+                let so_far = Period { start: year.start, end: p.end };
+                calc::progress(counted(conn, &ind.source, so_far)? + sum_within(actuals, so_far), sum_within(targets, year))
+            }
+            None => None,
+        };
         let mut q = vec![];
         for (_, qp) in &quarters {
             q.push(counted(conn, &ind.source, *qp)? + sum_within(actuals, *qp));
@@ -395,6 +413,8 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
             cum_actual,
             rate_text: text(rate),
             rate,
+            progress_text: text(progress),
+            progress,
         });
     }
     let overall = calc::overall(&rows.iter().map(|r| r.rate).collect::<Vec<_>>());
@@ -407,6 +427,7 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         overall_text: text(overall),
         overall,
         rows,
+        progress_year,
         quarter_labels: quarters.into_iter().map(|(l, _)| l).collect(),
         quarters: per_quarter,
         span_labels: span_periods.iter().map(Period::label).collect(),
