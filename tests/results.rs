@@ -10,6 +10,8 @@ use common::{signed_up_resident, spawn_app, today, Browser, TestApp};
 use chrono::Datelike;
 use diesel::prelude::*;
 use naju_helper::db::schema::{indicator_actuals, indicator_targets};
+use naju_helper::i18n::Lang;
+use naju_helper::results::service;
 use naju_helper::demo;
 
 const SEED_000: &str = include_str!("data/seed-000-saturday-clinic.csv");
@@ -180,6 +182,71 @@ fn figures_that_fit_no_single_quarter_get_a_column_of_their_own() {
     assert_eq!(json["spans"][0], serde_json::json!([377, 2706]));
     let sheet = sheet_xml(&xlsx_bytes(&app, "/staff/results/export?program=saturday_clinic&format=xlsx"));
     assert!(sheet.contains("2014-07-01~2014-12-31") && sheet.contains("2014-07-01~2017-12-31") && sheet.contains("5281"), "{sheet}");
+}
+
+/// The stored figures of an indicator as the staff's figures page lists
+/// them: (period label, value), in date order; `kind` is target or actual.
+fn stored(app: &TestApp, program: &str, code: &str, kind: &str) -> Vec<(String, i64)> {
+    let mut conn = app.conn();
+    let name = service::find_indicator(&mut conn, program, code).unwrap().expect("indicator").name_ko;
+    let all = service::stored_figures(&mut conn, program, Lang::Ko).unwrap();
+    all.into_iter().filter(|(n, k, _, _)| *n == name && k == kind).map(|(_, _, label, value)| (label, value)).collect()
+}
+
+/// Seed 000 as Korean Excel saves "CSV (쉼표로 분리)": CP949, CRLF.
+fn seed_000_from_korean_excel() -> Vec<u8> {
+    let text = SEED_000.replace('\n', "\r\n");
+    let (bytes, _, unmappable) = encoding_rs::EUC_KR.encode(&text);
+    assert!(!unmappable && std::str::from_utf8(&bytes).is_err(), "really not UTF-8");
+    bytes.into_owned()
+}
+
+#[test]
+fn a_quoted_note_may_span_lines_and_bad_lines_are_named_where_they_start() {
+    let app = spawn_app();
+    let mut s = staff(&app);
+    // As a spreadsheet writes it: CRLF rows, a note cell with a line break inside quotes.
+    let file = |q2_period: &str| {
+        format!(
+            "program,indicator,period,value,kind,note\r\n\
+             saturday_clinic,sc_classes,2015Q1,24,actual,\"남편과 함께하는 출산교실\n및 임산부요가교실, \"\"산전체조\"\"\"\r\n\
+             \r\n\
+             saturday_clinic,sc_classes,{q2_period},\"1,068\",actual\r\n\
+             saturday_clinic,sc_checkups,2015Q1,184,actual,\"등록 및 관리\"\r\n"
+        )
+    };
+    let bad = import(&mut s, &file("2015.4~6"));
+    bad.assert_status(422).assert_contains("5번째 줄").assert_contains("2015.4~6").assert_lacks("2번째 줄").assert_lacks("4번째 줄").assert_lacks("6번째 줄");
+    assert!(stored(&app, "saturday_clinic", "sc_classes", "actual").is_empty(), "all or nothing");
+
+    import(&mut s, &file("2015Q2")).assert_status(200).assert_contains("3줄을 가져왔습니다");
+    assert_eq!(stored(&app, "saturday_clinic", "sc_classes", "actual"), vec![("2015Q1".to_string(), 24), ("2015Q2".to_string(), 1068)]);
+    assert_eq!(stored(&app, "saturday_clinic", "sc_checkups", "actual"), vec![("2015Q1".to_string(), 184)]);
+}
+
+#[test]
+fn a_file_saved_by_korean_excel_imports_as_it_is() {
+    let app = spawn_app();
+    let mut s = staff(&app);
+    let token = s.get("/staff/results/import").csrf();
+    s.upload("/staff/results/import", &token, "file", "토요열린보건소.csv", &seed_000_from_korean_excel()).assert_status(200).assert_contains("18줄을 가져왔습니다");
+    // The Korean indicator name was read right: its targets are stored.
+    let targets = stored(&app, "saturday_clinic", "sc_breastfeeding", "target");
+    assert_eq!(targets.iter().map(|(_, v)| v).sum::<i64>(), 480, "{targets:?}");
+    let clinic = s.get("/staff/results?program=saturday_clinic");
+    assert_eq!((rate(&clinic, "sc_checkups"), rate(&clinic, "sc_breastfeeding"), overall(&clinic)), ("96.6%".into(), "100%".into(), "98.9%".into()));
+
+    // A UTF-8 file with a BOM (Excel's "CSV UTF-8") reads the same.
+    let token = s.get("/staff/results/import").csrf();
+    let with_bom = format!("\u{feff}{SEED_001}");
+    s.upload("/staff/results/import", &token, "file", "가사돌봄.csv", with_bom.as_bytes()).assert_status(200).assert_contains("21줄을 가져왔습니다");
+    assert_eq!(stored(&app, "housework", "hw_promotion", "target").first(), Some(&("2022".to_string(), 2)), "the first line after the BOM is the header, not a figure");
+
+    // The workbook instead of its CSV: refused, nothing changed.
+    let xlsx = xlsx_bytes(&app, "/staff/results/export?program=saturday_clinic&format=xlsx");
+    let token = s.get("/staff/results/import").csrf();
+    s.upload("/staff/results/import", &token, "file", "실적.xlsx", &xlsx).assert_status(422).assert_contains("EUC-KR(CP949");
+    assert_eq!(stored(&app, "saturday_clinic", "sc_breastfeeding", "target"), targets);
 }
 
 #[test]
@@ -360,4 +427,31 @@ fn the_report_command_prints_the_quarterly_table_with_periods_of_their_own() {
     assert_eq!(lines[0], "지표,2014Q3,2014Q4,2015Q1,2015Q2,2014-07-01~2014-12-31,총계");
     assert_eq!(lines[1], "임산부·영유아 토요진료,0,0,184,110,377,671");
     assert_eq!(lines[3], "출산 및 요가교실,0,0,24,68,150,242");
+}
+
+#[test]
+fn the_import_command_reads_utf8_with_a_bom_and_euc_kr() {
+    let app = spawn_app();
+    let file = app.data_dir.join("seed-000.csv");
+    std::fs::write(&file, seed_000_from_korean_excel()).unwrap();
+    let (ok, out, err) = cli(&app, &["import-results", file.to_str().unwrap()]);
+    assert!(ok && out.contains("imported 18 lines"), "{out}{err}");
+    assert_eq!(stored(&app, "saturday_clinic", "sc_classes", "target").len(), 5);
+
+    std::fs::write(&file, format!("\u{feff}{SEED_001}")).unwrap();
+    let (ok, out, err) = cli(&app, &["import-results", file.to_str().unwrap()]);
+    assert!(ok && out.contains("imported 21 lines"), "{out}{err}");
+    let (ok, json, _) = cli(&app, &["report", "--program", "housework", "--format", "json"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap()["overall_text"], "64.85");
+
+    // A bad line in an EUC-KR file is named by its line.
+    let (bad, _, _) = encoding_rs::EUC_KR.encode("program,indicator,period,value,kind\r\nsaturday_clinic,출산 및 요가교실,2016,200,target\r\nsaturday_clinic,요가,2016,1,target\r\n");
+    std::fs::write(&file, &bad).unwrap();
+    let (ok, _, err) = cli(&app, &["import-results", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("line 3: No such indicator. (saturday_clinic,요가,2016,1,target)") && !err.contains("line 2"), "{err}");
+
+    std::fs::write(&file, b"PK\x03\x04\x14\x00\x08\x08\x80\xff").unwrap();
+    let (ok, _, err) = cli(&app, &["import-results", file.to_str().unwrap()]);
+    assert!(!ok && err.contains("not UTF-8 or EUC-KR"), "{err}");
 }

@@ -146,8 +146,8 @@ async fn import_file(ctx: Ctx, state: web::Data<AppState>, payload: Multipart) -
     } else {
         None
     };
-    let text = match (problem, String::from_utf8(upload.bytes)) {
-        (None, Ok(text)) => text,
+    let text = match (problem, import::decode(&upload.bytes)) {
+        (None, Some(text)) => text.into_owned(),
         (p, _) => {
             let mut c = tera::Context::new();
             c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &[("file", p.unwrap_or("results.import.errors.encoding"))]));
