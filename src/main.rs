@@ -238,7 +238,8 @@ fn city_export(out: Option<&str>) -> Result<(), String> {
 }
 
 fn import_results(file: &str) -> Result<(), String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+    let text = naju_helper::results::import::decode(&bytes).ok_or_else(|| format!("{file}: not UTF-8 or EUC-KR (CP949) text"))?;
     let config = Config::from_env()?;
     let core = Core::open(&config).map_err(|e| e.to_string())?;
     let mut conn = core.pool.get().map_err(|e| e.to_string())?;

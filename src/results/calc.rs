@@ -1,6 +1,7 @@
 //! The arithmetic of the results tables, as pure functions: periods, the
-//! achievement rate (capped at 100 %), the overall rate (mean of the indicator
-//! rates) and how rates are written.
+//! achievement rate (capped at 100 %), the progress toward a year's target
+//! (not capped), the overall rate (mean of the indicator rates), which
+//! figures do not fit one quarter, and how rates are written.
 
 use chrono::{Datelike, NaiveDate};
 
@@ -14,6 +15,21 @@ pub struct Period {
 impl Period {
     pub fn contains(&self, other: &Period) -> bool {
         other.start >= self.start && other.end <= self.end
+    }
+
+    pub fn overlaps(&self, other: &Period) -> bool {
+        other.start <= self.end && other.end >= self.start
+    }
+
+    /// The calendar year of `day`.
+    pub fn year_of(day: NaiveDate) -> Period {
+        let year = day.year();
+        Period { start: NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(day), end: NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(day) }
+    }
+
+    /// How a period is labelled where it stands on its own: "2014-07-01~2017-12-31".
+    pub fn label(&self) -> String {
+        format!("{}~{}", self.start, self.end)
     }
 }
 
@@ -69,9 +85,24 @@ pub fn quarters(p: Period) -> Vec<(String, Period)> {
     out
 }
 
+/// The figures' periods that lie inside `p` but inside none of its quarters
+/// (as `quarters` cuts them), in date order, each once. Such a figure cannot
+/// be put in one quarter's column without inventing how it was spread.
+pub fn spanning(p: Period, quarters: &[(String, Period)], figures: impl IntoIterator<Item = Period>) -> Vec<Period> {
+    let mut out: Vec<Period> = figures.into_iter().filter(|f| p.contains(f) && !quarters.iter().any(|(_, q)| q.contains(f))).collect();
+    out.sort_by_key(|f| (f.start, f.end));
+    out.dedup();
+    out
+}
+
 /// Achievement rate in percent: actual / target, capped at 100. None without a target.
 pub fn rate(actual: i64, target: i64) -> Option<f64> {
-    (target > 0).then(|| (actual as f64 / target as f64 * 100.0).min(100.0))
+    progress(actual, target).map(|r| r.min(100.0))
+}
+
+/// Progress in percent toward a target, not capped (107.7 means 7.7 % over). None without a target.
+pub fn progress(actual: i64, target: i64) -> Option<f64> {
+    (target > 0).then(|| actual as f64 / target as f64 * 100.0)
 }
 
 /// The overall rate: the mean of the indicator rates that exist.
@@ -133,6 +164,32 @@ mod tests {
         let labels: Vec<&str> = q.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(labels, vec!["2014Q3", "2014Q4", "2015Q1"]);
         assert_eq!(q[2].1.end, d(2015, 2, 15));
+    }
+
+    #[test]
+    fn figures_that_fit_no_single_quarter_are_kept_apart() {
+        let p = Period { start: d(2014, 7, 1), end: d(2018, 6, 30) };
+        let q = quarters(p);
+        let term = Period { start: d(2014, 7, 1), end: d(2017, 12, 31) };
+        let half = Period { start: d(2014, 7, 1), end: d(2014, 12, 31) };
+        let one_quarter = Period { start: d(2015, 1, 1), end: d(2015, 3, 31) };
+        let one_month = Period { start: d(2015, 2, 1), end: d(2015, 2, 28) };
+        let beyond = Period { start: d(2018, 1, 1), end: d(2018, 12, 31) };
+        assert_eq!(spanning(p, &q, [term, one_quarter, half, one_month, beyond, term]), vec![half, term], "sorted, once each, only inside the report");
+        // A quarter cut by the report's start is still one quarter.
+        let p = Period { start: d(2015, 2, 1), end: d(2015, 12, 31) };
+        assert_eq!(spanning(p, &quarters(p), [one_month, Period { start: d(2015, 2, 1), end: d(2015, 3, 31) }]), vec![]);
+        assert_eq!(term.label(), "2014-07-01~2017-12-31");
+        assert!(p.overlaps(&term) && !p.overlaps(&half));
+        assert_eq!(Period::year_of(d(2015, 6, 30)), Period { start: d(2015, 1, 1), end: d(2015, 12, 31) });
+    }
+
+    #[test]
+    fn progress_toward_a_target_is_not_capped() {
+        assert_eq!(format_rate(progress(377, 350).unwrap(), 1), "107.7");
+        assert_eq!(format_rate(progress(44, 120).unwrap(), 1), "36.7");
+        assert_eq!(rate(377, 350), Some(100.0));
+        assert_eq!(progress(5, 0), None);
     }
 
     #[test]

@@ -27,9 +27,13 @@ fn csv(rows: &[Vec<String>]) -> String {
 /// The tables of a report as rows of cells: (sheet key, rows).
 pub fn tables(r: &Report, i18n: &I18n, lang: Lang) -> Vec<(&'static str, Vec<Vec<String>>)> {
     let t = |k: &str| i18n.t(lang, &format!("results.cols.{k}"));
-    let mut summary = vec![vec![t("indicator"), t("unit"), t("target"), t("actual"), t("cum_target"), t("cum_actual"), t("rate")]];
+    // The progress column (진도율) is there only for a period inside one year.
+    let progress = |cell: String| r.progress_year.map(|_| cell);
+    let mut head = vec![t("indicator"), t("unit"), t("target"), t("actual"), t("cum_target"), t("cum_actual"), t("rate")];
+    head.extend(r.progress_year.map(|y| i18n.t_with(lang, "results.cols.progress", &[("year", &y.to_string())])));
+    let mut summary = vec![head];
     for row in &r.rows {
-        summary.push(vec![
+        let mut cells = vec![
             row.name.clone(),
             row.unit.clone(),
             row.target.to_string(),
@@ -37,13 +41,18 @@ pub fn tables(r: &Report, i18n: &I18n, lang: Lang) -> Vec<(&'static str, Vec<Vec
             row.cum_target.to_string(),
             row.cum_actual.to_string(),
             row.rate_text.clone(),
-        ]);
+        ];
+        cells.extend(progress(row.progress_text.clone()));
+        summary.push(cells);
     }
-    summary.push(vec![t("overall"), String::new(), String::new(), String::new(), String::new(), String::new(), r.overall_text.clone()]);
+    let mut overall = vec![t("overall"), String::new(), String::new(), String::new(), String::new(), String::new(), r.overall_text.clone()];
+    overall.extend(progress(String::new()));
+    summary.push(overall);
 
-    let mut quarterly = vec![std::iter::once(t("indicator")).chain(r.quarter_labels.iter().cloned()).collect::<Vec<_>>()];
-    for (row, q) in r.rows.iter().zip(&r.quarters) {
-        quarterly.push(std::iter::once(row.name.clone()).chain(q.iter().map(|v| v.to_string())).collect());
+    let mut quarterly =
+        vec![std::iter::once(t("indicator")).chain(r.quarter_labels.iter().cloned()).chain(r.span_labels.iter().cloned()).chain(std::iter::once(t("total"))).collect::<Vec<_>>()];
+    for (row, cells) in r.rows.iter().zip(r.quarterly_cells(|v| v.to_string())) {
+        quarterly.push(std::iter::once(row.name.clone()).chain(cells).collect());
     }
 
     let b = &r.budget;

@@ -91,6 +91,7 @@ async fn dashboard(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ReportQue
     c.insert("term_from", &term.start.to_string());
     c.insert("term_to", &term.end.to_string());
     c.insert("fmt", &report.rows.iter().map(|r| [calc::thousands(r.target), calc::thousands(r.actual), calc::thousands(r.cum_target), calc::thousands(r.cum_actual)]).collect::<Vec<_>>());
+    c.insert("quarterly", &report.quarterly_cells(calc::thousands));
     c.insert("query", &format!("program={}&from={}&to={}", q.program(), report.from, report.to));
     render(&state, &ctx, "results/dashboard.html", c)
 }
@@ -145,8 +146,8 @@ async fn import_file(ctx: Ctx, state: web::Data<AppState>, payload: Multipart) -
     } else {
         None
     };
-    let text = match (problem, String::from_utf8(upload.bytes)) {
-        (None, Ok(text)) => text,
+    let text = match (problem, import::decode(&upload.bytes)) {
+        (None, Some(text)) => text.into_owned(),
         (p, _) => {
             let mut c = tera::Context::new();
             c.insert("errors", &crate::web::field_errors(&state, ctx.lang, &[("file", p.unwrap_or("results.import.errors.encoding"))]));

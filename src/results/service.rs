@@ -274,6 +274,10 @@ pub struct Row {
     pub cum_actual: i64,
     pub rate: Option<f64>,
     pub rate_text: String,
+    /// For a period inside one year: the actual from 1 January to the
+    /// period's end over the whole year's target, not capped (진도율).
+    pub progress: Option<f64>,
+    pub progress_text: String,
 }
 
 #[derive(Serialize, Clone, Debug)]
@@ -286,10 +290,48 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub overall: Option<f64>,
     pub overall_text: String,
+    /// The year whose target the `progress` column measures against, when
+    /// the period lies inside one year.
+    pub progress_year: Option<i32>,
     pub quarter_labels: Vec<String>,
     /// Per indicator (same order as rows): actual per quarter.
     pub quarters: Vec<Vec<i64>>,
+    /// Periods of entered or imported actuals that lie inside the report's
+    /// period but inside none of its quarters ("2014-07-01~2017-12-31"):
+    /// each gets its own column rather than being spread or dropped.
+    pub span_labels: Vec<String>,
+    /// Per indicator: its figure for each of those periods, if it has one.
+    /// The quarters plus these add up to the row's `actual`.
+    pub spans: Vec<Vec<Option<i64>>>,
+    /// Entered or imported actuals that overlap the period but run past
+    /// its start or end, so they are in none of its figures.
+    pub outside: Vec<OutsideFigure>,
     pub budget: Budget,
+}
+
+impl Report {
+    /// The quarterly table's cells per indicator: each quarter, each period
+    /// of its own ("-" where the indicator has no figure for it), the total.
+    pub fn quarterly_cells(&self, number: fn(i64) -> String) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .zip(self.quarters.iter().zip(&self.spans))
+            .map(|(row, (q, spans))| {
+                q.iter()
+                    .map(|v| number(*v))
+                    .chain(spans.iter().map(|v| v.map(number).unwrap_or_else(|| "-".into())))
+                    .chain(std::iter::once(number(row.actual)))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct OutsideFigure {
+    pub indicator: String,
+    pub period: String,
+    pub value: i64,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -310,8 +352,11 @@ pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
 
 /// The report of a program over [from, to]: per indicator the target and
 /// actual in the period, the cumulative (누계) figures up to `to`, the rate
-/// capped at 100 % and the overall rate; the quarterly breakdown; the budget.
+/// capped at 100 %, the progress toward the year's target for a period
+/// inside one year, and the overall rate; the quarterly breakdown with the
+/// figures that fit no single quarter in columns of their own; the budget.
 pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
+    use chrono::Datelike;
     let settings = settings(conn, program_code)?;
     let decimals = settings.decimals.clamp(0, 4) as usize;
     let program_name: String = programs::table
@@ -322,22 +367,42 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         .map(|(ko, en)| if lang == Lang::En { en } else { ko })
         .unwrap_or_else(|| program_code.to_string());
     let quarters = calc::quarters(p);
-    let mut rows = vec![];
-    let mut per_quarter = vec![];
+    let progress_year = (p.start.year() == p.end.year()).then(|| p.start.year());
+    let mut indicators = vec![];
     for ind in indicators_of(conn, program_code)? {
         let targets = figures(conn, &ind.id, true)?;
         let actuals = figures(conn, &ind.id, false)?;
+        indicators.push((ind, targets, actuals));
+    }
+    let span_periods = calc::spanning(p, &quarters, indicators.iter().flat_map(|(_, _, a)| a.iter().map(|(f, _)| *f)));
+    let text = |r: Option<f64>| r.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into());
+    let (mut rows, mut per_quarter, mut spans, mut outside) = (vec![], vec![], vec![], vec![]);
+    for (ind, targets, actuals) in &indicators {
         let upto = Period { start: EPOCH, end: p.end };
-        let target = sum_within(&targets, p);
-        let actual = counted(conn, &ind.source, p)? + sum_within(&actuals, p);
-        let cum_target = sum_within(&targets, upto);
-        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(&actuals, upto);
+        let target = sum_within(targets, p);
+        let actual = counted(conn, &ind.source, p)? + sum_within(actuals, p);
+        let cum_target = sum_within(targets, upto);
+        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(actuals, upto);
         let rate = calc::rate(actual, target);
+        let progress = match progress_year {
+            Some(_) => {
+                let year = Period::year_of(p.end);
+                let so_far = Period { start: year.start, end: p.end };
+                calc::progress(counted(conn, &ind.source, so_far)? + sum_within(actuals, so_far), sum_within(targets, year))
+            }
+            None => None,
+        };
         let mut q = vec![];
         for (_, qp) in &quarters {
-            q.push(counted(conn, &ind.source, *qp)? + sum_within(&actuals, *qp));
+            q.push(counted(conn, &ind.source, *qp)? + sum_within(actuals, *qp));
         }
         per_quarter.push(q);
+        spans.push(span_periods.iter().map(|sp| actuals.iter().find(|(f, _)| f == sp).map(|(_, v)| *v)).collect());
+        outside.extend(actuals.iter().filter(|(f, _)| p.overlaps(f) && !p.contains(f)).map(|(f, v)| OutsideFigure {
+            indicator: ind.name(lang).to_string(),
+            period: f.label(),
+            value: *v,
+        }));
         rows.push(Row {
             code: ind.code.clone(),
             name: ind.name(lang).to_string(),
@@ -346,8 +411,10 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
             actual,
             cum_target,
             cum_actual,
-            rate_text: rate.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+            rate_text: text(rate),
             rate,
+            progress_text: text(progress),
+            progress,
         });
     }
     let overall = calc::overall(&rows.iter().map(|r| r.rate).collect::<Vec<_>>());
@@ -357,11 +424,15 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         from: p.start,
         to: p.end,
         decimals: decimals as i32,
-        overall_text: overall.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into()),
+        overall_text: text(overall),
         overall,
         rows,
+        progress_year,
         quarter_labels: quarters.into_iter().map(|(l, _)| l).collect(),
         quarters: per_quarter,
+        span_labels: span_periods.iter().map(Period::label).collect(),
+        spans,
+        outside,
         budget: budget(conn, program_code, p, decimals)?,
     })
 }
