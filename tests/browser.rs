@@ -351,7 +351,12 @@ fn housework_journey_of_resident_staff_and_agency() {
             login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
             visit(c, app, "/contractor/visits?status=requested").await?;
             click(c, "table a[href^='/contractor/visits/']").await?;
-            fill(c, "#f-helper_name", "김도우미").await?;
+            let helper: String = naju_helper::db::schema::helpers::table
+                .filter(naju_helper::db::schema::helpers::name.eq("김도우미"))
+                .select(naju_helper::db::schema::helpers::id)
+                .first(&mut app.conn())
+                .map_err(e("helper"))?;
+            find(c, "#f-helper_id").await?.select_by_value(&helper).await.map_err(e("helper"))?;
             click(c, "input[value=confirm] ~ button").await?;
             expect_text(c, "방문을 확정했습니다").await?;
             fill(c, "#f-actual_start", "09:00").await?;

@@ -9,7 +9,7 @@ use std::process::Command;
 use common::{signed_up_resident, spawn_app, today, Browser, TestApp};
 use chrono::Datelike;
 use diesel::prelude::*;
-use naju_helper::db::schema::{indicator_actuals, indicator_targets};
+use naju_helper::db::schema::{budget_executions, budgets, indicator_actuals, indicator_targets};
 use naju_helper::i18n::Lang;
 use naju_helper::results::service;
 use naju_helper::demo;
@@ -18,6 +18,16 @@ const SEED_000: &str = include_str!("data/seed-000-saturday-clinic.csv");
 const SEED_001: &str = include_str!("data/seed-001-housework.csv");
 /// Seed 000's "일정별 추진실적": one half-year (2014-07-01~2014-12-31), then quarters.
 const SEED_000_BY_PERIOD: &str = include_str!("data/seed-000-by-period.csv");
+
+/// The demo comes with the seed documents' figures; some tests start from a
+/// city that has entered none yet.
+fn without_figures(app: &TestApp) {
+    let mut conn = app.conn();
+    diesel::delete(indicator_actuals::table).execute(&mut conn).unwrap();
+    diesel::delete(indicator_targets::table).execute(&mut conn).unwrap();
+    diesel::delete(budgets::table).execute(&mut conn).unwrap();
+    diesel::delete(budget_executions::table).execute(&mut conn).unwrap();
+}
 
 fn staff(app: &TestApp) -> Browser {
     let mut b = app.browser();
@@ -83,8 +93,24 @@ fn overall(page: &common::Resp) -> String {
 }
 
 #[test]
+fn the_demo_shows_the_seed_tables_without_an_import() {
+    let app = spawn_app();
+    let mut s = staff(&app);
+    let clinic = s.get("/staff/results?program=saturday_clinic");
+    assert_eq!(rate(&clinic, "sc_checkups"), "96.6%");
+    assert_eq!(rate(&clinic, "sc_breastfeeding"), "100%");
+    assert_eq!(rate(&clinic, "sc_classes"), "100%");
+    assert_eq!(overall(&clinic), "98.9%");
+    let hw = s.get("/staff/results?program=housework");
+    assert_eq!(rate(&hw, "hw_promotion"), "68.75%");
+    assert_eq!(rate(&hw, "hw_applications"), "60.95%");
+    assert_eq!(overall(&hw), "64.85%");
+}
+
+#[test]
 fn the_seed_tables_come_out_of_the_report_exactly() {
     let app = spawn_app();
+    without_figures(&app);
     let mut s = staff(&app);
     import(&mut s, SEED_000).assert_status(200).assert_contains("18줄을 가져왔습니다");
     import(&mut s, SEED_001).assert_status(200).assert_contains("21줄을 가져왔습니다");
@@ -204,6 +230,7 @@ fn seed_000_from_korean_excel() -> Vec<u8> {
 #[test]
 fn a_quoted_note_may_span_lines_and_bad_lines_are_named_where_they_start() {
     let app = spawn_app();
+    without_figures(&app);
     let mut s = staff(&app);
     // As a spreadsheet writes it: CRLF rows, a note cell with a line break inside quotes.
     let file = |q2_period: &str| {
@@ -298,6 +325,7 @@ fn sheet_xml(bytes: &[u8]) -> String {
 #[test]
 fn a_bad_import_names_its_lines_and_saves_nothing() {
     let app = spawn_app();
+    without_figures(&app);
     let mut s = staff(&app);
     let bad = "program,indicator,period,value,kind\nhousework,hw_promotion,2023,4,target\nhousework,no_such,2023,4,target\nhousework,hw_promotion,someday,4,target\nhousework,hw_promotion,2024,-3,actual\n";
     let res = import(&mut s, bad);
@@ -312,6 +340,7 @@ fn a_bad_import_names_its_lines_and_saves_nothing() {
 /// received), and staff signed in to it.
 fn one_application_received(name: &str, email: &str) -> (TestApp, Browser) {
     let app = spawn_app();
+    without_figures(&app);
     let mut mom = signed_up_resident(&app, name, email);
     let id = common::complete_draft(&mut mom, common::due_date_at_week(25));
     common::submit_application(&mut mom, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));

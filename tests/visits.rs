@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use common::{approved_resident, spawn_app, today, Browser, TestApp};
 use diesel::prelude::*;
-use naju_helper::db::schema::{applications, outbox, visit_quotas, visit_slots, visits};
+use naju_helper::db::schema::{applications, helpers, outbox, visit_quotas, visit_slots, visits};
 use naju_helper::demo;
 
 fn login(app: &TestApp, email: &str, password: &str) -> Browser {
@@ -53,6 +53,11 @@ fn slots_on_distinct_days(app: &TestApp, b: &mut Browser, n: usize) -> Vec<Strin
 fn book(b: &mut Browser, slot: &str) -> common::Resp {
     let token = b.get("/my/visits/new").csrf();
     b.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", slot), ("cleaning", "yes"), ("notes", "강아지가 있어요")])
+}
+
+/// A demo helper on an agency's roster, by name.
+fn helper_id(app: &TestApp, name: &str) -> String {
+    helpers::table.filter(helpers::name.eq(name)).select(helpers::id).first(&mut app.conn()).unwrap()
 }
 
 fn used(app: &TestApp, application_id: &str) -> i32 {
@@ -116,10 +121,16 @@ fn she_books_her_four_visits_and_no_more_and_the_agency_confirms_and_completes()
     let page = agency.get(&format!("/contractor/visits/{}", ids[0]));
     page.assert_contains("강아지가 있어요").assert_contains("빛가람로 100");
     let token = page.csrf();
-    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "")]);
-    assert_eq!(status(&app, &ids[0]), "requested", "a helper must be named");
-    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "최도우미")]);
+    page.assert_contains("최도우미").assert_lacks("정도우미");
+    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", "")]);
+    assert_eq!(status(&app, &ids[0]), "requested", "a helper must be chosen");
+    let other_agencys = helper_id(&app, "정도우미");
+    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", &other_agencys)]);
+    assert_eq!(status(&app, &ids[0]), "requested", "only a helper of its own roster");
+    agency.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", &helper_id(&app, "최도우미"))]);
     assert_eq!(status(&app, &ids[0]), "confirmed");
+    let assigned: Option<String> = visits::table.find(&ids[0]).select(visits::helper_id).first(&mut app.conn()).unwrap();
+    assert_eq!(assigned, Some(helper_id(&app, "최도우미")));
     agency.post(&format!("/contractor/visits/{}", ids[1]), &[("csrf_token", &token), ("action", "decline"), ("reason", "인력 부족")]);
     assert_eq!(status(&app, &ids[1]), "declined");
     assert_eq!(used(&app, &app_id), 3, "a declined visit goes back to her quota");
@@ -256,7 +267,7 @@ fn the_day_before_a_confirmed_visit_she_gets_a_reminder() {
     book(&mut mom, &slot).assert_redirect("/my/visits");
     let visit = visit_ids(&app, &app_id).remove(0);
     let token = agency.get(&format!("/contractor/visits/{visit}")).csrf();
-    agency.post(&format!("/contractor/visits/{visit}"), &[("csrf_token", &token), ("action", "confirm"), ("helper_name", "박도우미")]);
+    agency.post(&format!("/contractor/visits/{visit}"), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", &helper_id(&app, "박도우미"))]);
     let body = app.wait_for("the reminder email", Duration::from_secs(15), |conn| {
         outbox::table.filter(outbox::kind.eq("visit_reminder")).select(outbox::body_text).first::<String>(conn).ok()
     });
