@@ -2,24 +2,9 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::spawn_app;
+use common::{cli, spawn_app};
 use diesel::prelude::*;
 use naju_helper::db::schema::users;
-
-fn cli(app: &common::TestApp, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_naju-helper"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("DATA_DIR", &app.data_dir)
-        .env("LOG_LEVEL", "warn")
-        .env_remove("SMTP_HOST")
-        .output()
-        .expect("run naju-helper");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 #[test]
 fn staff_accounts_are_created_from_the_command_line_and_demo_data_can_be_reset() {

@@ -272,9 +272,17 @@ impl Browser {
 
     /// Posts a multipart form with one file, as a browser's file input does.
     pub fn upload(&mut self, path: &str, csrf: &str, field: &str, file_name: &str, bytes: &[u8]) -> Resp {
+        self.upload_with(path, csrf, &[], field, file_name, bytes)
+    }
+
+    /// `upload` with other form fields before the file (e.g. which document it is).
+    pub fn upload_with(&mut self, path: &str, csrf: &str, fields: &[(&str, &str)], field: &str, file_name: &str, bytes: &[u8]) -> Resp {
         let boundary = format!("----naju{}", uuid::Uuid::new_v4().simple());
         let mut body = Vec::new();
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n").as_bytes());
+        for (name, value) in fields {
+            body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
         body.extend_from_slice(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
         );
@@ -292,6 +300,20 @@ impl Browser {
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
         self.submit("/login", "/login", &[("email", email), ("password", password)])
     }
+}
+
+/// Runs the naju-helper command against the test app's database.
+pub fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_naju-helper"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DATA_DIR", &app.data_dir)
+        .env("LOG_LEVEL", "warn")
+        .env_remove("SMTP_HOST")
+        .output()
+        .expect("run naju-helper");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)> {
