@@ -101,15 +101,12 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
         }
         let valid = account(name, email, phone, password)?;
         let password_hash = crate::accounts::password::hash(password)?;
-        let user = create_account(
+        let agency = agency.map(|code| agency_id(conn, code)).transpose()?;
+        create_account(
             conn,
             notifier,
-            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None, password_hash: &password_hash },
+            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None, password_hash: &password_hash, agency_id: agency.as_deref() },
         )?;
-        if let Some(code) = agency {
-            let id = agency_id(conn, code)?;
-            diesel::update(schema::users::table.find(&user.id)).set(schema::users::agency_id.eq(Some(id))).execute(conn)?;
-        }
     }
     Ok(())
 }

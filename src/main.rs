@@ -149,6 +149,10 @@ fn add_user(args: &[&str]) -> Result<(), String> {
     })?;
     let password_hash = naju_helper::accounts::password::hash(valid.password.expose()).map_err(|e| e.to_string())?;
     let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let agency_id = match flag(args, "--agency") {
+        Some(code) => Some(naju_helper::agencies::id_of(&mut conn, code).map_err(|e| e.to_string())?.ok_or_else(|| format!("no agency with code {code:?}: import a city file that has it"))?),
+        None => None,
+    };
     let user = service::create_account(
         &mut conn,
         &core.notifier,
@@ -159,15 +163,13 @@ fn add_user(args: &[&str]) -> Result<(), String> {
             lang: Lang::Ko,
             email_kind: None,
             password_hash: &password_hash,
+            agency_id: agency_id.as_deref(),
         },
     )
     .map_err(|e| match e {
         naju_helper::error::AppError::Conflict(key) => i18n.t(Lang::En, key),
         other => other.to_string(),
     })?;
-    if let Some(code) = flag(args, "--agency") {
-        naju_helper::agencies::assign_account(&mut conn, &user.id, code).map_err(|e| e.to_string())?;
-    }
     println!("created {} account {}", user.role, user.id);
     Ok(())
 }

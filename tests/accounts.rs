@@ -225,24 +225,31 @@ fn staff_create_a_contractor_account_that_can_sign_in() {
     let bad = staff.submit("/staff/users/new", "/staff/users", &[("role", "mayor"), ("name", ""), ("email", "x"), ("phone", ""), ("password", ""), ("password_confirm", "")]);
     bad.assert_status(422).assert_contains("계정 종류를 선택해 주세요").assert_contains("이름을 입력해 주세요");
 
-    let res = staff.submit(
-        "/staff/users/new",
-        "/staff/users",
-        &[
-            ("role", "contractor"),
-            ("name", "영산강 가사돌봄"),
-            ("email", "agency2@example.kr"),
-            ("phone", "061-333-4444"),
-            ("password", "agency-pass-01"),
-            ("password_confirm", "agency-pass-01"),
-        ],
-    );
-    res.assert_redirect("/staff/users");
-    staff.get("/staff/users").assert_contains("영산강 가사돌봄").assert_contains("계정을 만들었습니다");
+    let form = |agency_id: &str| {
+        vec![
+            ("role", "contractor".to_string()),
+            ("agency_id", agency_id.to_string()),
+            ("name", "영산강 가사돌봄".to_string()),
+            ("email", "agency-new@example.kr".to_string()),
+            ("phone", "061-333-4444".to_string()),
+            ("password", "agency-pass-01".to_string()),
+            ("password_confirm", "agency-pass-01".to_string()),
+        ]
+    };
+    let fields = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let no_agency = fields(&form(""));
+    let refs: Vec<(&str, &str)> = no_agency.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    staff.submit("/staff/users/new", "/staff/users", &refs).assert_status(422).assert_contains("기관을 골라야 합니다");
+    let agency_id = naju_helper::agencies::id_of(&mut app.conn(), "yeongsan-care").unwrap().unwrap();
+    let with_agency = fields(&form(&agency_id));
+    let refs: Vec<(&str, &str)> = with_agency.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    staff.submit("/staff/users/new", "/staff/users", &refs).assert_redirect("/staff/users");
+    staff.get("/staff/users").assert_contains("영산강 가사돌봄").assert_contains("· 영산강돌봄</td>").assert_contains("계정을 만들었습니다");
 
     let mut agency = app.browser();
-    agency.login("agency2@example.kr", "agency-pass-01").assert_redirect("/contractor");
-    let kind: String = outbox::table.filter(outbox::recipient.eq("agency2@example.kr")).select(outbox::kind).first(&mut app.conn()).unwrap();
+    agency.login("agency-new@example.kr", "agency-pass-01").assert_redirect("/contractor");
+    agency.get("/contractor/visits").assert_status(200);
+    let kind: String = outbox::table.filter(outbox::recipient.eq("agency-new@example.kr")).select(outbox::kind).first(&mut app.conn()).unwrap();
     assert_eq!(kind, "account_created");
 }
 
@@ -286,8 +293,10 @@ fn only_supervisors_create_staff_accounts_and_nobody_creates_residents_for_other
     let mut resident = another;
     resident[0] = ("role", "resident");
     b.submit("/staff/users/new", "/staff/users", &resident).assert_status(422).assert_contains("계정 종류를 선택해 주세요");
-    let mut agency = another;
+    let agency_id = naju_helper::agencies::id_of(&mut app.conn(), "naju-care").unwrap().unwrap();
+    let mut agency = another.to_vec();
     agency[0] = ("role", "contractor");
+    agency.push(("agency_id", &agency_id));
     b.submit("/staff/users/new", "/staff/users", &agency).assert_redirect("/staff/users");
 }
 

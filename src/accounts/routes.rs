@@ -201,6 +201,7 @@ async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>
                 lang,
                 email_kind: Some("welcome"),
                 password_hash: &password_hash,
+                agency_id: None,
             };
             match service::create_account(conn, &state.notifier, new) {
                 Ok(user) => {
@@ -313,16 +314,18 @@ struct UserRow {
     email: String,
     phone: String,
     role: String,
+    agency: String,
     active: bool,
     created: String,
 }
 
 async fn staff_users(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::Staff])?;
-    let users = db(&state, |conn, _| Ok(models::list_by_roles(conn, &["staff", "contractor"])?)).await?;
+    let (users, agencies) = db(&state, |conn, _| Ok((models::list_by_roles(conn, &["staff", "contractor"])?, crate::agencies::list(conn)?))).await?;
     let rows: Vec<UserRow> = users
         .into_iter()
         .map(|u| UserRow {
+            agency: u.agency_id.as_ref().and_then(|id| agencies.iter().find(|a| &a.id == id)).map(|a| a.name.clone()).unwrap_or_default(),
             created: format_datetime(u.created_at, ctx.lang),
             name: u.name,
             email: u.email,
@@ -342,10 +345,15 @@ pub struct StaffUserForm {
     #[serde(flatten)]
     account: AccountInput,
     role: String,
+    /// The agency an agency account works for.
+    agency_id: String,
 }
 
-fn staff_user_form(state: &AppState, ctx: &Ctx, form: &StaffUserForm, errors: &[(&'static str, &'static str)], status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn staff_user_form(state: &web::Data<AppState>, ctx: &Ctx, form: &StaffUserForm, errors: &[(&'static str, &'static str)], status: StatusCode) -> Result<HttpResponse, AppError> {
+    let agencies = db(state, |conn, _| Ok(crate::agencies::list(conn)?)).await?;
     let mut c = tera::Context::new();
+    c.insert("agencies", &agencies);
+    c.insert("agency_id", &form.agency_id);
     c.insert("form", &account_form_view(&form.account));
     c.insert("role", &form.role);
     c.insert("errors", &field_errors(state, ctx.lang, errors));
@@ -355,7 +363,7 @@ fn staff_user_form(state: &AppState, ctx: &Ctx, form: &StaffUserForm, errors: &[
 async fn staff_new_user_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.require(&[Role::Staff])?;
     let form = StaffUserForm { role: "contractor".into(), ..Default::default() };
-    staff_user_form(&state, &ctx, &form, &[], StatusCode::OK)
+    staff_user_form(&state, &ctx, &form, &[], StatusCode::OK).await
 }
 
 async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<StaffUserForm>) -> Result<HttpResponse, AppError> {
@@ -367,8 +375,10 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
     match role {
         None => errors.push(("role", "accounts.errors.role_invalid")),
         Some(Role::Staff) if !staff.is_supervisor => errors.push(("role", "accounts.errors.supervisor_only")),
+        Some(Role::Contractor) if form.agency_id.is_empty() => errors.push(("agency_id", "accounts.errors.agency_required")),
         _ => {}
     }
+    let agency_id = (role == Some(Role::Contractor)).then(|| form.agency_id.clone());
     if let (true, Some(role)) = (errors.is_empty(), role) {
         let input = form.account.clone();
         let lang = ctx.lang;
@@ -382,6 +392,7 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
                 lang,
                 email_kind: Some("account_created"),
                 password_hash: &password_hash,
+                agency_id: agency_id.as_deref(),
             };
             match service::create_account(conn, &state.notifier, new) {
                 Ok(_) => Ok(None),
@@ -392,10 +403,11 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
         .await?;
         match created {
             None => return Ok(redirect("/staff/users", Some("accounts.flash.user_created"))),
+            Some(key @ "accounts.errors.agency_required") => errors.push(("agency_id", key)),
             Some(key) => errors.push(("email", key)),
         }
     }
-    staff_user_form(&state, &ctx, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY)
+    staff_user_form(&state, &ctx, &form, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 #[derive(Deserialize, Default, Serialize)]

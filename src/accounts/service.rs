@@ -60,6 +60,8 @@ pub struct NewAccount<'a> {
     pub email_kind: Option<&'static str>,
     /// `password::hash` of the password, computed before taking a connection.
     pub password_hash: &'a str,
+    /// The agency an agency account works for (checked to exist).
+    pub agency_id: Option<&'a str>,
 }
 
 /// Creates the account and queues its email in one transaction.
@@ -71,6 +73,9 @@ pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_
     let result = write_tx(conn, |conn| {
         if models::email_taken(conn, email)? {
             return Err(AppError::Conflict("accounts.errors.email_taken"));
+        }
+        if let Some(agency) = new.agency_id {
+            crate::agencies::find(conn, agency)?.ok_or(AppError::Conflict("accounts.errors.agency_required"))?;
         }
         // Column tuples rather than an Insertable struct: the struct form does
         // not compile through the MultiConnection (SQLite has no DEFAULT values).
@@ -88,6 +93,7 @@ pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_
                 u::active.eq(true),
                 u::created_at.eq(now),
                 u::updated_at.eq(now),
+                u::agency_id.eq(new.agency_id),
             ))
             .execute(conn)?;
         if let Some(kind) = new.email_kind {

@@ -107,15 +107,7 @@ pub fn set_helper_active(conn: &mut DbConn, agency_id: &str, helper_id: &str, ac
     Ok(())
 }
 
-/// Links a contractor account to the agency with `code`.
-pub fn assign_account(conn: &mut DbConn, user_id: &str, code: &str) -> Result<(), AppError> {
-    use crate::db::schema::users;
-    let id: String = agencies::table
-        .filter(agencies::code.eq(code))
-        .select(agencies::id)
-        .first(conn)
-        .optional()?
-        .ok_or(AppError::NotFound)?;
-    diesel::update(users::table.find(user_id)).set(users::agency_id.eq(Some(id))).execute(conn)?;
-    Ok(())
+/// The id of the agency with `code`.
+pub fn id_of(conn: &mut DbConn, code: &str) -> QueryResult<Option<String>> {
+    agencies::table.filter(agencies::code.eq(code)).select(agencies::id).first(conn).optional()
 }
