@@ -367,7 +367,7 @@ fn housework_journey_of_resident_staff_and_agency() {
             if done != 1 {
                 return Err(format!("{done} completed visits"));
             }
-            fits_360(c, app, &["/contractor/visits", "/contractor/capacity"]).await?;
+            fits_360(c, app, &["/contractor/visits", "/contractor/capacity", "/contractor/helpers"]).await?;
             Ok(())
         })
     });
@@ -465,7 +465,7 @@ fn staff_open_the_results_report_and_download_the_xlsx() {
             if status != 200 || !kind.contains("spreadsheetml") || size < 1000 || (b0, b1) != (b'P', b'K') {
                 return Err(format!("xlsx download: {status} {kind} {size} bytes"));
             }
-            fits_360(c, app, &["/staff", "/staff/results", "/staff/applications", "/staff/clinic", "/staff/visits"]).await
+            fits_360(c, app, &["/staff", "/staff/results", "/staff/applications", "/staff/clinic", "/staff/visits", "/staff/visits/settlement", "/staff/city", "/staff/rules/new"]).await
         })
     });
 }
