@@ -289,23 +289,34 @@ def seed(db, secret, residents=10000, visits=50000, staff_sessions=8, rng_seed=8
         events.append((new_id(), aid, sub_at, uid, "submitted", ""))
         if not submitted:
             events.append((new_id(), aid, decided_at, staff_id, "approved", ""))
-            visited.append((aid, uid, max(sub_day + dt.timedelta(days=3), year_ago), decided_at))
+            visited.append((aid, uid, max(sub_day + dt.timedelta(days=3), year_ago), decided_at, districts[i % len(districts)]))
             outbox.append((new_id(), uid, "application_approved", users[i][3], "[나주시] 임신부 가사돌봄 서비스 지원 결정",
                            "%s님, 신청하신 가사돌봄 서비스 지원이 결정되었습니다." % users[i][2],
                            "<p>%s님, 신청하신 가사돌봄 서비스 지원이 결정되었습니다.</p>" % users[i][2],
                            "sent", 1, decided_at, None, decided_at, decided_at + dt.timedelta(seconds=3)))
 
-    # Agency slots on every weekday of the past year, 09:00 and 13:00.
+    # The agency serving each district (the city file's agencies; an agency
+    # without districts serves them all).
+    agency_rows = db.query("SELECT id FROM agencies WHERE active ORDER BY sort_order")
+    served = {}
+    for (agency_id,) in agency_rows:
+        codes = [r[0] for r in db.query("SELECT district_code FROM agency_districts WHERE agency_id = %s" % sql_str(agency_id))]
+        for code in (codes or districts):
+            served.setdefault(code, agency_id)
+    agency_ids = sorted({a for a in served.values()})
+
+    # Each agency's slots on every weekday of the past year, 09:00 and 13:00.
     weekdays = [year_ago + dt.timedelta(days=d) for d in range(365) if (year_ago + dt.timedelta(days=d)).weekday() < 5]
     weekdays = [d for d in weekdays if d < today]
-    slot_ids = {(d, m): new_id() for d in weekdays for m in (540, 780)}
+    slot_ids = {(a, d, m): new_id() for a in agency_ids for d in weekdays for m in (540, 780)}
     slot_booked = {k: 0 for k in slot_ids}
 
     # Visits: `visits` in all, spread over the visited applications.
     vrows = []
     n_apps = max(1, len(visited))
     base, extra = divmod(visits, n_apps)
-    for k, (aid, uid, first_day, decided_at) in enumerate(visited):
+    for k, (aid, uid, first_day, decided_at, district) in enumerate(visited):
+        agency = served[district]
         want = base + (1 if k < extra else 0)
         days = [d for d in weekdays if d >= first_day]
         if len(days) < want:
@@ -319,17 +330,18 @@ def seed(db, secret, residents=10000, visits=50000, staff_sessions=8, rng_seed=8
             counts = status != "cancelled"
             used += 1 if counts else 0
             if status != "cancelled":
-                slot_booked[(day, start)] += 1
+                slot_booked[(agency, day, start)] += 1
             begin = seoul_to_utc(day, start)
             created = min(begin - dt.timedelta(days=3), now)
-            vrows.append((new_id(), aid, uid, slot_ids[(day, start)], day, start, 4, status, "청소,세탁", "", "도우미 %d" % (k % 40 + 1),
+            vrows.append((new_id(), aid, uid, slot_ids[(agency, day, start)], day, start, 4, status, "청소,세탁", "", "도우미 %d" % (k % 40 + 1),
                           None, counts, begin - dt.timedelta(days=1) if status == "cancelled" else None,
                           begin if status == "completed" else None, begin + dt.timedelta(hours=4) if status == "completed" else None,
                           "청소,세탁" if status == "completed" else None, begin + dt.timedelta(hours=6) if status == "completed" else None,
-                          rng.randint(3, 5) if status == "completed" else None, None, begin - dt.timedelta(hours=20), created, created))
+                          rng.randint(3, 5) if status == "completed" else None, None, begin - dt.timedelta(hours=20), created, created,
+                          agency, 0))
         quotas.append((aid, max(4, used), used))
 
-    vslots = [(sid, d, m, 1000, slot_booked[(d, m)]) for (d, m), sid in slot_ids.items()]
+    vslots = [(sid, a, d, m, 1000, slot_booked[(a, d, m)]) for (a, d, m), sid in slot_ids.items()]
 
     # A year of past Saturday-clinic sessions with attended bookings.
     csessions, cslots, cbookings, walkins = [], [], [], []
@@ -383,10 +395,10 @@ def seed(db, secret, residents=10000, visits=50000, staff_sessions=8, rng_seed=8
         ("application_events", ["id", "application_id", "at", "actor_id", "action", "note"], events),
         ("capacity_counters", ["id", "used"], counter_rows),
         ("visit_quotas", ["application_id", "quota", "used"], quotas),
-        ("visit_slots", ["id", "day", "start_minute", "capacity", "booked"], vslots),
+        ("visit_slots", ["id", "agency_id", "day", "start_minute", "capacity", "booked"], vslots),
         ("visits", ["id", "application_id", "user_id", "slot_id", "day", "start_minute", "hours", "status", "tasks", "notes", "helper_name",
                     "decline_reason", "counts_against_quota", "cancelled_at", "actual_start", "actual_end", "tasks_done",
-                    "resident_confirmed_at", "rating", "comment", "reminder_sent_at", "created_at", "updated_at"], vrows),
+                    "resident_confirmed_at", "rating", "comment", "reminder_sent_at", "created_at", "updated_at", "agency_id", "copay_won"], vrows),
         ("outbox", ["id", "user_id", "kind", "recipient", "subject", "body_text", "body_html", "status", "attempts", "next_attempt_at",
                     "last_error", "created_at", "sent_at"], outbox),
         ("clinic_sessions", ["id", "day", "start_minute", "end_minute", "status", "cancel_reason", "created_at"], csessions),

@@ -70,7 +70,9 @@ pub fn spawn_app() -> TestApp {
     spawn_app_with(|_| {})
 }
 
-pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+/// An empty database of the backend under test, with a data directory:
+/// (data dir, DATABASE_URL, the PostgreSQL database's name to drop after).
+pub fn fresh_database() -> (PathBuf, String, Option<String>) {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let data_dir = std::env::temp_dir().join(format!("naju-test-{id}"));
     std::fs::create_dir_all(&data_dir).expect("create test data dir");
@@ -86,6 +88,21 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         }
         _ => (data_dir.join("test.db").to_string_lossy().into_owned(), None),
     };
+    (data_dir, database_url, pg_database)
+}
+
+/// Drops what `fresh_database` made.
+pub fn drop_database(data_dir: &std::path::Path, pg_database: Option<&str>) {
+    if let Some(name) = pg_database {
+        if let Ok(mut conn) = PgConnection::establish(&pg_admin_url()) {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (data_dir, database_url, pg_database) = fresh_database();
     let mut config = test_config(data_dir.clone(), database_url.clone());
     adjust(&mut config);
     let (tx, rx) = mpsc::channel();
@@ -140,12 +157,7 @@ impl Drop for TestApp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Some(name) = &self.pg_database {
-            if let Ok(mut conn) = PgConnection::establish(&pg_admin_url()) {
-                let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        drop_database(&self.data_dir, self.pg_database.as_deref());
     }
 }
 

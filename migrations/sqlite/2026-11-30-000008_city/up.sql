@@ -59,11 +59,11 @@ SELECT 'agency-1', 'agency-1', COALESCE((SELECT name FROM users WHERE role = 'co
 WHERE EXISTS (SELECT 1 FROM users WHERE role = 'contractor') OR EXISTS (SELECT 1 FROM visit_slot_templates) OR EXISTS (SELECT 1 FROM visit_slots);
 UPDATE users SET agency_id = 'agency-1' WHERE role = 'contractor' AND EXISTS (SELECT 1 FROM agencies WHERE id = 'agency-1');
 
--- Week templates, holidays and slots become per agency (SQLite cannot change a
--- UNIQUE constraint in place: the tables are rebuilt; visits keep pointing at
--- visit_slots by name).
-PRAGMA defer_foreign_keys = ON;
-
+-- Week templates, holidays and slots become per agency. SQLite cannot change
+-- a UNIQUE constraint in place, so these tables are rebuilt. visits refers
+-- to visit_slots: it is rebuilt too, pointing at the new table before the old
+-- one is dropped (dropping a referenced table would break its foreign key
+-- inside the migration's transaction); the renames carry the reference over.
 CREATE TABLE visit_slot_templates_new (
     id TEXT PRIMARY KEY NOT NULL,
     agency_id TEXT NOT NULL REFERENCES agencies(id) ON DELETE CASCADE,
@@ -96,14 +96,51 @@ CREATE TABLE visit_slots_new (
     UNIQUE (agency_id, day, start_minute)
 );
 INSERT INTO visit_slots_new SELECT id, 'agency-1', day, start_minute, capacity, booked FROM visit_slots;
+
+CREATE TABLE visits_new (
+    id TEXT PRIMARY KEY NOT NULL,
+    application_id TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    slot_id TEXT NOT NULL REFERENCES visit_slots_new(id),
+    day DATE NOT NULL,
+    start_minute INTEGER NOT NULL,
+    hours INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('requested', 'confirmed', 'declined', 'cancelled', 'completed', 'no_show')),
+    tasks TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    helper_name TEXT,
+    decline_reason TEXT,
+    counts_against_quota BOOLEAN NOT NULL,
+    cancelled_at TIMESTAMP,
+    actual_start TIMESTAMP,
+    actual_end TIMESTAMP,
+    tasks_done TEXT,
+    resident_confirmed_at TIMESTAMP,
+    rating INTEGER CHECK (rating BETWEEN 1 AND 5),
+    comment TEXT,
+    reminder_sent_at TIMESTAMP,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    agency_id TEXT REFERENCES agencies(id),
+    helper_id TEXT REFERENCES helpers(id) ON DELETE SET NULL,
+    copay_won INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO visits_new
+SELECT id, application_id, user_id, slot_id, day, start_minute, hours, status, tasks, notes, helper_name, decline_reason,
+       counts_against_quota, cancelled_at, actual_start, actual_end, tasks_done, resident_confirmed_at, rating, comment,
+       reminder_sent_at, created_at, updated_at,
+       (SELECT agency_id FROM visit_slots_new WHERE visit_slots_new.id = visits.slot_id), NULL, 0
+FROM visits;
+DROP TABLE visits;
 DROP TABLE visit_slots;
 ALTER TABLE visit_slots_new RENAME TO visit_slots;
+ALTER TABLE visits_new RENAME TO visits;
 CREATE INDEX visit_slots_by_day ON visit_slots(day, agency_id);
-
-ALTER TABLE visits ADD COLUMN agency_id TEXT REFERENCES agencies(id);
-ALTER TABLE visits ADD COLUMN helper_id TEXT REFERENCES helpers(id) ON DELETE SET NULL;
-ALTER TABLE visits ADD COLUMN copay_won INTEGER NOT NULL DEFAULT 0;
-UPDATE visits SET agency_id = (SELECT agency_id FROM visit_slots WHERE visit_slots.id = visits.slot_id);
+-- No two visits on the same day for one application.
+CREATE UNIQUE INDEX visits_one_per_day ON visits(application_id, day)
+    WHERE status IN ('requested', 'confirmed', 'completed', 'no_show');
+CREATE INDEX visits_by_day ON visits(day, status);
+CREATE INDEX visits_by_application ON visits(application_id);
 CREATE INDEX visits_by_agency ON visits(agency_id, day);
 CREATE INDEX visits_by_helper ON visits(helper_id, day);
 
