@@ -416,3 +416,33 @@ fn settlement_is_per_agency_with_co_pays_and_the_citys_share_as_xlsx_too() {
     xlsx.assert_status(200);
     assert!(xlsx.headers.get("content-type").unwrap().contains("spreadsheetml"));
 }
+
+#[test]
+fn each_document_is_uploaded_and_reviewed_on_its_own() {
+    let app = empty_city();
+    let mut chief = supervisor(&app);
+    apply_shipped(&mut chief, "haenam-2025.toml");
+    let case = cases().into_iter().find(|c| c.file.starts_with("haenam")).unwrap();
+    let mut mom = signed_up_resident(&app, "서류셋", "three@example.kr");
+    let id = draft(&mut mom, &case, case.due, &case.residency_start, &case.extra);
+    common::submit_application(&mut mom, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));
+    use naju_helper::db::schema::application_documents as docs;
+    let uploaded: Vec<(String, String)> = docs::table.filter(docs::application_id.eq(&id)).select((docs::id, docs::kind)).order(docs::kind.asc()).load(&mut app.conn()).unwrap();
+    let kinds: Vec<&str> = uploaded.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds, vec!["id_card", "pregnancy_confirmation", "resident_abstract"], "one upload per document asked for");
+
+    let page = chief.get(&format!("/staff/applications/{id}"));
+    page.assert_contains("주민등록초본").assert_contains("확인 전");
+    let token = page.csrf();
+    let review = |b: &mut Browser, doc: &str, decision: &str, note: &str| {
+        b.post(&format!("/staff/applications/{id}/documents/{doc}/review"), &[("csrf_token", &token), ("decision", decision), ("note", note)])
+    };
+    review(&mut chief, &uploaded[2].0, "reject", "").assert_redirect(&format!("/staff/applications/{id}"));
+    let status = |app: &TestApp, doc: &str| -> String { docs::table.find(doc).select(docs::review_status).first(&mut app.conn()).unwrap() };
+    assert_eq!(status(&app, &uploaded[2].0), "pending", "asking again needs a note");
+    review(&mut chief, &uploaded[2].0, "reject", "3개월 이내 발급분이 필요합니다");
+    review(&mut chief, &uploaded[0].0, "accept", "");
+    assert_eq!((status(&app, &uploaded[0].0), status(&app, &uploaded[2].0)), ("accepted".to_string(), "rejected".to_string()));
+    // She sees which document to send again and why.
+    mom.get(&format!("/my/applications/{id}")).assert_contains("보완 필요: 3개월 이내 발급분이 필요합니다").assert_contains("확인 완료");
+}

@@ -113,6 +113,11 @@ pub struct Document {
     pub storage_name: String,
     pub uploaded_by: Option<String>,
     pub uploaded_at: NaiveDateTime,
+    /// pending, accepted or rejected (by staff, one document at a time).
+    pub review_status: String,
+    pub review_note: String,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]

@@ -554,6 +554,24 @@ pub fn income_check_needed(rules: &RuleSet, app: &Application) -> bool {
     rules.terms.income_test.is_some_and(|t| !(t.priority_groups_exempt && rules.in_priority_group(&declared)))
 }
 
+/// Staff accept a document or ask for it again (with what is wrong), one
+/// document at a time; recorded on the application's history.
+pub fn review_document(conn: &mut DbConn, staff: &User, app_id: &str, doc_id: &str, accepted: bool, note: &str) -> Result<(), AppError> {
+    write_tx(conn, |conn| {
+        let doc = models::document(conn, app_id, doc_id)?.ok_or(AppError::NotFound)?;
+        diesel::update(application_documents::table.find(&doc.id))
+            .set((
+                application_documents::review_status.eq(if accepted { "accepted" } else { "rejected" }),
+                application_documents::review_note.eq(note),
+                application_documents::reviewed_by.eq(Some(&staff.id)),
+                application_documents::reviewed_at.eq(Some(now_utc())),
+            ))
+            .execute(conn)?;
+        let action = if accepted { "document_accepted" } else { "document_rejected" };
+        add_event(conn, app_id, Some(&staff.id), action, &format!("{}: {note}", doc.original_name))
+    })
+}
+
 pub enum Decision {
     /// `income_checked`: staff have checked the declared income against
     /// documents (required where the rules have an income test).

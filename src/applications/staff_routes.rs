@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/staff/applications/{id}/decision", web::post().to(decide))
         .route("/staff/applications/{id}/documents/{doc}", web::get().to(download_page))
         .route("/staff/applications/{id}/documents/{doc}", web::post().to(download))
+        .route("/staff/applications/{id}/documents/{doc}/review", web::post().to(review_document))
         .route("/staff/access-log", web::get().to(access_log))
         .route("/staff/rules", web::get().to(rules_list))
         .route("/staff/rules/new", web::get().to(rules_new_page))
@@ -197,6 +198,40 @@ async fn download_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(St
     c.insert("app_id", &app_id);
     c.insert("doc", &views::document_views(std::slice::from_ref(&doc), ctx.lang)[0]);
     render(&state, &ctx, "applications/staff_download.html", c)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReviewForm {
+    decision: String,
+    note: String,
+}
+
+/// Staff accept one document, or mark it to be sent again with what is wrong.
+async fn review_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(String, String)>, form: CsrfForm<ReviewForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = staff(&ctx)?;
+    let (app_id, doc_id) = path.into_inner();
+    let back = format!("/staff/applications/{app_id}");
+    let note: String = form.note.trim().chars().take(300).collect();
+    let accepted = match form.decision.as_str() {
+        "accept" => true,
+        "reject" if !note.is_empty() => false,
+        "reject" => return Ok(redirect(&back, Some("documents.errors.note_required"))),
+        _ => return Err(AppError::BadRequest("errors.bad_form")),
+    };
+    let ip = ctx.ip.clone();
+    db(&state, move |conn, state| {
+        service::review_document(conn, &user, &app_id, &doc_id, accepted, &note)?;
+        let subject = models::find(conn, &app_id)?.map(|a| a.user_id);
+        audit::record(
+            conn,
+            &state.config.secret_key,
+            Access { actor: &user, ip: &ip, subject_user_id: subject.as_deref(), record_id: Some(&doc_id), action: "change", reason: "document review" },
+        )
+    })
+    .await?;
+    Ok(redirect(&back, Some(if accepted { "documents.flash.accepted" } else { "documents.flash.rejected" })))
 }
 
 #[derive(Deserialize, Default)]

@@ -112,6 +112,8 @@ pub fn application_view(app: &Application, rules: &RuleSet, i18n: &I18n, lang: L
 pub struct DocumentView {
     pub id: String,
     pub kind: String,
+    pub review_status: String,
+    pub review_note: String,
     pub name: String,
     pub content_type: String,
     pub size_kb: i64,
@@ -123,6 +125,8 @@ pub fn document_views(docs: &[Document], lang: Lang) -> Vec<DocumentView> {
         .map(|d| DocumentView {
             id: d.id.clone(),
             kind: d.kind.clone(),
+            review_status: d.review_status.clone(),
+            review_note: d.review_note.clone(),
             name: d.original_name.clone(),
             content_type: d.content_type.clone(),
             size_kb: (d.size_bytes + 1023) / 1024,

@@ -142,6 +142,10 @@ diesel::table! {
         storage_name -> Text,
         uploaded_by -> Nullable<Text>,
         uploaded_at -> Timestamp,
+        review_status -> Text,
+        review_note -> Text,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
     }
 }
 

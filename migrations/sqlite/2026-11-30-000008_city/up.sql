@@ -154,3 +154,9 @@ ALTER TABLE applications ADD COLUMN agency_id TEXT REFERENCES agencies(id);
 
 -- Existing rule versions start at their gestational week, as before.
 UPDATE rule_sets SET terms = '{"eligible_from":{"gestational_week":' || CAST(min_gestational_week AS TEXT) || '}}';
+
+-- Each uploaded document is reviewed by staff on its own.
+ALTER TABLE application_documents ADD COLUMN review_status TEXT NOT NULL DEFAULT 'pending' CHECK (review_status IN ('pending', 'accepted', 'rejected'));
+ALTER TABLE application_documents ADD COLUMN review_note TEXT NOT NULL DEFAULT '';
+ALTER TABLE application_documents ADD COLUMN reviewed_by TEXT REFERENCES users(id) ON DELETE SET NULL;
+ALTER TABLE application_documents ADD COLUMN reviewed_at TIMESTAMP;
