@@ -91,7 +91,6 @@ fn set_settings(app: &TestApp, notice: &str, cutoff: &str) {
             ("min_notice_days", notice),
             ("cancel_cutoff_hours", cutoff),
             ("booking_horizon_days", "56"),
-            ("unit_price_won", "15000"),
             ("late_cancel_counts", "yes"),
             ("no_show_counts", "yes"),
         ],

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::{weekday_index, CityFile};
 use crate::applications::rules::{self, District};
 use crate::applications::rules_admin::{self, ValidRules};
-use crate::db::schema::{agencies, agency_districts, budgets, city_settings, clinic_programs, districts, indicator_targets, indicators, programs, report_settings, visit_settings};
+use crate::db::schema::{agencies, agency_districts, budgets, city_settings, clinic_programs, districts, indicator_targets, indicators, programs, report_settings};
 use crate::db::{new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::results::calc;
@@ -55,16 +55,16 @@ fn apply_in(conn: &mut DbConn, f: &CityFile, today: NaiveDate) -> Result<Summary
     if let Some(h) = &f.housework {
         let program_id = upsert_program(conn, crate::programs::HOUSEWORK, (&h.name, &h.name_en, &h.summary, &h.summary_en), h.active)?;
         let b = &h.booking;
-        diesel::update(visit_settings::table.find("default"))
-            .set((
-                visit_settings::min_notice_days.eq(b.min_notice_days),
-                visit_settings::booking_horizon_days.eq(b.booking_horizon_days),
-                visit_settings::cancel_cutoff_hours.eq(b.cancel_cutoff_hours),
-                visit_settings::late_cancel_counts.eq(b.late_cancel_counts),
-                visit_settings::no_show_counts.eq(b.no_show_counts),
-                visit_settings::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+        crate::visits::service::save_settings(
+            conn,
+            &crate::visits::rules::Settings {
+                min_notice_days: b.min_notice_days,
+                booking_horizon_days: b.booking_horizon_days,
+                cancel_cutoff_hours: b.cancel_cutoff_hours,
+                late_cancel_counts: b.late_cancel_counts,
+                no_show_counts: b.no_show_counts,
+            },
+        )?;
         let existing = rules::list(conn, &program_id)?;
         for r in &h.rules {
             let v = ValidRules {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::calc::{self, Period};
 use crate::db::schema::{
     application_events, applications, budget_executions, budgets, clinic_bookings, clinic_programs, clinic_sessions, clinic_walkins,
-    indicator_actuals, indicator_targets, indicators, programs, report_settings, visit_settings, visits,
+    indicator_actuals, indicator_targets, indicators, programs, report_settings, visits,
 };
 use crate::db::{new_id, DbConn};
 use crate::error::AppError;
@@ -345,7 +345,6 @@ pub struct Budget {
     pub executed_sum: i64,
     pub rate: Vec<String>,
     pub rate_sum: String,
-    pub unit_price: i64,
 }
 
 pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
@@ -452,8 +451,7 @@ fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize) -> 
         .load::<(i32, i64)>(conn)?
         .into_iter()
         .collect();
-    let unit_price: i64 = visit_settings::table.find("default").select(visit_settings::unit_price_won).first::<i32>(conn).optional()?.unwrap_or(0).into();
-    let mut b = Budget { years: years.clone(), unit_price, ..Default::default() };
+    let mut b = Budget { years: years.clone(), ..Default::default() };
     for source in SOURCES {
         let per_year: Vec<i64> = years.iter().map(|y| rows.iter().filter(|(ry, rs, _)| ry == y && rs == source).map(|(_, _, a)| a).sum()).collect();
         let sum = per_year.iter().sum();
@@ -468,7 +466,9 @@ fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize) -> 
                 start: NaiveDate::from_ymd_opt(*y, 1, 1).unwrap_or(p.start),
                 end: NaiveDate::from_ymd_opt(*y, 12, 31).unwrap_or(p.end),
             };
-            executed += counted(conn, "visit_hours", year)? * unit_price;
+            // Completed visit-hours at each agency's unit price, as settled.
+            let next_year = year.end + chrono::Duration::days(1);
+            executed += crate::visits::service::settlement(conn, year.start, next_year)?.iter().map(|r| r.amount).sum::<i64>();
         }
         b.executed.push(executed);
     }

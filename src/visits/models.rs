@@ -61,7 +61,7 @@ pub struct Template {
 }
 
 pub fn settings(conn: &mut DbConn) -> QueryResult<Settings> {
-    let (min_notice_days, cancel_cutoff_hours, late_cancel_counts, no_show_counts, booking_horizon_days, unit_price_won) = visit_settings::table
+    let (min_notice_days, cancel_cutoff_hours, late_cancel_counts, no_show_counts, booking_horizon_days) = visit_settings::table
         .find("default")
         .select((
             visit_settings::min_notice_days,
@@ -69,10 +69,9 @@ pub fn settings(conn: &mut DbConn) -> QueryResult<Settings> {
             visit_settings::late_cancel_counts,
             visit_settings::no_show_counts,
             visit_settings::booking_horizon_days,
-            visit_settings::unit_price_won,
         ))
         .first(conn)?;
-    Ok(Settings { min_notice_days, cancel_cutoff_hours, late_cancel_counts, no_show_counts, booking_horizon_days, unit_price_won })
+    Ok(Settings { min_notice_days, cancel_cutoff_hours, late_cancel_counts, no_show_counts, booking_horizon_days })
 }
 
 pub fn templates(conn: &mut DbConn, agency_id: &str) -> QueryResult<Vec<Template>> {

@@ -12,7 +12,6 @@ pub struct Settings {
     pub late_cancel_counts: bool,
     pub no_show_counts: bool,
     pub booking_horizon_days: i32,
-    pub unit_price_won: i32,
 }
 
 /// Whether a visit may be booked on `day` (a catalog key when not).
@@ -99,7 +98,7 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        Settings { min_notice_days: 2, cancel_cutoff_hours: 24, late_cancel_counts: true, no_show_counts: true, booking_horizon_days: 56, unit_price_won: 15000 }
+        Settings { min_notice_days: 2, cancel_cutoff_hours: 24, late_cancel_counts: true, no_show_counts: true, booking_horizon_days: 56 }
     }
 
     #[test]

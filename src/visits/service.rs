@@ -160,7 +160,6 @@ pub fn save_settings(conn: &mut DbConn, s: &Settings) -> Result<(), AppError> {
             visit_settings::late_cancel_counts.eq(s.late_cancel_counts),
             visit_settings::no_show_counts.eq(s.no_show_counts),
             visit_settings::booking_horizon_days.eq(s.booking_horizon_days),
-            visit_settings::unit_price_won.eq(s.unit_price_won),
             visit_settings::updated_at.eq(now_utc()),
         ))
         .execute(conn)?;

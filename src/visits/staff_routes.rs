@@ -160,7 +160,6 @@ pub struct SettingsForm {
     min_notice_days: String,
     cancel_cutoff_hours: String,
     booking_horizon_days: String,
-    unit_price_won: String,
     late_cancel_counts: String,
     no_show_counts: String,
 }
@@ -172,7 +171,6 @@ impl SettingsForm {
             min_notice_days: s.min_notice_days.to_string(),
             cancel_cutoff_hours: s.cancel_cutoff_hours.to_string(),
             booking_horizon_days: s.booking_horizon_days.to_string(),
-            unit_price_won: s.unit_price_won.to_string(),
             late_cancel_counts: yes(s.late_cancel_counts),
             no_show_counts: yes(s.no_show_counts),
         }
@@ -191,7 +189,6 @@ impl SettingsForm {
             min_notice_days: num(&self.min_notice_days, "min_notice_days", 0, 60),
             cancel_cutoff_hours: num(&self.cancel_cutoff_hours, "cancel_cutoff_hours", 0, 240),
             booking_horizon_days: num(&self.booking_horizon_days, "booking_horizon_days", 1, 365),
-            unit_price_won: num(&self.unit_price_won, "unit_price_won", 0, 10_000_000),
             late_cancel_counts: self.late_cancel_counts == "yes",
             no_show_counts: self.no_show_counts == "yes",
         };
