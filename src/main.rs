@@ -199,7 +199,7 @@ fn report(args: &[&str]) -> Result<(), String> {
     let bytes = match flag(args, "--format").unwrap_or("csv") {
         "json" => export::to_json(&r).map_err(|e| e.to_string())?.into_bytes(),
         "xlsx" => export::to_xlsx(&r, &core.i18n, lang).map_err(|e| e.to_string())?,
-        "csv" => export::to_csv(&r, &core.i18n, lang, flag(args, "--table").unwrap_or("summary")).into_bytes(),
+        "csv" => export::to_csv(&r, &core.i18n, lang, flag(args, "--table").unwrap_or("summary")).map_err(|e| e.to_string())?,
         other => return Err(format!("unknown format {other:?} (csv, xlsx, json)")),
     };
     match flag(args, "--out") {

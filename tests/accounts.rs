@@ -159,8 +159,14 @@ fn state_changing_requests_without_the_csrf_token_are_rejected() {
     b.post("/login", &[("csrf_token", &foreign), ("email", demo::STAFF_EMAIL), ("password", demo::STAFF_PASSWORD)])
         .assert_status(403);
 
-    // A form posted from another site is refused even with a valid token.
+    // Only the whole token works: a prefix of it, or it with more after it, does not.
     let token = b.get("/login").csrf();
+    for near in [&token[..token.len() - 1], &format!("{token}0")] {
+        b.post("/login", &[("csrf_token", near), ("email", demo::STAFF_EMAIL), ("password", demo::STAFF_PASSWORD)])
+            .assert_status(403);
+    }
+
+    // A form posted from another site is refused even with a valid token.
     b.post_with_headers(
         "/login",
         &[("csrf_token", &token), ("email", demo::STAFF_EMAIL), ("password", demo::STAFF_PASSWORD)],

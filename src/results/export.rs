@@ -7,21 +7,15 @@ use super::service::Report;
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Rows as RFC 4180 CSV (CRLF, fields quoted only when they must be) after a
+/// UTF-8 BOM, so Korean Excel opens the file as UTF-8.
+fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
+    let cerr = |e: String| AppError::Internal(format!("csv: {e}"));
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).flexible(true).from_writer("\u{feff}".as_bytes().to_vec());
+    for row in rows {
+        out.write_record(row).map_err(|e| cerr(e.to_string()))?;
     }
-}
-
-fn csv(rows: &[Vec<String>]) -> String {
-    let mut out = String::from("\u{feff}");
-    for r in rows {
-        out.push_str(&r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
-    }
-    out
+    out.into_inner().map_err(|e| cerr(e.to_string()))
 }
 
 /// The tables of a report as rows of cells: (sheet key, rows).
@@ -66,10 +60,10 @@ pub fn tables(r: &Report, i18n: &I18n, lang: Lang) -> Vec<(&'static str, Vec<Vec
     vec![("summary", summary), ("quarterly", quarterly), ("budget", budget)]
 }
 
-pub fn to_csv(r: &Report, i18n: &I18n, lang: Lang, table: &str) -> String {
+pub fn to_csv(r: &Report, i18n: &I18n, lang: Lang, table: &str) -> Result<Vec<u8>, AppError> {
     let all = tables(r, i18n, lang);
     let rows = all.into_iter().find(|(k, _)| *k == table).map(|(_, rows)| rows).unwrap_or_default();
-    csv(&rows)
+    csv_bytes(&rows)
 }
 
 pub fn to_xlsx(r: &Report, i18n: &I18n, lang: Lang) -> Result<Vec<u8>, AppError> {
@@ -99,4 +93,29 @@ pub fn to_xlsx(r: &Report, i18n: &I18n, lang: Lang) -> Result<Vec<u8>, AppError>
 
 pub fn to_json(r: &Report) -> Result<String, AppError> {
     serde_json::to_string_pretty(r).map_err(|e| AppError::Internal(format!("json: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_starts_with_a_bom_ends_lines_with_crlf_and_quotes_only_what_it_must() {
+        let rows = vec![vec!["지표".to_string(), "목표".into()], vec!["토요 진료".into(), "36.7".into()]];
+        let text = String::from_utf8(csv_bytes(&rows).unwrap()).unwrap();
+        assert_eq!(text, "\u{feff}지표,목표\r\n토요 진료,36.7\r\n");
+    }
+
+    /// Fields with a delimiter, a quote or a line break (CR alone too, which the
+    /// hand-written writer left unquoted) read back as the same cells.
+    #[test]
+    fn csv_fields_with_separators_and_line_breaks_round_trip() {
+        let rows = vec![vec!["a,b".to_string(), "say \"hi\"".into(), "line\nbreak".into(), "cr\ronly".into(), String::new(), "-".into()]];
+        let bytes = csv_bytes(&rows).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains("\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\ronly\",,-\r\n"), "{text:?}");
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[3..]);
+        let read: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(String::from).collect()).collect();
+        assert_eq!(read, rows);
+    }
 }

@@ -118,7 +118,7 @@ async fn export_report(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Repor
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}-{table}.csv\"")))
-                .body(export::to_csv(&report, &state.i18n, ctx.lang, table)))
+                .body(export::to_csv(&report, &state.i18n, ctx.lang, table)?))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! date, cancellation cut-off, start times in Seoul, the .ics file.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use icalendar::{Calendar, Component, Event, EventLike};
 
 use crate::time::seoul;
 
@@ -60,33 +61,27 @@ pub fn parse_hhmm(s: &str) -> Option<i32> {
     ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
 }
 
-fn ics_text(s: &str) -> String {
-    s.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace('\n', "\\n")
-}
-
 /// An iCalendar file for one visit (times in UTC, so every calendar shows the
-/// right local time).
+/// right local time). icalendar escapes text and folds lines at 75 octets.
 pub fn ics(uid: &str, start: NaiveDateTime, hours: i32, summary: &str, description: &str, stamp: NaiveDateTime) -> String {
-    let fmt = |t: NaiveDateTime| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let end = start + chrono::Duration::hours(hours as i64);
-    [
-        "BEGIN:VCALENDAR".to_string(),
-        "VERSION:2.0".into(),
-        "PRODID:-//naju-helper//visits//KO".into(),
-        "CALSCALE:GREGORIAN".into(),
-        "METHOD:PUBLISH".into(),
-        "BEGIN:VEVENT".into(),
-        format!("UID:{uid}@naju-helper"),
-        format!("DTSTAMP:{}", fmt(stamp)),
-        format!("DTSTART:{}", fmt(start)),
-        format!("DTEND:{}", fmt(end)),
-        format!("SUMMARY:{}", ics_text(summary)),
-        format!("DESCRIPTION:{}", ics_text(description)),
-        "END:VEVENT".into(),
-        "END:VCALENDAR".into(),
-        String::new(),
-    ]
-    .join("\r\n")
+    // A bare CR would break the CRLF line structure; line breaks become \n.
+    let text = |s: &str| s.replace("\r\n", "\n").replace('\r', "\n");
+    let event = Event::new()
+        .uid(&format!("{uid}@naju-helper"))
+        .timestamp(stamp.and_utc())
+        .starts(start.and_utc())
+        .ends((start + chrono::Duration::hours(hours as i64)).and_utc())
+        .summary(&text(summary))
+        .description(&text(description))
+        .done();
+    let mut calendar = Calendar::empty();
+    calendar
+        .append_property(("VERSION", "2.0"))
+        .append_property(("PRODID", "-//naju-helper//visits//KO"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", "PUBLISH"))
+        .push(event);
+    calendar.to_string()
 }
 
 #[cfg(test)]
@@ -136,5 +131,31 @@ mod tests {
         assert!(body.contains("SUMMARY:가사돌봄\\, 방문"));
         assert!(body.contains("DESCRIPTION:helper\\; 김"));
         assert!(body.starts_with("BEGIN:VCALENDAR\r\n"));
+        assert!(body.contains("\r\nBEGIN:VEVENT\r\n") && body.ends_with("END:VEVENT\r\nEND:VCALENDAR\r\n"));
+        assert!(body.contains("UID:abc@naju-helper\r\n"));
+    }
+
+    /// RFC 5545 3.3.11: commas, semicolons, backslashes and line breaks in text
+    /// are escaped, so a calendar does not read them as separators or new lines.
+    #[test]
+    fn ics_escapes_separators_and_line_breaks_in_text() {
+        let start = start_utc(d(2026, 12, 1), 9 * 60);
+        let body = ics("abc", start, 4, "방문, 오전; 1회\n메모", "a\\b\r\nc\rd", start);
+        assert!(body.contains("SUMMARY:방문\\, 오전\\; 1회\\n메모\r\n"), "{body}");
+        assert!(body.contains("DESCRIPTION:a\\\\b\\nc\\nd\r\n"), "{body}");
+        assert!(!body.replace("\r\n", "").contains(['\r', '\n']), "no bare CR or LF: {body:?}");
+    }
+
+    /// RFC 5545 3.1: content lines longer than 75 octets are folded (CRLF and a
+    /// space), never inside a UTF-8 character, and unfold to the same text.
+    #[test]
+    fn ics_folds_long_lines_at_75_octets() {
+        let start = start_utc(d(2026, 12, 1), 9 * 60);
+        let long = "도우미 최도우미 님이 방문합니다. 현관 비밀번호와 주차 안내를 확인해 주세요. 방문 시간 변경은 하루 전까지 가능합니다.";
+        let body = ics("abc", start, 4, "방문", long, start);
+        let lines: Vec<&str> = body.split("\r\n").collect();
+        assert!(lines.iter().all(|l| l.len() <= 75), "{lines:#?}");
+        assert!(lines.iter().any(|l| l.starts_with(' ')), "the description is folded: {lines:#?}");
+        assert!(body.replace("\r\n ", "").contains(&format!("DESCRIPTION:{long}\r\n")));
     }
 }

@@ -13,8 +13,10 @@ use std::pin::Pin;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use crate::accounts::models::{Role, User};
 use crate::accounts::sessions;
@@ -63,7 +65,8 @@ impl Ctx {
     }
 
     fn csrf_matches(&self, token: &str) -> bool {
-        constant_time_eq(self.csrf_token.as_bytes(), token.as_bytes())
+        // Constant time, so the response time tells nothing about how much matched.
+        bool::from(self.csrf_token.as_bytes().ct_eq(token.as_bytes()))
     }
 
     /// For forms read by hand (multipart uploads).
@@ -163,10 +166,6 @@ impl FromRequest for Ctx {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[derive(Deserialize)]
 struct CsrfField {
     #[serde(default)]
@@ -245,15 +244,14 @@ pub fn safe_local_path(path: &str) -> &str {
     }
 }
 
+/// What `urlencode` leaves as it is: RFC 3986's unreserved characters, and `/`,
+/// which a query component may hold as it is (so `?next=/my` stays readable).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// Percent-encodes UTF-8 text for a query value: `&`, `=`, `+`, `#`, `%`, spaces
+/// and every non-ASCII byte are escaped.
 pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 #[derive(Serialize)]
@@ -369,5 +367,14 @@ mod tests {
         assert_eq!(safe_local_path("/\\evil"), "/");
         assert_eq!(safe_local_path("/\t/evil.example"), "/");
         assert_eq!(safe_local_path("/my?x=1"), "/my?x=1");
+    }
+
+    #[test]
+    fn urlencode_keeps_unreserved_characters_and_escapes_the_rest() {
+        assert_eq!(urlencode("가사 돌봄"), "%EA%B0%80%EC%82%AC%20%EB%8F%8C%EB%B4%84");
+        assert_eq!(urlencode("a&b=c?d#e+f%g;h,i:j@k!l'm(n)*o[p]q$"), "a%26b%3Dc%3Fd%23e%2Bf%25g%3Bh%2Ci%3Aj%40k%21l%27m%28n%29%2Ao%5Bp%5Dq%24");
+        assert_eq!(urlencode("/my/visits?page=2"), "/my/visits%3Fpage%3D2");
+        assert_eq!(urlencode("AZaz09-_.~"), "AZaz09-_.~");
+        assert_eq!(urlencode("\r\n\t\u{0}"), "%0D%0A%09%00");
     }
 }
