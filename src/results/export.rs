@@ -1,11 +1,10 @@
 //! The report as CSV (UTF-8 with BOM, so spreadsheet programs read Korean),
 //! XLSX (one sheet per table) and JSON. Headings follow the language.
 
-use rust_xlsxwriter::{Format, Workbook};
-
 use super::service::Report;
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
+use crate::web::xlsx::Sheet;
 
 /// Rows as RFC 4180 CSV (CRLF, fields quoted only when they must be) after a
 /// UTF-8 BOM, so Korean Excel opens the file as UTF-8.
@@ -67,28 +66,12 @@ pub fn to_csv(r: &Report, i18n: &I18n, lang: Lang, table: &str) -> Result<Vec<u8
 }
 
 pub fn to_xlsx(r: &Report, i18n: &I18n, lang: Lang) -> Result<Vec<u8>, AppError> {
-    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
-    let mut wb = Workbook::new();
-    let bold = Format::new().set_bold();
     let title = format!("{} {} ~ {}", r.program_name, r.from, r.to);
-    for (key, rows) in tables(r, i18n, lang) {
-        let ws = wb.add_worksheet();
-        ws.set_name(i18n.t(lang, &format!("results.sheets.{key}"))).map_err(xerr)?;
-        ws.write_string_with_format(0, 0, &title, &bold).map_err(xerr)?;
-        for (ri, row) in rows.iter().enumerate() {
-            for (ci, cell) in row.iter().enumerate() {
-                let (rr, cc) = (ri as u32 + 2, ci as u16);
-                match cell.parse::<f64>() {
-                    Ok(n) if ri > 0 && ci > 0 => ws.write_number(rr, cc, n).map(|_| ()),
-                    _ if ri == 0 => ws.write_string_with_format(rr, cc, cell, &bold).map(|_| ()),
-                    _ => ws.write_string(rr, cc, cell).map(|_| ()),
-                }
-                .map_err(xerr)?;
-            }
-        }
-        ws.set_column_width(0, 36).map_err(xerr)?;
-    }
-    wb.save_to_buffer().map_err(xerr)
+    let sheets: Vec<Sheet> = tables(r, i18n, lang)
+        .into_iter()
+        .map(|(key, rows)| Sheet { name: i18n.t(lang, &format!("results.sheets.{key}")), title: title.clone(), rows })
+        .collect();
+    crate::web::xlsx::workbook(&sheets)
 }
 
 pub fn to_json(r: &Report) -> Result<String, AppError> {

@@ -32,7 +32,7 @@ pub fn workbook(sheets: &[Sheet]) -> Result<Vec<u8>, AppError> {
                 .map_err(xerr)?;
             }
         }
-        ws.set_column_width(0, 30).map_err(xerr)?;
+        ws.set_column_width(0, 36).map_err(xerr)?;
     }
     wb.save_to_buffer().map_err(xerr)
 }
