@@ -446,3 +446,45 @@ fn each_document_is_uploaded_and_reviewed_on_its_own() {
     // She sees which document to send again and why.
     mom.get(&format!("/my/applications/{id}")).assert_contains("보완 필요: 3개월 이내 발급분이 필요합니다").assert_contains("확인 완료");
 }
+
+#[test]
+fn where_the_city_allows_it_she_chooses_her_agency_before_booking() {
+    let app = empty_city();
+    let mut chief = supervisor(&app);
+    // Naju's file, edited: both agencies serve every district and residents choose.
+    let text = city::shipped("naju-2024.toml")
+        .unwrap()
+        .replace("visit_days = \"any_day\"", "visit_days = \"any_day\"\nresident_chooses_agency = true");
+    let start = text.find("districts = [\"46170250\", \"46170310\"").unwrap();
+    let end = start + text[start..].find('\n').unwrap();
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    let token = chief.get("/staff/city").csrf();
+    chief.post("/staff/city/import", &[("csrf_token", &token), ("text", &text)]).assert_redirect("/staff/city");
+
+    // She lives in 빛가람동, which both agencies now serve.
+    let mut case = cases().remove(0);
+    case.district = "46170570";
+    let mut mom = signed_up_resident(&app, "고르는사람", "choose@example.kr");
+    let id = draft(&mut mom, &case, case.due, &case.residency_start, &[]);
+    common::submit_application(&mut mom, &id);
+    let token = chief.get(&format!("/staff/applications/{id}")).csrf();
+    chief.post(&format!("/staff/applications/{id}/decision"), &[("csrf_token", &token), ("action", "approve")]);
+
+    let page = mom.get("/my/visits/new");
+    page.assert_contains("id=\"f-agency_id\"").assert_contains("나주가사돌봄센터").assert_contains("영산강돌봄");
+    let second = naju_helper::agencies::id_of(&mut app.conn(), "yeongsan-care").unwrap().unwrap();
+    mom.post("/my/visits/agency", &[("csrf_token", &page.csrf()), ("agency_id", &second)]).assert_redirect("/my/visits/new");
+    let page = mom.get("/my/visits/new");
+    page.assert_contains("제공기관을 바꿨습니다").assert_contains("<strong>영산강돌봄</strong>");
+    let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    mom.post("/my/visits/new", &[("csrf_token", &page.csrf()), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
+    let agency: Option<String> = visits::table.select(visits::agency_id).first(&mut app.conn()).unwrap();
+    assert_eq!(agency, Some(second.clone()));
+    // With a visit booked she can no longer switch.
+    let first = naju_helper::agencies::id_of(&mut app.conn(), "naju-care").unwrap().unwrap();
+    let token = mom.get("/my/visits/new").csrf();
+    mom.post("/my/visits/agency", &[("csrf_token", &token), ("agency_id", &first)]).assert_redirect("/my/visits/new");
+    mom.get("/my/visits/new").assert_contains("예약된 방문이 있는 동안에는 제공기관을 바꿀 수 없습니다");
+    let chosen: Option<String> = applications::table.find(&id).select(applications::agency_id).first(&mut app.conn()).unwrap();
+    assert_eq!(chosen, Some(second));
+}
