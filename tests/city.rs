@@ -488,3 +488,28 @@ fn where_the_city_allows_it_she_chooses_her_agency_before_booking() {
     let chosen: Option<String> = applications::table.find(&id).select(applications::agency_id).first(&mut app.conn()).unwrap();
     assert_eq!(chosen, Some(second));
 }
+
+#[test]
+fn staff_see_every_agencys_visits_and_can_filter_by_agency() {
+    let app = spawn_app();
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD);
+    // Two residents, one in each agency's districts, each books a visit.
+    for (name, email, district) in [("동주민", "dong@example.kr", "46170570"), ("면주민", "myeon@example.kr", "46170310")] {
+        let mut case = cases().remove(0);
+        case.district = district;
+        let mut mom = signed_up_resident(&app, name, email);
+        let id = draft(&mut mom, &case, case.due, &case.residency_start, &[]);
+        common::submit_application(&mut mom, &id);
+        let token = staff.get(&format!("/staff/applications/{id}")).csrf();
+        staff.post(&format!("/staff/applications/{id}/decision"), &[("csrf_token", &token), ("action", "approve")]);
+        let page = mom.get("/my/visits/new");
+        let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        mom.post("/my/visits/new", &[("csrf_token", &page.csrf()), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
+    }
+    let all = staff.get("/staff/visits");
+    all.assert_contains("<td>나주가사돌봄센터</td>").assert_contains("<td>영산강돌봄</td>");
+    let second = naju_helper::agencies::id_of(&mut app.conn(), "yeongsan-care").unwrap().unwrap();
+    let one = staff.get(&format!("/staff/visits?agency={second}"));
+    one.assert_contains("<td>영산강돌봄</td>").assert_lacks("<td>나주가사돌봄센터</td>");
+}

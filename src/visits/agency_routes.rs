@@ -68,6 +68,8 @@ fn rows(conn: &mut crate::db::DbConn, visits: &[models::Visit], settings: &rules
 #[derive(Deserialize, Serialize, Default, Clone)]
 #[serde(default)]
 pub struct ListQuery {
+    /// Staff only: one agency's visits (a contractor always sees her own).
+    pub agency: String,
     pub status: String,
     pub from: String,
     pub to: String,
@@ -77,7 +79,7 @@ impl ListQuery {
     pub fn filter(&self) -> VisitFilter {
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         VisitFilter {
-            agency_id: None,
+            agency_id: (!self.agency.is_empty()).then(|| self.agency.clone()),
             status: (!self.status.is_empty()).then(|| self.status.clone()),
             from: date(&self.from),
             to: date(&self.to),

@@ -37,15 +37,19 @@ async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) ->
     let query = q.into_inner();
     let filter = query.filter();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let rows = db(&state, move |conn, state| {
+    let (rows, agencies) = db(&state, move |conn, state| {
         let settings = models::settings(conn)?;
         let visits = models::list(conn, &filter, 1000)?;
+        let agencies = crate::agencies::list(conn)?;
         audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "visits" })?;
-        Ok(visits.iter().map(|v| super::views::visit_view(v, &settings, lang)).collect::<Vec<_>>())
+        let name = |id: &Option<String>| agencies.iter().find(|a| Some(&a.id) == id.as_ref()).map(|a| a.name.clone()).unwrap_or_default();
+        let rows = visits.iter().map(|v| (super::views::visit_view(v, &settings, lang), name(&v.agency_id))).collect::<Vec<_>>();
+        Ok((rows, agencies))
     })
     .await?;
     let mut c = tera::Context::new();
     c.insert("visits", &rows);
+    c.insert("agencies", &agencies);
     c.insert("q", &query);
     c.insert("statuses", &STATUSES);
     render(&state, &ctx, "visits/staff_list.html", c)
