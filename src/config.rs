@@ -30,6 +30,8 @@ pub struct Config {
     pub public_url: String,
     pub city_name: String,
     pub secret_key: String,
+    /// Keys for uploaded documents at rest (not the database's).
+    pub document_keys: crate::crypto::DocumentKeys,
     pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
     pub workers: usize,
@@ -96,7 +98,18 @@ impl Config {
             Some(_) => return Err("SECRET_KEY must be at least 32 characters".into()),
             None => load_or_create_secret(&data_dir)?,
         };
+        let current = match var("DOCUMENT_KEY") {
+            Some(k) => crate::crypto::parse_key(&k).map_err(|e| format!("DOCUMENT_KEY: {e}"))?,
+            None => crate::crypto::parse_key(&load_or_create_document_key(&data_dir)?)?,
+        };
+        let old = var("DOCUMENT_KEYS_OLD")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| crate::crypto::parse_key(k).map_err(|e| format!("DOCUMENT_KEYS_OLD: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
+            document_keys: crate::crypto::DocumentKeys::new(current, old),
             bind_addr,
             database_url,
             public_url: public_url.trim_end_matches('/').to_string(),
@@ -137,6 +150,19 @@ fn load_or_create_secret(data_dir: &std::path::Path) -> Result<String, String> {
     }
     std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    write_private(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(key)
+}
+
+/// Without DOCUMENT_KEY a random key is kept in `DATA_DIR/document.key`.
+/// Keep it apart from database backups: whoever has both reads the documents.
+fn load_or_create_document_key(data_dir: &std::path::Path) -> Result<String, String> {
+    let path = data_dir.join("document.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_string());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let key = crate::crypto::new_key();
     write_private(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(key)
 }

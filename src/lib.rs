@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod agencies;
 pub mod applications;
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod city;
 pub mod clinic;

@@ -24,6 +24,12 @@ USAGE:
   naju-helper city export [--out FILE]
                                  write the current configuration as a city file
   naju-helper city list          the city files shipped with the app
+  naju-helper backup FILE        a consistent copy of the database while the app serves
+                                 (SQLite: VACUUM INTO; PostgreSQL: pg_dump --format=custom)
+  naju-helper restore FILE       restore a backup into an empty database (then migrate)
+  naju-helper documents rotate   re-encrypt documents sealed under an old key with DOCUMENT_KEY
+                                 (the old keys in DOCUMENT_KEYS_OLD)
+  naju-helper documents new-key  print a new random DOCUMENT_KEY
   naju-helper import-results FILE.csv
                                  import past targets, actuals and budgets (see README)
   naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
@@ -76,6 +82,28 @@ fn run(args: &[String]) -> Result<(), String> {
             city_import(file, &text)
         }
         ["city", "export", rest @ ..] => city_export(flag(rest, "--out")),
+        ["backup", file] => {
+            naju_helper::backup::backup(&Config::from_env()?, std::path::Path::new(file))?;
+            println!("backup written to {file}");
+            Ok(())
+        }
+        ["restore", file] => {
+            naju_helper::backup::restore(&Config::from_env()?, std::path::Path::new(file))?;
+            println!("restored {file}");
+            Ok(())
+        }
+        ["documents", "rotate"] => {
+            let config = Config::from_env()?;
+            let core = Core::open(&config).map_err(|e| e.to_string())?;
+            let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+            let n = naju_helper::applications::documents::rotate(&mut conn, &config.document_keys).map_err(|e| e.to_string())?;
+            println!("re-encrypted {n} documents under key {}", config.document_keys.current_id());
+            Ok(())
+        }
+        ["documents", "new-key"] => {
+            println!("{}", naju_helper::crypto::new_key());
+            Ok(())
+        }
         ["city", "list"] => {
             for (name, _) in naju_helper::city::SHIPPED {
                 println!("{name}");

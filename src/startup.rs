@@ -69,6 +69,11 @@ impl Application {
         } else {
             false
         };
+        // Documents an earlier version kept as plain files go into the database, sealed.
+        let moved = crate::applications::documents::move_files_into_database(&mut *core.pool.get()?, &config.document_keys, &config.data_dir)?;
+        if moved > 0 {
+            log::info!(target: "documents", "moved {moved} uploaded documents into the database (encrypted)");
+        }
         let mailer = Mailer::from_config(&config).map_err(AppError::Internal)?;
         let listener = TcpListener::bind(&config.bind_addr)
             .map_err(|e| AppError::Internal(format!("cannot bind {}: {e}", config.bind_addr)))?;

@@ -311,14 +311,9 @@ async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<S
     }
     let (uid, aid, doc_kind) = (user.id.clone(), l.app.id.clone(), kind.clone());
     let name = if upload.file_name.is_empty() { "document".to_string() } else { upload.file_name.clone() };
-    let size = upload.bytes.len() as i64;
     db(&state, move |conn, state| {
-        let storage = documents::store(&state.config.data_dir, &upload.bytes).map_err(|e| AppError::Internal(format!("storing upload: {e}")))?;
-        let doc = NewDocument { original_name: &name, content_type, size_bytes: size, storage_name: &storage };
-        service::attach_document(conn, &uid, &aid, &doc_kind, doc).inspect_err(|_| {
-            // Nothing half-saved: the file goes if its record could not be written.
-            documents::remove(&state.config.data_dir, &storage);
-        })
+        let doc = NewDocument { original_name: &name, content_type, bytes: &upload.bytes };
+        service::attach_document(conn, &state.config.document_keys, &uid, &aid, &doc_kind, doc)
     })
     .await?;
     // A draft goes on to the check page once every kind of document is in.
@@ -441,7 +436,7 @@ async fn download(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(String,
     let (doc, bytes) = db(&state, move |conn, state| {
         let app = models::find_own(conn, &user.id, &app_id)?.ok_or(AppError::NotFound)?;
         let doc = models::document(conn, &app.id, &doc_id)?.ok_or(AppError::NotFound)?;
-        let bytes = documents::read(&state.config.data_dir, &doc.storage_name).map_err(|e| AppError::Internal(format!("reading document: {e}")))?;
+        let bytes = documents::content(conn, &state.config.document_keys, &doc.id)?;
         Ok((doc, bytes))
     })
     .await?;

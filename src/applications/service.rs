@@ -255,13 +255,15 @@ pub fn save_pregnancy(conn: &mut DbConn, user_id: &str, app_id: &str, rules: &Ru
 pub struct NewDocument<'a> {
     pub original_name: &'a str,
     pub content_type: &'a str,
-    pub size_bytes: i64,
-    pub storage_name: &'a str,
+    pub bytes: &'a [u8],
 }
 
-/// Records a stored upload on the resident's draft, or on an application
-/// where staff asked for more information.
-pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, kind: &str, doc: NewDocument<'_>) -> Result<(), AppError> {
+/// Records an upload on the resident's draft, or on an application where
+/// staff asked for more information: the record and its sealed content in
+/// one transaction (sealed before it, so the write lock is held briefly).
+pub fn attach_document(conn: &mut DbConn, keys: &crate::crypto::DocumentKeys, user_id: &str, app_id: &str, kind: &str, doc: NewDocument<'_>) -> Result<(), AppError> {
+    let id = new_id();
+    let sealed = keys.seal(id.as_bytes(), doc.bytes).map_err(AppError::Internal)?;
     write_tx(conn, |conn| {
         let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
         if !matches!(app.status(), Status::Draft | Status::InfoRequested) {
@@ -269,17 +271,19 @@ pub fn attach_document(conn: &mut DbConn, user_id: &str, app_id: &str, kind: &st
         }
         diesel::insert_into(application_documents::table)
             .values((
-                application_documents::id.eq(new_id()),
+                application_documents::id.eq(&id),
                 application_documents::application_id.eq(&app.id),
                 application_documents::kind.eq(kind),
                 application_documents::original_name.eq(doc.original_name),
                 application_documents::content_type.eq(doc.content_type),
-                application_documents::size_bytes.eq(doc.size_bytes),
-                application_documents::storage_name.eq(doc.storage_name),
+                application_documents::size_bytes.eq(doc.bytes.len() as i64),
+                // No file any more: the (unique) storage name is the record's id.
+                application_documents::storage_name.eq(&id),
                 application_documents::uploaded_by.eq(Some(user_id)),
                 application_documents::uploaded_at.eq(now_utc()),
             ))
             .execute(conn)?;
+        super::documents::insert_sealed(conn, &id, &sealed)?;
         add_event(conn, &app.id, Some(user_id), "document_uploaded", doc.original_name)
     })
 }

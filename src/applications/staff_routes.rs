@@ -264,7 +264,7 @@ async fn download(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(String,
             &state.config.secret_key,
             Access { actor: &user, ip: &ip, subject_user_id: Some(&app.user_id), record_id: Some(&doc.id), action: "download", reason: &reason },
         )?;
-        let bytes = documents::read(&state.config.data_dir, &doc.storage_name).map_err(|e| AppError::Internal(format!("reading document: {e}")))?;
+        let bytes = documents::content(conn, &state.config.document_keys, &doc.id)?;
         Ok((doc, bytes))
     })
     .await?;

@@ -504,10 +504,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    document_contents (document_id) {
+        document_id -> Text,
+        key_id -> Text,
+        nonce -> Binary,
+        ciphertext -> Binary,
+    }
+}
+
+diesel::joinable!(document_contents -> application_documents (document_id));
 diesel::joinable!(agency_districts -> agencies (agency_id));
 diesel::joinable!(helpers -> agencies (agency_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    document_contents,
     city_settings,
     districts,
     agencies,

@@ -40,6 +40,9 @@ pub struct TestApp {
     pg_database: Option<String>,
 }
 
+/// The document key test apps run with.
+pub const TEST_DOCUMENT_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 /// A configuration for tests: fast outbox polling, short retries, demo data on.
 pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
     Config {
@@ -48,6 +51,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         public_url: "http://127.0.0.1".into(),
         city_name: "나주시".into(),
         secret_key: "test-secret-key-0123456789abcdef0123456789".into(),
+        document_keys: naju_helper::crypto::DocumentKeys::new(naju_helper::crypto::parse_key(TEST_DOCUMENT_KEY).unwrap(), vec![]),
         smtp: None,
         mail_from: "나주시 보건소 <no-reply@naju-helper.test>".into(),
         workers: 2,
@@ -103,6 +107,21 @@ pub fn drop_database(data_dir: &std::path::Path, pg_database: Option<&str>) {
 
 pub fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (data_dir, database_url, pg_database) = fresh_database();
+    start(data_dir, database_url, pg_database, adjust)
+}
+
+/// Another instance of the app on `first`'s database (its own data
+/// directory and port), as behind a load balancer. It leaves the database
+/// to `first` to drop.
+pub fn spawn_instance(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = std::env::temp_dir().join(format!("naju-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data_dir).expect("create test data dir");
+    start(data_dir, first.database_url.clone(), None, adjust)
+}
+
+/// Starts the app on a database made by `fresh_database` (and filled by
+/// the test, e.g. restored from a backup); the TestApp drops it after.
+pub fn start(data_dir: PathBuf, database_url: String, pg_database: Option<String>, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = test_config(data_dir.clone(), database_url.clone());
     adjust(&mut config);
     let (tx, rx) = mpsc::channel();
@@ -210,6 +229,13 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The same visitor (cookies) talking to another instance.
+    pub fn at(&self, other: &TestApp) -> Browser {
+        let mut b = Browser::new(&other.base);
+        b.cookies = self.cookies.clone();
+        b
+    }
+
     pub fn new(base: &str) -> Browser {
         Browser {
             agent: ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(60)).build(),
@@ -316,12 +342,19 @@ impl Browser {
 
 /// Runs the naju-helper command against the test app's database.
 pub fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    cli_env(app, args, &[("DOCUMENT_KEY", TEST_DOCUMENT_KEY)])
+}
+
+/// `cli` with other environment variables.
+pub fn cli_env(app: &TestApp, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_naju-helper"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
         .env("DATA_DIR", &app.data_dir)
         .env("LOG_LEVEL", "warn")
         .env_remove("SMTP_HOST")
+        .env_remove("DOCUMENT_KEYS_OLD")
+        .envs(env.iter().copied())
         .output()
         .expect("run naju-helper");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
