@@ -144,36 +144,34 @@ pub fn create_version(conn: &mut DbConn, program_id: &str, v: &ValidRules, creat
 /// Inserts the next version inside the caller's transaction; returns its id.
 pub fn insert_version(conn: &mut DbConn, program_id: &str, v: &ValidRules, created_by: Option<&str>) -> Result<String, AppError> {
     let id = new_id();
-    {
-        let last: Option<i32> = rule_sets::table
-            .filter(rule_sets::program_id.eq(program_id))
-            .select(diesel::dsl::max(rule_sets::version))
-            .first(conn)?;
-        diesel::insert_into(rule_sets::table)
-            .values((
-                rule_sets::id.eq(&id),
-                rule_sets::program_id.eq(program_id),
-                rule_sets::version.eq(last.unwrap_or(0) + 1),
-                rule_sets::effective_from.eq(v.effective_from),
-                rule_sets::region_code.eq(&v.region_code),
-                rule_sets::region_name.eq(&v.region_name),
-                rule_sets::districts.eq(serde_json::to_string(&v.districts).unwrap_or_else(|_| "[]".into())),
-                rule_sets::min_gestational_week.eq(match v.terms.eligible_from {
-                    EligibleFrom::GestationalWeek(n) => n,
-                    _ => 0,
-                }),
-                rule_sets::min_residency_months.eq(v.min_residency_months),
-                rule_sets::visit_count.eq(v.visit_count),
-                rule_sets::visit_hours.eq(v.visit_hours),
-                rule_sets::yearly_capacity.eq(v.yearly_capacity),
-                rule_sets::applications_open.eq(v.applications_open),
-                rule_sets::note.eq(&v.note),
-                rule_sets::terms.eq(serde_json::to_string(&v.terms).unwrap_or_else(|_| "{}".into())),
-                rule_sets::created_by.eq(created_by),
-                rule_sets::created_at.eq(now_utc()),
-            ))
-            .execute(conn)?;
-    }
+    let last: Option<i32> = rule_sets::table
+        .filter(rule_sets::program_id.eq(program_id))
+        .select(diesel::dsl::max(rule_sets::version))
+        .first(conn)?;
+    diesel::insert_into(rule_sets::table)
+        .values((
+            rule_sets::id.eq(&id),
+            rule_sets::program_id.eq(program_id),
+            rule_sets::version.eq(last.unwrap_or(0) + 1),
+            rule_sets::effective_from.eq(v.effective_from),
+            rule_sets::region_code.eq(&v.region_code),
+            rule_sets::region_name.eq(&v.region_name),
+            rule_sets::districts.eq(serde_json::to_string(&v.districts).unwrap_or_else(|_| "[]".into())),
+            rule_sets::min_gestational_week.eq(match v.terms.eligible_from {
+                EligibleFrom::GestationalWeek(n) => n,
+                _ => 0,
+            }),
+            rule_sets::min_residency_months.eq(v.min_residency_months),
+            rule_sets::visit_count.eq(v.visit_count),
+            rule_sets::visit_hours.eq(v.visit_hours),
+            rule_sets::yearly_capacity.eq(v.yearly_capacity),
+            rule_sets::applications_open.eq(v.applications_open),
+            rule_sets::note.eq(&v.note),
+            rule_sets::terms.eq(serde_json::to_string(&v.terms).unwrap_or_else(|_| "{}".into())),
+            rule_sets::created_by.eq(created_by),
+            rule_sets::created_at.eq(now_utc()),
+        ))
+        .execute(conn)?;
     Ok(id)
 }
 

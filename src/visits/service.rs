@@ -75,36 +75,34 @@ pub fn save_templates(conn: &mut DbConn, agency_id: &str, entries: &[(i32, i32, 
 
 /// `save_templates` inside the caller's transaction.
 pub fn apply_templates(conn: &mut DbConn, agency_id: &str, entries: &[(i32, i32, i32)], today: NaiveDate) -> Result<(), AppError> {
-    {
-        diesel::delete(visit_slot_templates::table.filter(visit_slot_templates::agency_id.eq(agency_id))).execute(conn)?;
-        for (weekday, start_minute, helpers) in entries {
-            diesel::insert_into(visit_slot_templates::table)
-                .values((
-                    visit_slot_templates::id.eq(new_id()),
-                    visit_slot_templates::agency_id.eq(agency_id),
-                    visit_slot_templates::weekday.eq(weekday),
-                    visit_slot_templates::start_minute.eq(start_minute),
-                    visit_slot_templates::helpers.eq(helpers),
-                ))
-                .execute(conn)?;
-        }
-        let future: Vec<Slot> = visit_slots::table
-            .filter(visit_slots::agency_id.eq(agency_id))
-            .filter(visit_slots::day.ge(today))
-            .select(Slot::as_select())
-            .load(conn)?;
-        for slot in future {
-            let weekday = slot.day.weekday().num_days_from_monday() as i32;
-            match entries.iter().find(|(w, m, _)| *w == weekday && *m == slot.start_minute) {
-                Some((_, _, helpers)) => set_slot_capacity(conn, &slot.id, *helpers)?,
-                None if slot.booked == 0 => {
-                    diesel::delete(visit_slots::table.find(&slot.id)).execute(conn)?;
-                }
-                None => set_slot_capacity(conn, &slot.id, 0)?,
-            }
-        }
-        Ok(())
+    diesel::delete(visit_slot_templates::table.filter(visit_slot_templates::agency_id.eq(agency_id))).execute(conn)?;
+    for (weekday, start_minute, helpers) in entries {
+        diesel::insert_into(visit_slot_templates::table)
+            .values((
+                visit_slot_templates::id.eq(new_id()),
+                visit_slot_templates::agency_id.eq(agency_id),
+                visit_slot_templates::weekday.eq(weekday),
+                visit_slot_templates::start_minute.eq(start_minute),
+                visit_slot_templates::helpers.eq(helpers),
+            ))
+            .execute(conn)?;
     }
+    let future: Vec<Slot> = visit_slots::table
+        .filter(visit_slots::agency_id.eq(agency_id))
+        .filter(visit_slots::day.ge(today))
+        .select(Slot::as_select())
+        .load(conn)?;
+    for slot in future {
+        let weekday = slot.day.weekday().num_days_from_monday() as i32;
+        match entries.iter().find(|(w, m, _)| *w == weekday && *m == slot.start_minute) {
+            Some((_, _, helpers)) => set_slot_capacity(conn, &slot.id, *helpers)?,
+            None if slot.booked == 0 => {
+                diesel::delete(visit_slots::table.find(&slot.id)).execute(conn)?;
+            }
+            None => set_slot_capacity(conn, &slot.id, 0)?,
+        }
+    }
+    Ok(())
 }
 
 /// A holiday: no new bookings that day (existing ones stay for the agency to move).
