@@ -143,8 +143,54 @@ pub fn recent(conn: &mut DbConn, limit: i64, lang: crate::i18n::Lang) -> Result<
         .collect())
 }
 
-/// Walks the whole chain. Returns the first sequence number that does not
-/// match (edited, inserted or removed row), or None when it is intact.
+/// Once a day (Seoul date) the chain's tail is anchored: its last sequence
+/// number and hash are stored in `access_log_anchors` and emailed to every
+/// active supervisor, a copy outside the database. Safe to run from every
+/// instance: the day is the anchor's key. Returns whether this call anchored.
+pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: NaiveDateTime) -> Result<bool, AppError> {
+    use crate::db::schema::{access_log_anchors as anchors, users};
+    let day = crate::time::to_seoul(now).date_naive();
+    let done: i64 = anchors::table.filter(anchors::day.eq(day)).count().get_result(conn)?;
+    if done > 0 {
+        return Ok(false);
+    }
+    let result = crate::db::write_tx(conn, |conn| {
+        let (seq, hash) = access_log::table
+            .order(access_log::seq.desc())
+            .select((access_log::seq, access_log::hash))
+            .first::<(i64, String)>(conn)
+            .optional()?
+            .unwrap_or((0, GENESIS.to_string()));
+        diesel::insert_into(anchors::table)
+            .values((anchors::day.eq(day), anchors::last_seq.eq(seq), anchors::last_hash.eq(&hash), anchors::created_at.eq(now)))
+            .execute(conn)?;
+        let supervisors: Vec<(String, String, String)> = users::table
+            .filter(users::role.eq("staff"))
+            .filter(users::is_supervisor.eq(true))
+            .filter(users::active.eq(true))
+            .select((users::id, users::email, users::locale))
+            .load(conn)?;
+        for (id, email, locale) in supervisors {
+            let lang = crate::i18n::Lang::from_code(&locale).unwrap_or(crate::i18n::Lang::Ko);
+            let mut context = tera::Context::new();
+            context.insert("day", &day.to_string());
+            context.insert("seq", &seq);
+            context.insert("hash", &hash);
+            notifier.enqueue(conn, crate::notify::Email { user_id: Some(&id), to: &email, kind: "access_log_digest", lang, context })?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(true),
+        Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Walks the whole chain, then checks every daily anchor against it.
+/// Returns the first sequence number that does not match (an edited,
+/// inserted or removed row, or an anchored row that is gone, as when the
+/// newest rows were deleted), or None when it is intact.
 pub fn verify_chain(conn: &mut DbConn, secret: &str) -> Result<Option<i64>, AppError> {
     let entries: Vec<Entry> = access_log::table.order(access_log::seq.asc()).select(Entry::as_select()).load(conn)?;
     let mut prev = GENESIS.to_string();
@@ -169,5 +215,19 @@ pub fn verify_chain(conn: &mut DbConn, secret: &str) -> Result<Option<i64>, AppE
         prev = e.hash;
         expected_seq += 1;
     }
+    use crate::db::schema::access_log_anchors as anchors;
+    let tail: Vec<(i64, String)> = anchors::table.order(anchors::last_seq.asc()).select((anchors::last_seq, anchors::last_hash)).load(conn)?;
+    for (seq, hash) in tail.into_iter().filter(|(seq, _)| *seq > 0) {
+        let stored: Option<String> = access_log::table.find(seq).select(access_log::hash).first(conn).optional()?;
+        if stored.as_deref() != Some(hash.as_str()) {
+            return Ok(Some(seq));
+        }
+    }
     Ok(None)
+}
+
+/// The daily anchors, newest first, for the supervisor's page.
+pub fn anchors(conn: &mut DbConn, limit: i64) -> Result<Vec<(chrono::NaiveDate, i64, String)>, AppError> {
+    use crate::db::schema::access_log_anchors as a;
+    Ok(a::table.order(a::day.desc()).limit(limit).select((a::day, a::last_seq, a::last_hash)).load(conn)?)
 }

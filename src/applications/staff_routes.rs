@@ -277,13 +277,15 @@ async fn access_log(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse
         return Err(AppError::Forbidden);
     }
     let lang = ctx.lang;
-    let (entries, broken_at) = db(&state, move |conn, state| {
+    let (entries, broken_at, anchors) = db(&state, move |conn, state| {
         let entries = audit::recent(conn, 500, lang)?;
         let broken = audit::verify_chain(conn, &state.config.secret_key)?;
-        Ok((entries, broken))
+        let anchors: Vec<(String, i64, String)> = audit::anchors(conn, 30)?.into_iter().map(|(d, s, h)| (crate::time::format_date(d, lang), s, h)).collect();
+        Ok((entries, broken, anchors))
     })
     .await?;
     let mut c = tera::Context::new();
+    c.insert("anchors", &anchors);
     c.insert("entries", &entries);
     c.insert("chain_ok", &broken_at.is_none());
     c.insert("broken_at", &broken_at);

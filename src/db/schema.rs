@@ -505,6 +505,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_log_anchors (day) {
+        day -> Date,
+        last_seq -> BigInt,
+        last_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     document_contents (document_id) {
         document_id -> Text,
         key_id -> Text,
@@ -518,6 +527,7 @@ diesel::joinable!(agency_districts -> agencies (agency_id));
 diesel::joinable!(helpers -> agencies (agency_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    access_log_anchors,
     document_contents,
     city_settings,
     districts,

@@ -75,6 +75,9 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     if let Err(e) = crate::clinic::service::send_reminders(&mut conn, &notifier, now_utc()) {
                         log::error!(target: "scheduler", "clinic reminders failed: {e}");
                     }
+                    if let Err(e) = crate::audit::anchor_daily(&mut conn, &notifier, now_utc()) {
+                        log::error!(target: "scheduler", "access-log anchor failed: {e}");
+                    }
                 }
                 if last_purge.elapsed() > Duration::from_secs(600) {
                     last_purge = std::time::Instant::now();
