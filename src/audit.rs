@@ -155,12 +155,15 @@ pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: 
         return Ok(false);
     }
     let result = crate::db::write_tx(conn, |conn| {
-        let (seq, hash) = access_log::table
+        // An empty log has no tail to anchor yet: the next round tries again.
+        let Some((seq, hash)) = access_log::table
             .order(access_log::seq.desc())
             .select((access_log::seq, access_log::hash))
             .first::<(i64, String)>(conn)
             .optional()?
-            .unwrap_or((0, GENESIS.to_string()));
+        else {
+            return Ok(false);
+        };
         diesel::insert_into(anchors::table)
             .values((anchors::day.eq(day), anchors::last_seq.eq(seq), anchors::last_hash.eq(&hash), anchors::created_at.eq(now)))
             .execute(conn)?;
@@ -178,10 +181,10 @@ pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: 
             context.insert("hash", &hash);
             notifier.enqueue(conn, crate::notify::Email { user_id: Some(&id), to: &email, kind: "access_log_digest", lang, context })?;
         }
-        Ok(())
+        Ok(true)
     });
     match result {
-        Ok(()) => Ok(true),
+        Ok(anchored) => Ok(anchored),
         Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
     }

@@ -68,7 +68,8 @@ fn rotating_the_document_key_keeps_every_document_readable() {
 
     let (ok, new_key) = cli_env(&app, &["documents", "new-key"], &[]);
     assert!(ok, "{new_key}");
-    let new_key = new_key.trim().to_string();
+    // The key is the one line of 64 hex digits (log lines may go to stderr).
+    let new_key = new_key.lines().find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit())).expect("a new key").to_string();
     let (ok, out) = cli_env(&app, &["documents", "rotate"], &[("DOCUMENT_KEY", &new_key), ("DOCUMENT_KEYS_OLD", TEST_DOCUMENT_KEY)]);
     assert!(ok && out.contains("re-encrypted 1 documents"), "{out}");
     let new_id: String = contents::table.find(&doc).select(contents::key_id).first(&mut app.conn()).unwrap();
