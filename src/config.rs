@@ -39,6 +39,8 @@ pub struct Config {
     pub outbox_poll: Duration,
     pub outbox_retry_base: Duration,
     pub outbox_retry_max: Duration,
+    /// Failed attempts after which a message is given up as `failed`.
+    pub outbox_max_attempts: i32,
     /// How often scheduled jobs (visit reminders) run.
     pub scheduler_interval: Duration,
     pub session_idle: Duration,
@@ -122,6 +124,7 @@ impl Config {
             outbox_poll: Duration::from_millis(parse_var("OUTBOX_POLL_MS", 2000)?),
             outbox_retry_base: Duration::from_secs(parse_var("OUTBOX_RETRY_BASE_SECS", 30)?),
             outbox_retry_max: Duration::from_secs(parse_var("OUTBOX_RETRY_MAX_SECS", 3600)?),
+            outbox_max_attempts: parse_var("OUTBOX_MAX_ATTEMPTS", 24)?.max(1),
             scheduler_interval: Duration::from_secs(parse_var("SCHEDULER_INTERVAL_SECS", 60)?),
             session_idle: Duration::from_secs(60 * parse_var("SESSION_IDLE_MINUTES", 30u64)?),
             login_max_failures_account: parse_var("LOGIN_MAX_FAILURES_ACCOUNT", 5)?,

@@ -242,7 +242,8 @@ struct MessageRow {
     id: String,
     subject: String,
     created: String,
-    delivered: bool,
+    /// sent, pending or failed
+    status: String,
 }
 
 async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -262,7 +263,7 @@ async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespo
 }
 
 fn message_row(m: notify::OutboxMessage, lang: crate::i18n::Lang) -> MessageRow {
-    MessageRow { id: m.id, subject: m.subject, created: format_datetime(m.created_at, lang), delivered: m.status == "sent" }
+    MessageRow { id: m.id, subject: m.subject, created: format_datetime(m.created_at, lang), status: m.status }
 }
 
 async fn my_messages(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -282,7 +283,7 @@ async fn my_message(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
     c.insert("subject", &message.subject);
     c.insert("body", &message.body_text);
     c.insert("created", &format_datetime(message.created_at, ctx.lang));
-    c.insert("delivered", &(message.status == "sent"));
+    c.insert("status", &message.status);
     render(&state, &ctx, "accounts/message.html", c)
 }
 

@@ -59,6 +59,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         outbox_poll: Duration::from_millis(100),
         outbox_retry_base: Duration::from_millis(300),
         outbox_retry_max: Duration::from_secs(2),
+        outbox_max_attempts: 24,
         scheduler_interval: Duration::from_millis(200),
         session_idle: Duration::from_secs(1800),
         login_max_failures_account: 5,
