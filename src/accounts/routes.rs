@@ -195,7 +195,7 @@ async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>
         db(&state, move |conn, state| {
             let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
             let new = NewAccount {
-                account: &valid,
+                account: valid.profile(),
                 role: Role::Resident,
                 is_supervisor: false,
                 lang,
@@ -387,7 +387,7 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
         let created = db(&state, move |conn, state| {
             let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
             let new = NewAccount {
-                account: &valid,
+                account: valid.profile(),
                 role,
                 is_supervisor: false,
                 lang,
