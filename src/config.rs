@@ -47,6 +47,9 @@ pub struct Config {
     pub login_max_failures_account: i32,
     pub login_max_failures_ip: i32,
     pub login_lock: Duration,
+    /// Sign-ups one IP may make within `signup_window`.
+    pub signup_max_per_ip: i32,
+    pub signup_window: Duration,
     pub load_demo: bool,
     /// Behind a reverse proxy: take the client IP from X-Forwarded-For.
     pub trust_proxy: bool,
@@ -130,6 +133,8 @@ impl Config {
             login_max_failures_account: parse_var("LOGIN_MAX_FAILURES_ACCOUNT", 5)?,
             login_max_failures_ip: parse_var("LOGIN_MAX_FAILURES_IP", 30)?,
             login_lock: Duration::from_secs(60 * parse_var("LOGIN_LOCK_MINUTES", 15u64)?),
+            signup_max_per_ip: parse_var("SIGNUP_MAX_PER_IP", 20)?,
+            signup_window: Duration::from_secs(60 * parse_var("SIGNUP_WINDOW_MINUTES", 60u64)?),
             load_demo: parse_var("DEMO_DATA", true)?,
             trust_proxy: matches!(var("TRUST_PROXY").as_deref(), Some("1" | "true")),
             data_dir,

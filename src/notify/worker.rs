@@ -50,7 +50,7 @@ impl OutboxWorker {
 }
 
 /// Also the app's scheduler: the day-before visit reminders (every minute) and
-/// the purge of expired sessions (every ten minutes).
+/// the purge of expired sessions and sign-up links (every ten minutes).
 fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
     let mut last_reminders: Option<std::time::Instant> = None;
@@ -84,6 +84,9 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     last_purge = std::time::Instant::now();
                     if let Err(e) = sessions::purge_expired(&mut conn, now_utc()) {
                         log::error!(target: "outbox", "session purge failed: {e}");
+                    }
+                    if let Err(e) = crate::accounts::signup::purge_expired(&mut conn, now_utc()) {
+                        log::error!(target: "outbox", "sign-up purge failed: {e}");
                     }
                 }
             }
