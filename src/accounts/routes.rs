@@ -256,7 +256,7 @@ async fn signup_confirm(ctx: Ctx, state: web::Data<AppState>, path: web::Path<St
     let token = path.into_inner();
     let (t, old_key) = (token.clone(), ctx.session_key.clone());
     let outcome = db(&state, move |conn, state| match signup::confirm(conn, &state.notifier, &state.config.secret_key, &t)? {
-        Confirmed::Created(user) => Ok(Ok(sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user.id, state.config.session_idle)?)),
+        Confirmed::Created(user_id) => Ok(Ok(sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user_id, state.config.session_idle)?)),
         other => Ok(Err(other)),
     })
     .await?;

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::domain::{Email, PersonName, Phone};
-use super::models::{self, Role, User};
+use super::models::{self, Role};
 use super::service::{insert_account, NewAccount, Profile};
 use super::throttle;
 use crate::config::Config;
@@ -97,7 +97,8 @@ pub fn pending_email(conn: &mut DbConn, secret: &str, token: &str) -> Result<Opt
 }
 
 pub enum Confirmed {
-    Created(User),
+    /// The new account's id.
+    Created(String),
     /// Expired, used, or never issued.
     Invalid,
     /// The address got an account meanwhile (another link, or staff).
@@ -126,7 +127,7 @@ pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str
             agency_id: None,
         };
         match insert_account(conn, notifier, &new) {
-            Ok(_) => Ok(models::find_by_email(conn, email.as_str())?.map_or(Confirmed::Invalid, Confirmed::Created)),
+            Ok(user_id) => Ok(Confirmed::Created(user_id)),
             Err(AppError::Conflict(_)) => Ok(Confirmed::AlreadyRegistered),
             Err(e) => Err(e),
         }
