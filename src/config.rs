@@ -39,12 +39,17 @@ pub struct Config {
     pub outbox_poll: Duration,
     pub outbox_retry_base: Duration,
     pub outbox_retry_max: Duration,
+    /// Failed attempts after which a message is given up as `failed`.
+    pub outbox_max_attempts: i32,
     /// How often scheduled jobs (visit reminders) run.
     pub scheduler_interval: Duration,
     pub session_idle: Duration,
     pub login_max_failures_account: i32,
     pub login_max_failures_ip: i32,
     pub login_lock: Duration,
+    /// Sign-ups one IP may make within `signup_window`.
+    pub signup_max_per_ip: i32,
+    pub signup_window: Duration,
     pub load_demo: bool,
     /// Behind a reverse proxy: take the client IP from X-Forwarded-For.
     pub trust_proxy: bool,
@@ -122,11 +127,14 @@ impl Config {
             outbox_poll: Duration::from_millis(parse_var("OUTBOX_POLL_MS", 2000)?),
             outbox_retry_base: Duration::from_secs(parse_var("OUTBOX_RETRY_BASE_SECS", 30)?),
             outbox_retry_max: Duration::from_secs(parse_var("OUTBOX_RETRY_MAX_SECS", 3600)?),
+            outbox_max_attempts: parse_var("OUTBOX_MAX_ATTEMPTS", 24)?.max(1),
             scheduler_interval: Duration::from_secs(parse_var("SCHEDULER_INTERVAL_SECS", 60)?),
             session_idle: Duration::from_secs(60 * parse_var("SESSION_IDLE_MINUTES", 30u64)?),
             login_max_failures_account: parse_var("LOGIN_MAX_FAILURES_ACCOUNT", 5)?,
             login_max_failures_ip: parse_var("LOGIN_MAX_FAILURES_IP", 30)?,
             login_lock: Duration::from_secs(60 * parse_var("LOGIN_LOCK_MINUTES", 15u64)?),
+            signup_max_per_ip: parse_var("SIGNUP_MAX_PER_IP", 20)?,
+            signup_window: Duration::from_secs(60 * parse_var("SIGNUP_WINDOW_MINUTES", 60u64)?),
             load_demo: parse_var("DEMO_DATA", true)?,
             trust_proxy: matches!(var("TRUST_PROXY").as_deref(), Some("1" | "true")),
             data_dir,

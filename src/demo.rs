@@ -105,7 +105,7 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
         create_account(
             conn,
             notifier,
-            NewAccount { account: &valid, role, is_supervisor, lang: Lang::Ko, email_kind: None, password_hash: &password_hash, agency_id: agency.as_deref() },
+            NewAccount { account: valid.profile(), role, is_supervisor, lang: Lang::Ko, email_kind: None, password_hash: &password_hash, agency_id: agency.as_deref() },
         )?;
     }
     Ok(())

@@ -185,7 +185,7 @@ fn add_user(args: &[&str]) -> Result<(), String> {
         &mut conn,
         &core.notifier,
         NewAccount {
-            account: &valid,
+            account: valid.profile(),
             role,
             is_supervisor: args.contains(&"--supervisor"),
             lang: Lang::Ko,

@@ -3,22 +3,40 @@
 
 mod common;
 
-use common::{signed_up_resident, signup_form, spawn_app, spawn_app_with};
+use common::smtp::SmtpSink;
+use common::{confirm_signup, signed_up_resident, signup_form, signup_link, spawn_app, spawn_app_with};
 use diesel::prelude::*;
-use naju_helper::db::schema::{outbox, sessions, users};
+use naju_helper::config::{SmtpConfig, SmtpSecurity};
+use naju_helper::db::schema::{outbox, sessions, signups, users};
 use naju_helper::demo;
 
 #[test]
-fn a_resident_signs_up_and_lands_on_her_page_with_a_welcome_email_queued() {
+fn a_resident_signs_up_by_confirming_her_address_and_lands_on_her_page() {
     let app = spawn_app();
     let mut b = app.browser();
     let res = b.submit("/signup", "/signup", &signup_form("박서연", "Seoyeon@Example.kr"));
-    res.assert_redirect("/my");
+    res.assert_status(200).assert_contains("메일함을 확인해 주세요").assert_contains("seoyeon@example.kr 주소로 메일을 보냈습니다");
 
-    let page = b.get("/my");
-    page.assert_status(200).assert_contains("박서연님, 안녕하세요.").assert_contains("회원가입이 완료되었습니다");
-
+    // No account until the address is confirmed, and no one is signed in.
     let mut conn = app.conn();
+    let accounts = || users::table.filter(users::email.eq("seoyeon@example.kr")).count().get_result::<i64>(&mut app.conn()).unwrap();
+    assert_eq!(accounts(), 0);
+    b.get("/my").assert_redirect("/login?next=/my");
+    let (kind, subject, user_id): (String, String, Option<String>) = outbox::table
+        .filter(outbox::recipient.eq("seoyeon@example.kr"))
+        .select((outbox::kind, outbox::subject, outbox::user_id))
+        .first(&mut conn)
+        .expect("a confirmation email");
+    assert_eq!((kind.as_str(), user_id), ("signup_confirm", None));
+    assert!(subject.contains("나주시"), "subject names the city: {subject}");
+
+    // Opening the link only shows the button (mail scanners open links too).
+    let link = signup_link(&app, "seoyeon@example.kr");
+    b.get(&link).assert_status(200).assert_contains("가입 마치기").assert_contains("seoyeon@example.kr");
+    assert_eq!(accounts(), 0);
+    confirm_signup(&app, &mut b, "seoyeon@example.kr").assert_redirect("/my");
+    b.get("/my").assert_status(200).assert_contains("박서연님, 안녕하세요.").assert_contains("회원가입이 완료되었습니다");
+
     let (role, hash, phone): (String, String, String) = users::table
         .filter(users::email.eq("seoyeon@example.kr"))
         .select((users::role, users::password_hash, users::phone))
@@ -28,14 +46,122 @@ fn a_resident_signs_up_and_lands_on_her_page_with_a_welcome_email_queued() {
     assert_eq!(phone, "010-2222-3333");
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "argon2id hash, got {hash}");
     assert!(!hash.contains("safe-pass-2026"));
-    let welcome: Vec<(String, String)> = outbox::table
+    let welcome: i64 = outbox::table
         .filter(outbox::recipient.eq("seoyeon@example.kr"))
-        .select((outbox::kind, outbox::subject))
-        .load(&mut conn)
+        .filter(outbox::kind.eq("welcome"))
+        .filter(outbox::user_id.is_not_null())
+        .count()
+        .get_result(&mut conn)
         .unwrap();
-    assert_eq!(welcome.len(), 1);
-    assert_eq!(welcome[0].0, "welcome");
-    assert!(welcome[0].1.contains("나주시"), "subject names the city: {}", welcome[0].1);
+    assert_eq!(welcome, 1);
+    app.browser().login("seoyeon@example.kr", "safe-pass-2026").assert_redirect("/my");
+
+    // The link works once.
+    let mut again = app.browser();
+    again.get(&link).assert_status(200).assert_contains("만료되었거나 이미 사용되었습니다");
+    let token = again.get("/login").csrf();
+    again.post(&link, &[("csrf_token", &token)]).assert_status(410);
+    assert_eq!(accounts(), 1);
+}
+
+#[test]
+fn sign_up_answers_the_same_whether_or_not_the_address_is_registered_and_tells_the_owner_by_email() {
+    let sink = SmtpSink::start();
+    let port = sink.port;
+    let app = spawn_app_with(move |c| c.smtp = Some(SmtpConfig { host: "127.0.0.1".into(), port, security: SmtpSecurity::None, username: None, password: None }));
+    let mut b = app.browser();
+    let new = b.submit("/signup", "/signup", &signup_form("김하나", "hana@example.kr"));
+    let registered = b.submit("/signup", "/signup", &signup_form("김하나", demo::RESIDENT_EMAIL));
+    assert_eq!(new.status, 200);
+    assert_eq!(registered.status, new.status);
+    assert_eq!(registered.set_cookies, new.set_cookies);
+    assert_eq!(registered.body.replace(demo::RESIDENT_EMAIL, "ADDRESS"), new.body.replace("hana@example.kr", "ADDRESS"), "the same page either way");
+    registered.assert_lacks("이미 가입된");
+
+    // The owner hears of it by email; her account and password stay as they were.
+    let (id, user_id, body): (String, Option<String>, String) = outbox::table
+        .filter(outbox::recipient.eq(demo::RESIDENT_EMAIL))
+        .filter(outbox::kind.eq("signup_existing"))
+        .select((outbox::id, outbox::user_id, outbox::body_text))
+        .first(&mut app.conn())
+        .expect("a note to the owner");
+    let owner: String = users::table.filter(users::email.eq(demo::RESIDENT_EMAIL)).select(users::id).first(&mut app.conn()).unwrap();
+    assert_eq!(user_id.as_deref(), Some(owner.as_str()), "in her copies too");
+    assert!(body.contains("/login") && body.contains("/password/forgot"), "{body}");
+    assert!(body.contains("이하늘님"), "greets the owner, not the name typed: {body}");
+    let note = sink.wait_for_message(std::time::Duration::from_secs(20), |m| m.contains(&format!("Message-ID: <{id}@naju-helper>")));
+    assert!(note.contains(&format!("To: {}", demo::RESIDENT_EMAIL)), "{note}");
+    let links_for_owner: i64 = outbox::table
+        .filter(outbox::recipient.eq(demo::RESIDENT_EMAIL))
+        .filter(outbox::kind.eq("signup_confirm"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(links_for_owner, 0, "no sign-up link for a registered address");
+    app.browser().login(demo::RESIDENT_EMAIL, "safe-pass-2026").assert_status(401);
+    app.browser().login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_redirect("/my");
+    // The new address got its link.
+    signup_link(&app, "hana@example.kr");
+}
+
+#[test]
+fn a_sign_up_link_stops_working_when_the_address_got_an_account_another_way_or_after_a_day() {
+    let app = spawn_app();
+    // Two sign-ups of one address: the first link used retires the other.
+    let mut first = app.browser();
+    first.submit("/signup", "/signup", &signup_form("정미래", "mirae@example.kr")).assert_status(200);
+    let older = signup_link(&app, "mirae@example.kr");
+    let mut second = app.browser();
+    second.submit("/signup", "/signup", &signup_form("정미래", "mirae@example.kr")).assert_status(200);
+    confirm_signup(&app, &mut second, "mirae@example.kr").assert_redirect("/my");
+    first.get(&older).assert_contains("만료되었거나 이미 사용되었습니다").assert_lacks("<form method=\"post\" action=\"/signup/confirm/");
+    let token = first.get("/login").csrf();
+    first.post(&older, &[("csrf_token", &token)]).assert_status(410);
+
+    // A supervisor made a staff account for the address meanwhile: the link says so.
+    let mut b = app.browser();
+    b.submit("/signup", "/signup", &signup_form("한보라", "bora@example.kr")).assert_status(200);
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    let account = [("role", "staff"), ("name", "한보라"), ("email", "bora@example.kr"), ("phone", "061-339-4444"), ("password", "staff-pass-01"), ("password_confirm", "staff-pass-01")];
+    staff.submit("/staff/users/new", "/staff/users", &account).assert_redirect("/staff/users");
+    confirm_signup(&app, &mut b, "bora@example.kr").assert_status(409).assert_contains("이미 계정이 있습니다");
+
+    // A day later the link has expired.
+    let mut late = app.browser();
+    late.submit("/signup", "/signup", &signup_form("윤소망", "somang@example.kr")).assert_status(200);
+    diesel::update(signups::table)
+        .set(signups::expires_at.eq(naju_helper::time::now_utc() - chrono::Duration::seconds(1)))
+        .execute(&mut app.conn())
+        .unwrap();
+    let link = signup_link(&app, "somang@example.kr");
+    late.get(&link).assert_contains("만료되었거나 이미 사용되었습니다");
+    let token = late.get("/login").csrf();
+    late.post(&link, &[("csrf_token", &token)]).assert_status(410);
+    let created: i64 = users::table.filter(users::email.eq("somang@example.kr")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(created, 0);
+}
+
+#[test]
+fn sign_ups_from_one_ip_are_limited_whatever_the_address() {
+    let app = spawn_app_with(|c| c.signup_max_per_ip = 3);
+    let mut b = app.browser();
+    for email in ["one@example.kr", demo::RESIDENT_EMAIL, "three@example.kr"] {
+        b.submit("/signup", "/signup", &signup_form("김하나", email)).assert_status(200);
+    }
+    for email in ["four@example.kr", demo::RESIDENT_EMAIL] {
+        b.submit("/signup", "/signup", &signup_form("김하나", email))
+            .assert_status(429)
+            .assert_contains("가입 요청이 너무 많았습니다")
+            .assert_contains("60분 후에");
+    }
+    // Nothing was sent for the refused ones.
+    let mails: i64 = outbox::table.filter(outbox::recipient.eq("four@example.kr")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(mails, 0);
+    let owner_notes: i64 = outbox::table.filter(outbox::kind.eq("signup_existing")).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(owner_notes, 1);
+    // Bad input is still explained next to its fields, not refused.
+    b.submit("/signup", "/signup", &signup_form("", "five@example.kr")).assert_status(422);
 }
 
 #[test]
@@ -65,17 +191,6 @@ fn bad_sign_up_input_is_explained_next_to_each_field_and_nothing_is_lost_or_save
         .assert_lacks("value=\"short\"");
     let count: i64 = users::table.filter(users::role.eq("resident")).count().get_result(&mut app.conn()).unwrap();
     assert_eq!(count, 1, "only the demo resident exists");
-}
-
-#[test]
-fn an_email_can_only_sign_up_once() {
-    let app = spawn_app();
-    let _first = signed_up_resident(&app, "김하나", "hana@example.kr");
-    let mut other = app.browser();
-    other
-        .submit("/signup", "/signup", &signup_form("김하나", "HANA@example.kr"))
-        .assert_status(422)
-        .assert_contains("이미 가입된 이메일 주소입니다");
 }
 
 #[test]
@@ -325,15 +440,7 @@ fn browsing_anonymously_stores_no_session_until_a_form_needs_one() {
 
 /// The reset link from the newest password_reset email to `to`.
 fn reset_link(app: &common::TestApp, to: &str) -> String {
-    let body: String = outbox::table
-        .filter(outbox::recipient.eq(to))
-        .filter(outbox::kind.eq("password_reset"))
-        .order(outbox::created_at.desc())
-        .select(outbox::body_text)
-        .first(&mut app.conn())
-        .expect("a reset email");
-    let start = body.find("/password/reset/").expect("link in the email");
-    body[start..start + "/password/reset/".len() + 64].to_string()
+    common::emailed_link(app, to, "password_reset", "/password/reset/")
 }
 
 #[test]

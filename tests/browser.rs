@@ -251,6 +251,15 @@ async fn wait_until(c: &Client, ok: impl Fn(&str) -> bool) -> Res {
     }
 }
 
+/// After the sign-up form: the "check your email" page, then the link from
+/// the email (read from the outbox) and its button, which signs her in.
+async fn finish_signup(c: &Client, app: &TestApp, email: &str) -> Res {
+    expect_text(c, "메일함을 확인해 주세요").await?;
+    visit(c, app, &common::signup_link(app, email)).await?;
+    click(c, "main form button[type=submit]").await?;
+    wait_until(c, |p| p == "/my").await
+}
+
 async fn logout(c: &Client) -> Res {
     click(c, "form[action='/logout'] button").await
 }
@@ -288,7 +297,7 @@ fn housework_journey_of_resident_staff_and_agency() {
             fill(c, "#f-password_confirm", "browser-pass-1").await?;
             find(c, "#f-agree_terms").await?.click().await.map_err(e("consent"))?;
             click(c, "form[action='/signup'] button[type=submit]").await?;
-            wait_until(c, |p| p == "/my").await?;
+            finish_signup(c, app, "browser-mom@example.kr").await?;
             expect_text(c, "브라우저맘님, 안녕하세요.").await?;
 
             // She applies, with her document.
@@ -414,6 +423,7 @@ fn clinic_journey_with_waiting_list_promotion() {
             fill(c, "#f-password_confirm", "waiting-pass-1").await?;
             find(c, "#f-agree_terms").await?.click().await.map_err(e("consent"))?;
             click(c, "form[action='/signup'] button[type=submit]").await?;
+            finish_signup(c, app, "waiting-mom@example.kr").await?;
             book_yoga(c, app, &due, false).await?;
             expect_text(c, "방금 자리가 모두 찼습니다").await?;
             book_yoga(c, app, &due, true).await?;

@@ -79,3 +79,48 @@ fn an_installation_from_before_agencies_keeps_its_slots_visits_and_agency_accoun
     }
     common::drop_database(&data_dir, pg.as_deref());
 }
+
+/// Migrations before the one that lets mail fail (2026-11-30-000011_outbox_failed).
+const BEFORE_OUTBOX_FAILED: usize = 10;
+
+#[test]
+fn queued_and_sent_mail_survive_the_outbox_rebuild_and_failed_is_allowed_after_it() {
+    let (data_dir, url, pg) = common::fresh_database();
+    {
+        let (pool, _) = db::build_pool(&url, 2).unwrap();
+        let mut conn = pool.get().unwrap();
+        run_first(&mut conn, BEFORE_OUTBOX_FAILED);
+        conn.batch_execute(
+            "INSERT INTO users (id, role, name, email, phone, password_hash, locale, is_supervisor, active, created_at, updated_at) VALUES
+               ('u-mom', 'resident', '김임신', 'm@x.kr', '010', 'h', 'ko', FALSE, TRUE, '2026-01-01 00:00:00', '2026-01-01 00:00:00');
+             INSERT INTO outbox (id, user_id, kind, recipient, subject, body_text, body_html, status, attempts, next_attempt_at, last_error, created_at, sent_at) VALUES
+               ('m-queued', 'u-mom', 'welcome', 'm@x.kr', 's', 't', 'h', 'pending', 3, '2026-01-02 00:00:00', 'smtp: timed out', '2026-01-01 00:00:00', NULL),
+               ('m-sent', 'u-mom', 'welcome', 'm@x.kr', 's', 't', 'h', 'sent', 1, '2026-01-01 00:00:00', NULL, '2026-01-01 00:00:00', '2026-01-01 00:01:00');",
+        )
+        .unwrap();
+        db::run_migrations(&mut conn).unwrap();
+
+        use naju_helper::db::schema::outbox;
+        let rows: Vec<(String, String, i32, Option<String>, Option<chrono::NaiveDateTime>)> = outbox::table
+            .order(outbox::id.asc())
+            .select((outbox::id, outbox::status, outbox::attempts, outbox::last_error, outbox::failed_at))
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("m-queued".to_string(), "pending".to_string(), 3, Some("smtp: timed out".to_string()), None),
+                ("m-sent".to_string(), "sent".to_string(), 1, None, None),
+            ],
+            "every message as it was"
+        );
+        diesel::update(outbox::table.find("m-queued")).set(outbox::status.eq("failed")).execute(&mut conn).expect("failed is a status now");
+        let bogus = diesel::update(outbox::table.find("m-sent")).set(outbox::status.eq("lost")).execute(&mut conn);
+        assert!(bogus.is_err(), "the status is still checked");
+        // The rebuilt table still lets an account go without losing its mail.
+        conn.batch_execute("DELETE FROM users WHERE id = 'u-mom'").unwrap();
+        let orphaned: i64 = outbox::table.filter(outbox::user_id.is_null()).count().get_result(&mut conn).unwrap();
+        assert_eq!(orphaned, 2);
+    }
+    common::drop_database(&data_dir, pg.as_deref());
+}

@@ -1,14 +1,16 @@
-//! Email is queued with the change that causes it and survives delivery failures.
+//! Email is queued with the change that causes it and survives delivery
+//! failures; what cannot be delivered ends as failed, and staff resend it.
 
 mod common;
 
 use std::time::Duration;
 
 use common::smtp::{free_port, SmtpSink};
-use common::{signed_up_resident, spawn_app, spawn_app_with};
+use common::{signed_up_resident, spawn_app, spawn_app_with, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::config::{SmtpConfig, SmtpSecurity};
-use naju_helper::db::schema::outbox;
+use naju_helper::db::schema::{access_log, outbox};
+use naju_helper::demo;
 
 #[test]
 fn mail_survives_an_smtp_outage_and_is_delivered_on_retry() {
@@ -18,10 +20,17 @@ fn mail_survives_an_smtp_outage_and_is_delivered_on_retry() {
     });
     let _resident = signed_up_resident(&app, "오다은", "daeun@example.kr");
 
+    let welcome: String = outbox::table
+        .filter(outbox::recipient.eq("daeun@example.kr"))
+        .filter(outbox::kind.eq("welcome"))
+        .select(outbox::id)
+        .first(&mut app.conn())
+        .expect("a welcome message");
+
     // Nothing listens yet: the first attempt fails, the message stays queued.
     let (attempts, error) = app.wait_for("a failed delivery attempt", Duration::from_secs(20), |conn| {
         outbox::table
-            .filter(outbox::recipient.eq("daeun@example.kr"))
+            .find(&welcome)
             .select((outbox::status, outbox::attempts, outbox::last_error))
             .first::<(String, i32, Option<String>)>(conn)
             .ok()
@@ -36,10 +45,11 @@ fn mail_survives_an_smtp_outage_and_is_delivered_on_retry() {
 
     // The mail server comes back: the retry delivers it, exactly once.
     let sink = SmtpSink::start_on(port);
-    let received = sink.wait_for_messages(1, Duration::from_secs(20));
+    let message_id = format!("Message-ID: <{welcome}@naju-helper>");
+    let message = sink.wait_for_message(Duration::from_secs(20), |m| m.contains(&message_id));
     let sent_at = app.wait_for("the message to be marked sent", Duration::from_secs(10), |conn| {
         outbox::table
-            .filter(outbox::recipient.eq("daeun@example.kr"))
+            .find(&welcome)
             .filter(outbox::status.eq("sent"))
             .select(outbox::sent_at)
             .first::<Option<chrono::NaiveDateTime>>(conn)
@@ -47,11 +57,11 @@ fn mail_survives_an_smtp_outage_and_is_delivered_on_retry() {
             .flatten()
     });
     assert!(sent_at > chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap());
-    let message = &received[0];
-    assert!(message.contains("daeun@example.kr"), "{message}");
+    assert!(message.contains("To: daeun@example.kr"), "{message}");
     assert!(message.contains("Subject:"), "{message}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(sink.messages().len(), 1, "delivered once, not again");
+    let copies = sink.messages().iter().filter(|m| m.contains(&message_id)).count();
+    assert_eq!(copies, 1, "delivered once, not again");
 }
 
 #[test]
@@ -59,21 +69,21 @@ fn without_smtp_mail_is_written_as_eml_files() {
     let app = spawn_app();
     let _resident = signed_up_resident(&app, "윤소망", "somang@example.kr");
     let dir = app.data_dir.join("outbox");
-    let file = app.wait_for("an .eml file", Duration::from_secs(10), |_| {
+    // Other mail (the supervisors' daily access-log anchor) may be there too.
+    let content = app.wait_for("an .eml file to her", Duration::from_secs(10), |_| {
         std::fs::read_dir(&dir)
             .ok()?
             .filter_map(|e| e.ok())
-            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .map(|e| e.path())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .find(|content| content.contains("To: somang@example.kr"))
     });
-    let content = std::fs::read_to_string(file).unwrap();
-    assert!(content.contains("somang@example.kr"), "{content}");
-    let status: String = outbox::table
-        .filter(outbox::recipient.eq("somang@example.kr"))
-        .select(outbox::status)
-        .first(&mut app.conn())
-        .unwrap();
-    assert_eq!(status, "sent");
+    assert!(content.contains("Subject:"), "{content}");
+    // Both her messages (the sign-up link and the welcome) end as sent.
+    app.wait_for("both messages sent", Duration::from_secs(10), |conn| {
+        let statuses: Vec<String> = outbox::table.filter(outbox::recipient.eq("somang@example.kr")).select(outbox::status).load(conn).ok()?;
+        (statuses.len() == 2 && statuses.iter().all(|s| s == "sent")).then_some(())
+    });
 }
 
 #[test]
@@ -82,4 +92,192 @@ fn a_resident_sees_copies_of_her_messages() {
     let mut b = signed_up_resident(&app, "배나래", "narae@example.kr");
     let page = b.get("/my/messages");
     page.assert_status(200).assert_contains("나주헬퍼 회원가입을 환영합니다");
+}
+
+/// An app that delivers through `sink` and gives up after `max_attempts`.
+fn app_sending_to(sink: &SmtpSink, max_attempts: i32) -> TestApp {
+    let port = sink.port;
+    spawn_app_with(move |c| {
+        c.smtp = Some(SmtpConfig { host: "127.0.0.1".into(), port, security: SmtpSecurity::None, username: None, password: None });
+        c.outbox_max_attempts = max_attempts;
+    })
+}
+
+/// Status, attempts and reason of the message to `recipient` once it has failed.
+fn wait_until_failed(app: &TestApp, recipient: &str) -> (i32, String) {
+    app.wait_for("the message to fail", Duration::from_secs(20), |conn| {
+        outbox::table
+            .filter(outbox::recipient.eq(recipient))
+            .filter(outbox::status.eq("failed"))
+            .select((outbox::attempts, outbox::last_error, outbox::failed_at))
+            .first::<(i32, Option<String>, Option<chrono::NaiveDateTime>)>(conn)
+            .ok()
+            .map(|(attempts, reason, failed_at)| {
+                assert!(failed_at.is_some(), "the time of failure is kept");
+                (attempts, reason.unwrap_or_default())
+            })
+    })
+}
+
+/// A supervisor signs in and creates a staff account for `email`, which
+/// queues an "account created" email to it. Returns her browser.
+fn staff_create_account_for(app: &TestApp, email: &str) -> Browser {
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    let form = [
+        ("role", "staff"),
+        ("name", "김직원"),
+        ("email", email),
+        ("phone", "061-339-4444"),
+        ("password", "staff-pass-01"),
+        ("password_confirm", "staff-pass-01"),
+    ];
+    staff.submit("/staff/users/new", "/staff/users", &form).assert_redirect("/staff/users");
+    staff
+}
+
+fn message_id(app: &TestApp, recipient: &str) -> String {
+    outbox::table.filter(outbox::recipient.eq(recipient)).select(outbox::id).first(&mut app.conn()).expect("a message")
+}
+
+#[test]
+fn a_recipient_refused_for_good_ends_failed_after_one_attempt_with_the_reason() {
+    let sink = SmtpSink::start();
+    sink.refuse_recipient("clerk@exmaple.kr", "550 5.1.1 <clerk@exmaple.kr>: Recipient address rejected");
+    let app = app_sending_to(&sink, 8);
+    let _staff = staff_create_account_for(&app, "clerk@exmaple.kr");
+
+    let (attempts, reason) = wait_until_failed(&app, "clerk@exmaple.kr");
+    assert_eq!(attempts, 1, "a 5xx is not tried again");
+    assert!(reason.contains("550") && reason.contains("Recipient address rejected"), "{reason}");
+    assert_eq!(sink.refusals_for("clerk@exmaple.kr"), vec!["RCPT clerk@exmaple.kr".to_string()]);
+    assert!(sink.messages().iter().all(|m| !m.contains("clerk@exmaple.kr")));
+}
+
+/// A new staff member's account email to a sink that answers the end of every
+/// message's DATA with `reply`, followed until it fails.
+fn refused_after_content(reply: &str, max_attempts: i32) -> (SmtpSink, i32, String) {
+    let sink = SmtpSink::start();
+    sink.answer_data_with(Some(reply));
+    let app = app_sending_to(&sink, max_attempts);
+    let _staff = staff_create_account_for(&app, "clerk@example.kr");
+    let (attempts, reason) = wait_until_failed(&app, "clerk@example.kr");
+    (sink, attempts, reason)
+}
+
+#[test]
+fn a_message_refused_for_good_after_its_content_ends_failed_after_one_attempt() {
+    let (sink, attempts, reason) = refused_after_content("554 5.7.1 message rejected as spam", 8);
+    assert_eq!(attempts, 1);
+    assert!(reason.contains("554"), "{reason}");
+    assert_eq!(sink.refusals_for("clerk@example.kr"), vec!["DATA clerk@example.kr".to_string()]);
+}
+
+#[test]
+fn a_temporary_refusal_is_retried_and_fails_after_the_last_attempt() {
+    let (sink, attempts, reason) = refused_after_content("451 4.3.0 mailbox busy, try again later", 3);
+    assert_eq!(attempts, 3, "OUTBOX_MAX_ATTEMPTS attempts, then it stops");
+    assert!(reason.contains("451"), "{reason}");
+    let refusals = sink.refusals_for("clerk@example.kr");
+    assert_eq!(refusals.len(), 3, "the sink saw every attempt: {refusals:?}");
+    assert!(sink.messages().iter().all(|m| !m.contains("To: clerk@example.kr")));
+}
+
+#[test]
+fn staff_correct_the_address_of_a_failed_message_and_the_resent_message_is_delivered() {
+    let sink = SmtpSink::start();
+    sink.refuse_recipient("clerk@exmaple.kr", "550 5.1.1 <clerk@exmaple.kr>: Recipient address rejected");
+    let app = app_sending_to(&sink, 8);
+    let mut staff = staff_create_account_for(&app, "clerk@exmaple.kr");
+    wait_until_failed(&app, "clerk@exmaple.kr");
+    let id = message_id(&app, "clerk@exmaple.kr");
+
+    // The staff desk counts it and links to the list.
+    staff
+        .get("/staff")
+        .assert_status(200)
+        .assert_contains("<dd id=\"outbox-failed\">1</dd>")
+        .assert_contains("href=\"/staff/messages/failed\"");
+    staff
+        .get("/staff/messages/failed")
+        .assert_status(200)
+        .assert_contains("보내지 못한 메일")
+        .assert_contains("clerk@exmaple.kr")
+        .assert_contains("account_created")
+        .assert_contains("<td>1</td>")
+        .assert_contains("Recipient address rejected");
+    let page = staff.get(&format!("/staff/messages/failed/{id}"));
+    page.assert_status(200).assert_contains("value=\"clerk@exmaple.kr\"").assert_lacks("id=\"address-bound\"");
+
+    // A mistyped correction is explained and changes nothing.
+    let path = format!("/staff/messages/failed/{id}");
+    staff
+        .post(&path, &[("csrf_token", &page.csrf()), ("recipient", "clerk@")])
+        .assert_status(422)
+        .assert_contains("이메일 주소 형식이 올바르지 않습니다")
+        .assert_contains("value=\"clerk@\"");
+    let status: String = outbox::table.find(&id).select(outbox::status).first(&mut app.conn()).unwrap();
+    assert_eq!(status, "failed");
+
+    staff.post(&path, &[("csrf_token", &page.csrf()), ("recipient", " Clerk@Example.kr ")]).assert_redirect("/staff/messages/failed");
+    staff.get("/staff/messages/failed").assert_contains("다시 보내도록").assert_lacks("clerk@exmaple.kr");
+
+    // The sink accepts the corrected address, and the row says so.
+    let received = sink.wait_for_message(Duration::from_secs(20), |m| m.contains(&format!("Message-ID: <{id}@naju-helper>")));
+    assert!(received.contains("To: clerk@example.kr"), "{received}");
+    let (recipient, attempts, error) = app.wait_for("the resent message to be sent", Duration::from_secs(10), |conn| {
+        outbox::table
+            .find(&id)
+            .filter(outbox::status.eq("sent"))
+            .select((outbox::recipient, outbox::attempts, outbox::last_error))
+            .first::<(String, i32, Option<String>)>(conn)
+            .ok()
+    });
+    assert_eq!((recipient.as_str(), attempts, error), ("clerk@example.kr", 1, None), "attempts counted from zero again");
+
+    // The correction and the resend are in the access log, against this message.
+    let logged: Vec<(String, String)> = access_log::table
+        .filter(access_log::record_id.eq(&id))
+        .order(access_log::seq.asc())
+        .select((access_log::action, access_log::reason))
+        .load(&mut app.conn())
+        .unwrap();
+    let actions: Vec<&str> = logged.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["view", "view", "change", "resend"], "{logged:?}");
+    assert!(logged[2].1.contains("clerk@exmaple.kr") && logged[2].1.contains("clerk@example.kr"), "{logged:?}");
+}
+
+#[test]
+fn a_message_with_a_personal_link_is_resent_only_to_its_own_address() {
+    let sink = SmtpSink::start();
+    sink.refuse_recipient(demo::RESIDENT_EMAIL, "550 5.2.1 mailbox disabled");
+    let app = app_sending_to(&sink, 8);
+    app.browser().submit("/password/forgot", "/password/forgot", &[("email", demo::RESIDENT_EMAIL)]).assert_status(200);
+    wait_until_failed(&app, demo::RESIDENT_EMAIL);
+    let id = message_id(&app, demo::RESIDENT_EMAIL);
+
+    // The resident's copy says it did not arrive.
+    let mut resident = app.browser();
+    resident.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_redirect("/my");
+    resident.get("/my/messages").assert_contains("보내지 못함");
+
+    let mut staff = app.browser();
+    staff.login(demo::STAFF_EMAIL, demo::STAFF_PASSWORD).assert_redirect("/staff");
+    let path = format!("/staff/messages/failed/{id}");
+    let page = staff.get(&path);
+    page.assert_status(200).assert_contains("id=\"address-bound\"").assert_lacks("type=\"email\"");
+    // A forged "correction" is refused: the reset link goes nowhere else.
+    staff
+        .post(&path, &[("csrf_token", &page.csrf()), ("recipient", "someone-else@example.kr")])
+        .assert_status(409)
+        .assert_contains("원래 주소로만");
+    let (status, recipient): (String, String) =
+        outbox::table.find(&id).select((outbox::status, outbox::recipient)).first(&mut app.conn()).unwrap();
+    assert_eq!((status.as_str(), recipient.as_str()), ("failed", demo::RESIDENT_EMAIL));
+
+    // The mailbox works again: resent to the same address, it arrives.
+    sink.accept_all();
+    staff.post(&path, &[("csrf_token", &page.csrf()), ("recipient", demo::RESIDENT_EMAIL)]).assert_redirect("/staff/messages/failed");
+    let received = sink.wait_for_message(Duration::from_secs(20), |m| m.contains(&format!("Message-ID: <{id}@naju-helper>")));
+    assert!(received.contains(&format!("To: {}", demo::RESIDENT_EMAIL)), "{received}");
 }

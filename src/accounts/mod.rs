@@ -1,5 +1,5 @@
-//! Accounts for the three roles: residents sign up; staff create staff and
-//! contractor accounts. Sessions, login throttling and password hashing.
+//! Accounts for the three roles: residents sign up (confirming their address
+//! by an emailed link); staff create staff and contractor accounts. Sessions, login throttling and password hashing.
 
 pub mod domain;
 pub mod models;
@@ -8,4 +8,5 @@ pub mod reset;
 pub mod routes;
 pub mod service;
 pub mod sessions;
+pub mod signup;
 pub mod throttle;

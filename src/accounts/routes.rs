@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::models::{self, Role};
 use super::service::{self, AccountInput, LoginError, NewAccount};
 use super::sessions;
+use super::signup::{self, Confirmed};
 use crate::error::AppError;
 use crate::notify;
 use crate::state::AppState;
@@ -20,6 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/signup", web::get().to(signup_page))
         .route("/signup", web::post().to(signup))
+        .route("/signup/confirm/{token}", web::get().to(signup_confirm_page))
+        .route("/signup/confirm/{token}", web::post().to(signup_confirm))
         .route("/my", web::get().to(resident_home))
         .route("/my/messages", web::get().to(my_messages))
         .route("/my/messages/{id}", web::get().to(my_message))
@@ -179,61 +182,92 @@ pub struct SignupForm {
     agree_terms: String,
 }
 
+fn signup_form_page(
+    state: &AppState,
+    ctx: &Ctx,
+    form: &SignupForm,
+    errors: &[(&'static str, &'static str)],
+    throttled: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("form", &account_form_view(&form.account));
+    c.insert("errors", &field_errors(state, ctx.lang, errors));
+    c.insert("agree_terms", &(form.agree_terms == "yes"));
+    c.insert("throttled", &throttled);
+    render_status(state, ctx, "accounts/signup.html", &mut c, status)
+}
+
+/// Ends on "check your email" whether or not the address has an account, so
+/// the page does not tell; the email says what to do next.
 async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
-    let mut errors = match service::validate(&form.account) {
-        Ok(_) => vec![],
-        Err(e) => e,
-    };
+    let mut errors = service::validate(&form.account).err().unwrap_or_default();
     if form.agree_terms != "yes" {
         errors.push(("agree_terms", "accounts.errors.terms_required"));
     }
-    let outcome = if errors.is_empty() {
-        let input = form.account.clone();
-        let lang = ctx.lang;
-        let password_hash = hash_password(&input.password).await?;
-        db(&state, move |conn, state| {
-            let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-            let new = NewAccount {
-                account: &valid,
-                role: Role::Resident,
-                is_supervisor: false,
-                lang,
-                email_kind: Some("welcome"),
-                password_hash: &password_hash,
-                agency_id: None,
-            };
-            match service::create_account(conn, &state.notifier, new) {
-                Ok(user) => {
-                    let token = sessions::start_for_user(conn, &state.config.secret_key, "", &user.id, state.config.session_idle)?;
-                    Ok(Ok(token))
-                }
-                Err(AppError::Conflict(key)) => Ok(Err(key)),
-                Err(e) => Err(e),
-            }
-        })
-        .await?
-    } else {
-        Err("")
-    };
+    if !errors.is_empty() {
+        return signup_form_page(&state, &ctx, &form, &errors, None, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let ip = ctx.ip.clone();
+    if !db(&state, move |conn, state| signup::within_limit(conn, &state.config, &ip)).await? {
+        let minutes = (state.config.signup_window.as_secs().div_ceil(60)).to_string();
+        let message = state.i18n.t_with(ctx.lang, "accounts.errors.too_many_signups", &[("minutes", &minutes)]);
+        return signup_form_page(&state, &ctx, &form, &[], Some(message), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let input = form.account.clone();
+    let lang = ctx.lang;
+    let password_hash = hash_password(&input.password).await?;
+    let email = db(&state, move |conn, state| {
+        let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
+        signup::request(conn, &state.notifier, &state.config.secret_key, valid.profile(), &password_hash, lang)?;
+        Ok(valid.email.as_str().to_string())
+    })
+    .await?;
+    let mut c = tera::Context::new();
+    c.insert("email", &email);
+    c.insert("hours", &signup::VALID_HOURS);
+    render(&state, &ctx, "accounts/signup_sent.html", c)
+}
+
+/// The page behind the emailed link: one button finishes the sign-up. A
+/// plain visit changes nothing, so mail scanners that open links do no harm.
+fn confirm_page(state: &AppState, ctx: &Ctx, token: &str, outcome: &str, email: Option<String>, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("token", token);
+    c.insert("outcome", outcome);
+    c.insert("email", &email);
+    render_status(state, ctx, "accounts/signup_confirm.html", &mut c, status)
+}
+
+async fn signup_confirm_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_session(&state).await?;
+    let token = path.into_inner();
+    let t = token.clone();
+    let email = db(&state, move |conn, state| signup::pending_email(conn, &state.config.secret_key, &t)).await?;
+    match email {
+        Some(email) => confirm_page(&state, &ctx, &token, "ready", Some(email), StatusCode::OK),
+        None => confirm_page(&state, &ctx, &token, "invalid", None, StatusCode::OK),
+    }
+}
+
+async fn signup_confirm(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+    form.verify(&ctx)?;
+    let token = path.into_inner();
+    let (t, old_key) = (token.clone(), ctx.session_key.clone());
+    let outcome = db(&state, move |conn, state| match signup::confirm(conn, &state.notifier, &state.config.secret_key, &t)? {
+        Confirmed::Created(user_id) => Ok(Ok(sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user_id, state.config.session_idle)?)),
+        other => Ok(Err(other)),
+    })
+    .await?;
     match outcome {
-        Ok(token) => {
-            let old_key = ctx.session_key.clone();
-            db(&state, move |conn, _| sessions::end(conn, &old_key)).await?;
+        Ok(session) => {
             let mut res = redirect("/my", Some("accounts.flash.signed_up"));
-            res.add_cookie(&session_cookie(&token, ctx.secure)).map_err(|e| AppError::Internal(e.to_string()))?;
+            res.add_cookie(&session_cookie(&session, ctx.secure)).map_err(|e| AppError::Internal(e.to_string()))?;
             Ok(res)
         }
-        Err(conflict) => {
-            if !conflict.is_empty() {
-                errors.push(("email", conflict));
-            }
-            let mut c = tera::Context::new();
-            c.insert("form", &account_form_view(&form.account));
-            c.insert("errors", &field_errors(&state, ctx.lang, &errors));
-            c.insert("agree_terms", &(form.agree_terms == "yes"));
-            render_status(&state, &ctx, "accounts/signup.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(Confirmed::AlreadyRegistered) => confirm_page(&state, &ctx, &token, "registered", None, StatusCode::CONFLICT),
+        Err(_) => confirm_page(&state, &ctx, &token, "invalid", None, StatusCode::GONE),
     }
 }
 
@@ -242,7 +276,8 @@ struct MessageRow {
     id: String,
     subject: String,
     created: String,
-    delivered: bool,
+    /// sent, pending or failed
+    status: String,
 }
 
 async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -262,7 +297,7 @@ async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespo
 }
 
 fn message_row(m: notify::OutboxMessage, lang: crate::i18n::Lang) -> MessageRow {
-    MessageRow { id: m.id, subject: m.subject, created: format_datetime(m.created_at, lang), delivered: m.status == "sent" }
+    MessageRow { id: m.id, subject: m.subject, created: format_datetime(m.created_at, lang), status: m.status }
 }
 
 async fn my_messages(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
@@ -282,7 +317,7 @@ async fn my_message(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
     c.insert("subject", &message.subject);
     c.insert("body", &message.body_text);
     c.insert("created", &format_datetime(message.created_at, ctx.lang));
-    c.insert("delivered", &(message.status == "sent"));
+    c.insert("status", &message.status);
     render(&state, &ctx, "accounts/message.html", c)
 }
 
@@ -386,7 +421,7 @@ async fn staff_create_user(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<
         let created = db(&state, move |conn, state| {
             let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
             let new = NewAccount {
-                account: &valid,
+                account: valid.profile(),
                 role,
                 is_supervisor: false,
                 lang,

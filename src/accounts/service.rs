@@ -50,8 +50,23 @@ pub fn validate(input: &AccountInput) -> Result<ValidAccount, FieldErrors> {
     }
 }
 
+impl ValidAccount {
+    pub fn profile(&self) -> Profile<'_> {
+        Profile { name: &self.name, email: &self.email, phone: &self.phone }
+    }
+}
+
+/// What an account is created from: the checked details without the
+/// password, which arrives already hashed.
+#[derive(Clone, Copy)]
+pub struct Profile<'a> {
+    pub name: &'a PersonName,
+    pub email: &'a Email,
+    pub phone: &'a Phone,
+}
+
 pub struct NewAccount<'a> {
-    pub account: &'a ValidAccount,
+    pub account: Profile<'a>,
     pub role: Role,
     pub is_supervisor: bool,
     pub lang: Lang,
@@ -66,50 +81,53 @@ pub struct NewAccount<'a> {
 
 /// Creates the account and queues its email in one transaction.
 pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_>) -> Result<User, AppError> {
-    let hash = new.password_hash;
-    let id = new_id();
-    let now = now_utc();
     let email = new.account.email.as_str();
-    let result = write_tx(conn, |conn| {
-        if models::email_taken(conn, email)? {
-            return Err(AppError::Conflict("accounts.errors.email_taken"));
-        }
-        if let Some(agency) = new.agency_id {
-            crate::agencies::find(conn, agency)?.ok_or(AppError::Conflict("accounts.errors.agency_required"))?;
-        }
-        // Column tuples rather than an Insertable struct: the struct form does
-        // not compile through the MultiConnection (SQLite has no DEFAULT values).
-        use crate::db::schema::users as u;
-        diesel::insert_into(u::table)
-            .values((
-                u::id.eq(&id),
-                u::role.eq(new.role.as_str()),
-                u::name.eq(new.account.name.as_str()),
-                u::email.eq(email),
-                u::phone.eq(new.account.phone.as_str()),
-                u::password_hash.eq(hash),
-                u::locale.eq(new.lang.code()),
-                u::is_supervisor.eq(new.is_supervisor),
-                u::active.eq(true),
-                u::created_at.eq(now),
-                u::updated_at.eq(now),
-                u::agency_id.eq(new.agency_id),
-            ))
-            .execute(conn)?;
-        if let Some(kind) = new.email_kind {
-            let mut context = tera::Context::new();
-            context.insert("name", new.account.name.as_str());
-            context.insert("role_key", new.role.as_str());
-            notifier.enqueue(conn, Mail { user_id: Some(&id), to: email, kind, lang: new.lang, context })?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => {}
+    match write_tx(conn, |conn| insert_account(conn, notifier, &new)) {
+        Ok(_) => {}
         Err(AppError::Db(e)) if is_unique_violation(&e) => return Err(AppError::Conflict("accounts.errors.email_taken")),
         Err(e) => return Err(e),
     }
     models::find_by_email(conn, email)?.ok_or(AppError::NotFound)
+}
+
+/// The account row and its email, inside the caller's transaction. Returns
+/// the new account's id.
+pub fn insert_account(conn: &mut DbConn, notifier: &Notifier, new: &NewAccount<'_>) -> Result<String, AppError> {
+    let id = new_id();
+    let now = now_utc();
+    let email = new.account.email.as_str();
+    if models::email_taken(conn, email)? {
+        return Err(AppError::Conflict("accounts.errors.email_taken"));
+    }
+    if let Some(agency) = new.agency_id {
+        crate::agencies::find(conn, agency)?.ok_or(AppError::Conflict("accounts.errors.agency_required"))?;
+    }
+    // Column tuples rather than an Insertable struct: the struct form does
+    // not compile through the MultiConnection (SQLite has no DEFAULT values).
+    use crate::db::schema::users as u;
+    diesel::insert_into(u::table)
+        .values((
+            u::id.eq(&id),
+            u::role.eq(new.role.as_str()),
+            u::name.eq(new.account.name.as_str()),
+            u::email.eq(email),
+            u::phone.eq(new.account.phone.as_str()),
+            u::password_hash.eq(new.password_hash),
+            u::locale.eq(new.lang.code()),
+            u::is_supervisor.eq(new.is_supervisor),
+            u::active.eq(true),
+            u::created_at.eq(now),
+            u::updated_at.eq(now),
+            u::agency_id.eq(new.agency_id),
+        ))
+        .execute(conn)?;
+    if let Some(kind) = new.email_kind {
+        let mut context = tera::Context::new();
+        context.insert("name", new.account.name.as_str());
+        context.insert("role_key", new.role.as_str());
+        notifier.enqueue(conn, Mail { user_id: Some(&id), to: email, kind, lang: new.lang, context })?;
+    }
+    Ok(id)
 }
 
 pub enum LoginError {

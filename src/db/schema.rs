@@ -39,6 +39,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    signups (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        phone -> Text,
+        password_hash -> Text,
+        locale -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Text,
         user_id -> Nullable<Text>,
@@ -53,6 +66,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        failed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -538,6 +552,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_throttle,
     outbox,
+    signups,
     programs,
     rule_sets,
     applications,

@@ -34,10 +34,12 @@ impl Mailer {
         Ok(Mailer::Smtp(Box::new(builder.build())))
     }
 
-    /// Sends one message. The error string is for the outbox row, not the log.
-    pub fn send(&self, from: &str, msg: &OutboxMessage) -> Result<(), String> {
-        let from: Mailbox = from.parse().map_err(|e| format!("MAIL_FROM: {e}"))?;
-        let to: Mailbox = msg.recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+    /// Sends one message. The reason is for the outbox row, not the log.
+    pub fn send(&self, from: &str, msg: &OutboxMessage) -> Result<(), SendFailure> {
+        // MAIL_FROM is the operator's to fix, so it is worth trying again.
+        let from: Mailbox = from.parse().map_err(|e| SendFailure::transient(format!("MAIL_FROM: {e}")))?;
+        // An address that does not parse never will: staff must correct it.
+        let to: Mailbox = msg.recipient.parse().map_err(|e| SendFailure::permanent(format!("recipient: {e}")))?;
         let email = Message::builder()
             .from(from)
             .to(to)
@@ -48,10 +50,35 @@ impl Mailer {
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(msg.body_text.clone()))
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(msg.body_html.clone())),
             )
-            .map_err(|e| format!("build: {e}"))?;
+            .map_err(|e| SendFailure::permanent(format!("build: {e}")))?;
         match self {
-            Mailer::Smtp(t) => t.send(&email).map(|_| ()).map_err(|e| format!("smtp: {e}")),
-            Mailer::File(t) => t.send(&email).map(|_| ()).map_err(|e| format!("file: {e}")),
+            Mailer::Smtp(t) => t.send(&email).map(|_| ()).map_err(|e| SendFailure {
+                permanent: e.is_permanent(),
+                smtp_code: e.status().map(|c| c.to_string()),
+                reason: format!("smtp: {e}"),
+            }),
+            Mailer::File(t) => t.send(&email).map(|_| ()).map_err(|e| SendFailure::transient(format!("file: {e}"))),
         }
+    }
+}
+
+/// Why a message was not delivered, and whether trying again could help.
+#[derive(Debug)]
+pub struct SendFailure {
+    /// The server refused for good (SMTP 5xx) or the message cannot be built.
+    pub permanent: bool,
+    /// The SMTP reply code ("550", "451"): safe to log, unlike the reason.
+    pub smtp_code: Option<String>,
+    /// May quote an address: stored in the row for staff, never logged.
+    pub reason: String,
+}
+
+impl SendFailure {
+    fn permanent(reason: String) -> SendFailure {
+        SendFailure { permanent: true, smtp_code: None, reason }
+    }
+
+    fn transient(reason: String) -> SendFailure {
+        SendFailure { permanent: false, smtp_code: None, reason }
     }
 }

@@ -1,8 +1,10 @@
 //! Email without loss: messages are rendered and written to the outbox table in
 //! the same transaction as the change that causes them; a background worker
 //! delivers them (SMTP, or .eml files when no SMTP is configured) and retries.
+//! What cannot be delivered ends as `failed`; staff correct and resend it.
 
 pub mod mailer;
+pub mod routes;
 pub mod worker;
 
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::outbox;
-use crate::db::{new_id, DbConn};
+use crate::db::{new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
 use crate::time::now_utc;
@@ -91,6 +93,7 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub failed_at: Option<NaiveDateTime>,
 }
 
 /// A resident's copy of the messages sent to her, newest first.
@@ -118,6 +121,7 @@ pub struct OutboxStats {
     pub pending: i64,
     pub retrying: i64,
     pub sent: i64,
+    pub failed: i64,
 }
 
 pub fn stats(conn: &mut DbConn) -> QueryResult<OutboxStats> {
@@ -128,5 +132,58 @@ pub fn stats(conn: &mut DbConn) -> QueryResult<OutboxStats> {
         .count()
         .get_result(conn)?;
     let sent = outbox::table.filter(outbox::status.eq("sent")).count().get_result(conn)?;
-    Ok(OutboxStats { pending, retrying, sent })
+    let failed = outbox::table.filter(outbox::status.eq("failed")).count().get_result(conn)?;
+    Ok(OutboxStats { pending, retrying, sent, failed })
+}
+
+/// Messages that carry a personal link (a password reset, a sign-up to
+/// confirm) or speak about the account of their address: they may be resent,
+/// but only to the address they were written for, or a wrong "correction"
+/// would hand someone else the link.
+const ADDRESS_BOUND: [&str; 3] = ["password_reset", "signup_confirm", "signup_existing"];
+
+pub fn is_address_bound(kind: &str) -> bool {
+    ADDRESS_BOUND.contains(&kind)
+}
+
+/// Messages given up on, the most recent first.
+pub fn list_failed(conn: &mut DbConn) -> QueryResult<Vec<OutboxMessage>> {
+    outbox::table
+        .filter(outbox::status.eq("failed"))
+        .order(outbox::failed_at.desc())
+        .limit(500)
+        .select(OutboxMessage::as_select())
+        .load(conn)
+}
+
+pub fn find_failed(conn: &mut DbConn, id: &str) -> QueryResult<Option<OutboxMessage>> {
+    outbox::table
+        .find(id)
+        .filter(outbox::status.eq("failed"))
+        .select(OutboxMessage::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Puts a failed message back in the queue, to `recipient` (the same address
+/// or a corrected one), with its attempts counted from zero. Returns the
+/// message as it was before.
+pub fn resend(conn: &mut DbConn, id: &str, recipient: &str) -> Result<OutboxMessage, AppError> {
+    write_tx(conn, |conn| {
+        let msg = find_failed(conn, id)?.ok_or(AppError::NotFound)?;
+        if msg.recipient != recipient && is_address_bound(&msg.kind) {
+            return Err(AppError::Conflict("notify.errors.address_bound"));
+        }
+        diesel::update(outbox::table.find(id).filter(outbox::status.eq("failed")))
+            .set((
+                outbox::recipient.eq(recipient),
+                outbox::status.eq("pending"),
+                outbox::attempts.eq(0),
+                outbox::next_attempt_at.eq(now_utc()),
+                outbox::last_error.eq(None::<String>),
+                outbox::failed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(msg)
+    })
 }

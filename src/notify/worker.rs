@@ -1,6 +1,7 @@
 //! Background delivery of the outbox, with exponential back-off. A message is
 //! marked sent only after the transport accepted it, so a crash or an SMTP
-//! outage delays mail but never loses it.
+//! outage delays mail but never loses it. A refusal for good (SMTP 5xx) or
+//! OUTBOX_MAX_ATTEMPTS failures end it as `failed`, for staff to correct and resend.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ impl OutboxWorker {
 }
 
 /// Also the app's scheduler: the day-before visit reminders (every minute) and
-/// the purge of expired sessions (every ten minutes).
+/// the purge of expired sessions and sign-up links (every ten minutes).
 fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
     let mut last_reminders: Option<std::time::Instant> = None;
@@ -84,6 +85,9 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     if let Err(e) = sessions::purge_expired(&mut conn, now_utc()) {
                         log::error!(target: "outbox", "session purge failed: {e}");
                     }
+                    if let Err(e) = crate::accounts::signup::purge_expired(&mut conn, now_utc()) {
+                        log::error!(target: "outbox", "sign-up purge failed: {e}");
+                    }
                 }
             }
             Err(e) => log::error!(target: "outbox", "no database connection: {e}"),
@@ -102,6 +106,22 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
 pub fn retry_delay(attempts: i32, base: Duration, max: Duration) -> Duration {
     let factor = 2u32.saturating_pow((attempts.max(1) - 1) as u32);
     base.saturating_mul(factor).min(max)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    Retry(Duration),
+    GiveUp,
+}
+
+/// After the `attempts`-th failed attempt: a refusal for good ends the message
+/// at once, anything else is tried again until OUTBOX_MAX_ATTEMPTS.
+pub fn after_failure(attempts: i32, permanent: bool, max_attempts: i32, base: Duration, max: Duration) -> AfterFailure {
+    if permanent || attempts >= max_attempts {
+        AfterFailure::GiveUp
+    } else {
+        AfterFailure::Retry(retry_delay(attempts, base, max))
+    }
 }
 
 fn chrono_dur(d: Duration) -> chrono::Duration {
@@ -143,19 +163,36 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
                 sent += 1;
                 log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "attempts": attempts}));
             }
-            Err(err) => {
-                let delay = retry_delay(attempts, config.outbox_retry_base, config.outbox_retry_max);
+            Err(failure) => {
+                let reason: String = failure.reason.chars().take(500).collect();
                 // Only while our claim holds: a worker whose lease ran out
                 // must not overwrite a newer claim.
-                diesel::update(outbox::table.find(&msg.id).filter(outbox::next_attempt_at.eq(lease)))
-                    .set((
-                        outbox::attempts.eq(attempts),
-                        outbox::next_attempt_at.eq(now_utc() + chrono_dur(delay)),
-                        outbox::last_error.eq(err.chars().take(500).collect::<String>()),
-                    ))
-                    .execute(conn)?;
-                // The error text may quote an address, so only the id goes to the log.
-                log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "attempts": attempts, "retry_in_s": delay.as_secs()}));
+                let ours = outbox::table.find(&msg.id).filter(outbox::next_attempt_at.eq(lease));
+                // The reason may quote an address, so only the id and the
+                // SMTP code go to the log.
+                match after_failure(attempts, failure.permanent, config.outbox_max_attempts, config.outbox_retry_base, config.outbox_retry_max) {
+                    AfterFailure::Retry(delay) => {
+                        diesel::update(ours)
+                            .set((
+                                outbox::attempts.eq(attempts),
+                                outbox::next_attempt_at.eq(now_utc() + chrono_dur(delay)),
+                                outbox::last_error.eq(reason),
+                            ))
+                            .execute(conn)?;
+                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "retry_in_s": delay.as_secs()}));
+                    }
+                    AfterFailure::GiveUp => {
+                        diesel::update(ours)
+                            .set((
+                                outbox::status.eq("failed"),
+                                outbox::attempts.eq(attempts),
+                                outbox::last_error.eq(reason),
+                                outbox::failed_at.eq(Some(now_utc())),
+                            ))
+                            .execute(conn)?;
+                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "failed", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "permanent": failure.permanent}));
+                    }
+                }
             }
         }
     }
@@ -186,5 +223,15 @@ mod tests {
         assert_eq!(retry_delay(2, base, max), Duration::from_secs(60));
         assert_eq!(retry_delay(4, base, max), Duration::from_secs(240));
         assert_eq!(retry_delay(30, base, max), max);
+    }
+
+    #[test]
+    fn a_refusal_for_good_ends_at_once_and_others_end_after_the_last_attempt() {
+        let (base, max) = (Duration::from_secs(30), Duration::from_secs(3600));
+        assert_eq!(after_failure(1, true, 3, base, max), AfterFailure::GiveUp, "5xx on the first attempt");
+        assert_eq!(after_failure(1, false, 3, base, max), AfterFailure::Retry(base));
+        assert_eq!(after_failure(2, false, 3, base, max), AfterFailure::Retry(Duration::from_secs(60)));
+        assert_eq!(after_failure(3, false, 3, base, max), AfterFailure::GiveUp, "the third of three");
+        assert_eq!(after_failure(1, false, 1, base, max), AfterFailure::GiveUp, "one attempt allowed");
     }
 }

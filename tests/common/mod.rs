@@ -59,11 +59,15 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         outbox_poll: Duration::from_millis(100),
         outbox_retry_base: Duration::from_millis(300),
         outbox_retry_max: Duration::from_secs(2),
+        outbox_max_attempts: 24,
         scheduler_interval: Duration::from_millis(200),
         session_idle: Duration::from_secs(1800),
         login_max_failures_account: 5,
         login_max_failures_ip: 30,
         login_lock: Duration::from_secs(900),
+        // Every test signs its residents up from 127.0.0.1.
+        signup_max_per_ip: 1000,
+        signup_window: Duration::from_secs(3600),
         load_demo: true,
         trust_proxy: false,
         data_dir,
@@ -372,10 +376,39 @@ pub fn signup_form<'a>(name: &'a str, email: &'a str) -> Vec<(&'a str, &'a str)>
     ]
 }
 
-/// Signs a new resident up in a fresh browser and returns it signed in.
+/// The link starting with `prefix` (a 64-character token follows) in the
+/// newest `kind` email to `to`, read from the outbox as she would read it in
+/// her mailbox.
+pub fn emailed_link(app: &TestApp, to: &str, kind: &str, prefix: &str) -> String {
+    use naju_helper::db::schema::outbox;
+    let body: String = outbox::table
+        .filter(outbox::recipient.eq(to.trim().to_lowercase()))
+        .filter(outbox::kind.eq(kind))
+        .order(outbox::created_at.desc())
+        .select(outbox::body_text)
+        .first(&mut app.conn())
+        .unwrap_or_else(|_| panic!("a {kind} email to {to}"));
+    let start = body.find(prefix).expect("link in the email");
+    body[start..start + prefix.len() + 64].to_string()
+}
+
+/// The newest sign-up link emailed to `email`.
+pub fn signup_link(app: &TestApp, email: &str) -> String {
+    emailed_link(app, email, "signup_confirm", "/signup/confirm/")
+}
+
+/// Opens the emailed link in `b` and presses its button.
+pub fn confirm_signup(app: &TestApp, b: &mut Browser, email: &str) -> Resp {
+    let link = signup_link(app, email);
+    b.submit(&link, &link, &[])
+}
+
+/// Signs a new resident up in a fresh browser (the form, then the link from
+/// her email) and returns it signed in.
 pub fn signed_up_resident(app: &TestApp, name: &str, email: &str) -> Browser {
     let mut b = app.browser();
-    b.submit("/signup", "/signup", &signup_form(name, email)).assert_redirect("/my");
+    b.submit("/signup", "/signup", &signup_form(name, email)).assert_status(200).assert_contains("메일함을 확인해 주세요");
+    confirm_signup(app, &mut b, email).assert_redirect("/my");
     b
 }
 

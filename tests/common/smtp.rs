@@ -1,4 +1,7 @@
-//! A minimal SMTP server for tests: accepts every message and keeps it.
+//! A minimal SMTP server for tests: keeps every message it accepts, and can be
+//! told to refuse a recipient (RCPT) or every message (end of DATA) with a
+//! given reply, as a real server does for an unknown mailbox (550) or when
+//! it is busy (451).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,7 +12,19 @@ use std::time::{Duration, Instant};
 pub struct SmtpSink {
     pub port: u16,
     messages: Arc<Mutex<Vec<String>>>,
+    rules: Arc<Mutex<Rules>>,
     stop: Arc<AtomicBool>,
+}
+
+/// How the sink answers, changeable while it runs.
+#[derive(Default)]
+struct Rules {
+    /// (address, reply) pairs: RCPT TO that address gets the reply instead of 250.
+    recipients: Vec<(String, String)>,
+    /// The reply to the end of DATA instead of "250 queued".
+    data: Option<String>,
+    /// Every refusal given, as "RCPT <address>" or "DATA <recipients>".
+    refused: Vec<String>,
 }
 
 /// A port that is free now (nothing listens on it).
@@ -22,26 +37,71 @@ impl SmtpSink {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind smtp sink");
         listener.set_nonblocking(true).expect("nonblocking");
         let messages = Arc::new(Mutex::new(Vec::new()));
+        let rules = Arc::new(Mutex::new(Rules::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (m, s) = (messages.clone(), stop.clone());
+        let (m, r, s) = (messages.clone(), rules.clone(), stop.clone());
         std::thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let m = m.clone();
+                        let (m, r) = (m.clone(), r.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(stream, m);
+                            let _ = serve(stream, m, r);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         });
-        SmtpSink { port, messages, stop }
+        SmtpSink { port, messages, rules, stop }
+    }
+
+    /// A sink on a free port.
+    pub fn start() -> SmtpSink {
+        SmtpSink::start_on(free_port())
+    }
+
+    /// Answers RCPT TO:<address> with `reply`, e.g. "550 5.1.1 no such user".
+    pub fn refuse_recipient(&self, address: &str, reply: &str) {
+        self.rules.lock().expect("sink lock").recipients.push((address.to_lowercase(), reply.to_string()));
+    }
+
+    /// Answers the end of every message's DATA with `reply` (e.g. "451 4.3.0
+    /// try again later"), or accepts again with None.
+    pub fn answer_data_with(&self, reply: Option<&str>) {
+        self.rules.lock().expect("sink lock").data = reply.map(str::to_string);
+    }
+
+    /// Drops every refusal rule: the sink accepts everything again.
+    pub fn accept_all(&self) {
+        let mut r = self.rules.lock().expect("sink lock");
+        r.recipients.clear();
+        r.data = None;
+    }
+
+    /// The refusals of mail to `address` so far ("RCPT <address>" or "DATA
+    /// <recipients>"): one per delivery attempt that reached the sink and was
+    /// refused.
+    pub fn refusals_for(&self, address: &str) -> Vec<String> {
+        let address = address.to_lowercase();
+        let refused = &self.rules.lock().expect("sink lock").refused;
+        refused.iter().filter(|r| r.split([' ', ',']).any(|a| a == address)).cloned().collect()
     }
 
     pub fn messages(&self) -> Vec<String> {
         self.messages.lock().expect("sink lock").clone()
+    }
+
+    /// Waits for a received message that `matches` and returns it.
+    pub fn wait_for_message(&self, timeout: Duration, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| matches(m)) {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "SMTP sink got no such message among {}", self.messages().len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn wait_for_messages(&self, n: usize, timeout: Duration) -> Vec<String> {
@@ -63,13 +123,37 @@ impl Drop for SmtpSink {
     }
 }
 
-fn serve(stream: TcpStream, messages: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
+impl Rules {
+    /// Passes a rule's reply through, recording it when it refuses.
+    fn refusal(&mut self, what: String, reply: Option<String>) -> Option<String> {
+        if reply.is_some() {
+            self.refused.push(what);
+        }
+        reply
+    }
+}
+
+/// Sends the refusal if there is one, else `ok`.
+fn answer(out: &mut TcpStream, refusal: Option<String>, ok: &str) -> std::io::Result<()> {
+    out.write_all(format!("{}\r\n", refusal.as_deref().unwrap_or(ok)).as_bytes())
+}
+
+/// The address inside `RCPT TO:<address>`, lower-cased.
+fn rcpt_address(line: &str) -> String {
+    let start = line.find('<').map(|i| i + 1).unwrap_or(0);
+    let end = line[start..].find('>').map(|i| start + i).unwrap_or(line.len());
+    line[start..end].trim().to_lowercase()
+}
+
+fn serve(stream: TcpStream, messages: Arc<Mutex<Vec<String>>>, rules: Arc<Mutex<Rules>>) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     out.write_all(b"220 sink.test ESMTP\r\n")?;
     let mut line = String::new();
+    // The accepted recipients of the message in progress.
+    let mut recipients: Vec<String> = Vec::new();
     loop {
         line.clear();
         if reader.read_line(&mut line)? == 0 {
@@ -78,7 +162,21 @@ fn serve(stream: TcpStream, messages: Arc<Mutex<Vec<String>>>) -> std::io::Resul
         let cmd = line.trim_end().to_ascii_uppercase();
         if cmd.starts_with("EHLO") {
             out.write_all(b"250-sink.test\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")?;
-        } else if cmd.starts_with("HELO") || cmd.starts_with("MAIL") || cmd.starts_with("RCPT") || cmd.starts_with("RSET") || cmd.starts_with("NOOP") {
+        } else if cmd.starts_with("RCPT") {
+            let address = rcpt_address(line.trim_end());
+            let refusal = {
+                let mut r = rules.lock().expect("sink lock");
+                let reply = r.recipients.iter().find(|(a, _)| *a == address).map(|(_, reply)| reply.clone());
+                r.refusal(format!("RCPT {address}"), reply)
+            };
+            if refusal.is_none() {
+                recipients.push(address);
+            }
+            answer(&mut out, refusal, "250 OK")?;
+        } else if cmd.starts_with("MAIL") || cmd.starts_with("RSET") {
+            recipients.clear();
+            out.write_all(b"250 OK\r\n")?;
+        } else if cmd.starts_with("HELO") || cmd.starts_with("NOOP") {
             out.write_all(b"250 OK\r\n")?;
         } else if cmd.starts_with("DATA") {
             out.write_all(b"354 go ahead\r\n")?;
@@ -93,8 +191,15 @@ fn serve(stream: TcpStream, messages: Arc<Mutex<Vec<String>>>) -> std::io::Resul
                 }
                 data.push_str(&line);
             }
-            messages.lock().expect("sink lock").push(data);
-            out.write_all(b"250 queued\r\n")?;
+            let refusal = {
+                let mut r = rules.lock().expect("sink lock");
+                let reply = r.data.clone();
+                r.refusal(format!("DATA {}", recipients.join(",")), reply)
+            };
+            if refusal.is_none() {
+                messages.lock().expect("sink lock").push(data);
+            }
+            answer(&mut out, refusal, "250 queued")?;
         } else if cmd.starts_with("QUIT") {
             out.write_all(b"221 bye\r\n")?;
             return Ok(());

@@ -1,0 +1,144 @@
+//! Sign-up that does not tell who has an account. Every sign-up ends on the
+//! same "check your email" page: a new address gets a link (24 hours, single
+//! use) that creates the account; a registered address gets a note to its
+//! owner instead. Sign-ups are limited per IP.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::domain::{Email, PersonName, Phone};
+use super::models::{self, Role};
+use super::service::{insert_account, NewAccount, Profile};
+use super::throttle;
+use crate::config::Config;
+use crate::crypto::{keyed_hash, random_token};
+use crate::db::schema::signups;
+use crate::db::{is_unique_violation, write_tx, DbConn};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::notify::{Email as Mail, Notifier};
+use crate::time::now_utc;
+
+pub const VALID_HOURS: i64 = 24;
+
+fn key(secret: &str, token: &str) -> String {
+    keyed_hash(secret, "signup", token)
+}
+
+/// Counts a sign-up from `ip`; false once SIGNUP_MAX_PER_IP have been made
+/// within SIGNUP_WINDOW_MINUTES.
+pub fn within_limit(conn: &mut DbConn, config: &Config, ip: &str) -> Result<bool, AppError> {
+    let key = throttle::ip_key(&config.secret_key, &format!("signup:{ip}"));
+    let count = throttle::count_attempt(conn, &key, now_utc(), config.signup_window)?;
+    Ok(count <= config.signup_max_per_ip)
+}
+
+/// Queues the email this sign-up calls for: the confirmation link for a new
+/// address, or a note to the owner of a registered one. The caller answers
+/// the same either way.
+pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Profile<'_>, password_hash: &str, lang: Lang) -> Result<(), AppError> {
+    let email = account.email.as_str();
+    write_tx(conn, |conn| {
+        if let Some(owner) = models::find_by_email(conn, email)? {
+            let mut context = tera::Context::new();
+            context.insert("name", &owner.name);
+            let lang = Lang::from_code(&owner.locale).unwrap_or(Lang::Ko);
+            notifier.enqueue(conn, Mail { user_id: Some(&owner.id), to: &owner.email, kind: "signup_existing", lang, context })?;
+            return Ok(());
+        }
+        let token = random_token();
+        let now = now_utc();
+        diesel::insert_into(signups::table)
+            .values((
+                signups::id.eq(key(secret, &token)),
+                signups::email.eq(email),
+                signups::name.eq(account.name.as_str()),
+                signups::phone.eq(account.phone.as_str()),
+                signups::password_hash.eq(password_hash),
+                signups::locale.eq(lang.code()),
+                signups::expires_at.eq(now + chrono::Duration::hours(VALID_HOURS)),
+                signups::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        let mut context = tera::Context::new();
+        context.insert("name", account.name.as_str());
+        context.insert("token", &token);
+        context.insert("hours", &VALID_HOURS);
+        notifier.enqueue(conn, Mail { user_id: None, to: email, kind: "signup_confirm", lang, context })?;
+        Ok(())
+    })
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = signups)]
+struct Pending {
+    email: String,
+    name: String,
+    phone: String,
+    password_hash: String,
+    locale: String,
+}
+
+fn find_pending(conn: &mut DbConn, id: &str) -> QueryResult<Option<Pending>> {
+    signups::table
+        .find(id)
+        .filter(signups::expires_at.gt(now_utc()))
+        .select(Pending::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The address a still-valid link would sign up.
+pub fn pending_email(conn: &mut DbConn, secret: &str, token: &str) -> Result<Option<String>, AppError> {
+    if token.len() != 64 {
+        return Ok(None);
+    }
+    Ok(find_pending(conn, &key(secret, token))?.map(|p| p.email))
+}
+
+pub enum Confirmed {
+    /// The new account's id.
+    Created(String),
+    /// Expired, used, or never issued.
+    Invalid,
+    /// The address got an account meanwhile (another link, or staff).
+    AlreadyRegistered,
+}
+
+/// Uses the link: creates the resident's account with her welcome email, and
+/// retires every pending sign-up of that address.
+pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str) -> Result<Confirmed, AppError> {
+    if token.len() != 64 {
+        return Ok(Confirmed::Invalid);
+    }
+    let id = key(secret, token);
+    let outcome = write_tx(conn, |conn| {
+        let Some(p) = find_pending(conn, &id)? else { return Ok(Confirmed::Invalid) };
+        diesel::delete(signups::table.filter(signups::email.eq(&p.email))).execute(conn)?;
+        let stored = |k: &str| AppError::Internal(format!("pending sign-up no longer valid: {k}"));
+        let (name, email, phone) = (PersonName::parse(&p.name).map_err(stored)?, Email::parse(&p.email).map_err(stored)?, Phone::parse(&p.phone).map_err(stored)?);
+        let new = NewAccount {
+            account: Profile { name: &name, email: &email, phone: &phone },
+            role: Role::Resident,
+            is_supervisor: false,
+            lang: Lang::from_code(&p.locale).unwrap_or(Lang::Ko),
+            email_kind: Some("welcome"),
+            password_hash: &p.password_hash,
+            agency_id: None,
+        };
+        match insert_account(conn, notifier, &new) {
+            Ok(user_id) => Ok(Confirmed::Created(user_id)),
+            Err(AppError::Conflict(_)) => Ok(Confirmed::AlreadyRegistered),
+            Err(e) => Err(e),
+        }
+    });
+    match outcome {
+        // Two links of one address used at the same moment: one wins.
+        Err(AppError::Db(e)) if is_unique_violation(&e) => Ok(Confirmed::AlreadyRegistered),
+        other => other,
+    }
+}
+
+pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
+    Ok(diesel::delete(signups::table.filter(signups::expires_at.lt(now))).execute(conn)?)
+}
