@@ -17,13 +17,14 @@ use crate::db::DbConn;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
+use crate::web::routes::Routes;
 use crate::web::{db, redirect, render_status, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/city", web::get().to(page))
-        .route("/staff/city/import", web::post().to(import_text))
-        .route("/staff/city/upload", web::post().to(upload))
-        .route("/staff/city/export", web::get().to(download));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/city", page)
+        .post("/staff/city/import", import_text)
+        .post("/staff/city/upload", upload)
+        .get("/staff/city/export", download);
 }
 
 fn supervisor(ctx: &Ctx) -> Result<User, AppError> {
