@@ -21,6 +21,8 @@ use naju_helper::demo;
 const ROLES: [&str; 7] = ["anonymous", "resident A", "resident B", "agency A", "agency B", "staff", "supervisor"];
 /// Roles that must never change or see resident A's or agency A's data.
 const OUTSIDERS: [usize; 3] = [0, 2, 4];
+/// Roles that must never see resident B's data (her visit is with agency B).
+const OUTSIDERS_OF_B: [usize; 3] = [0, 1, 3];
 
 /// One line per route: method, path pattern (exactly as the app registers
 /// it), which of A's records fills `{id}`, the form a POST sends besides its
@@ -170,8 +172,9 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
 /// What the world's records are called in the table.
 struct World {
     ids: HashMap<&'static str, String>,
-    /// Text only resident A, her agency and staff may see.
-    markers: Vec<String>,
+    /// Text of a resident's (her name, address, account, email), with the
+    /// roles that must not see it: only she, her agency and staff may.
+    markers: Vec<(&'static [usize], &'static str, String)>,
 }
 
 impl World {
@@ -376,7 +379,10 @@ fn build_world(app: &TestApp) -> (World, Vec<Role>) {
     ]
     .into_iter()
     .collect();
-    let markers = vec![a.name.to_string(), "에이로 11".to_string(), "에이계정".to_string(), "resident-a@authz.example".to_string()];
+    let markers = [(&OUTSIDERS[..], "resident A", [a.name, "에이로 11", "에이계정", "resident-a@authz.example"]), (&OUTSIDERS_OF_B[..], "resident B", [b.name, "비로 22", "비계정", "resident-b@authz.example"])]
+        .into_iter()
+        .flat_map(|(roles, whose, texts)| texts.map(|t| (roles, whose, t.to_string())))
+        .collect();
 
     let mut anonymous = app.browser();
     anonymous.get("/login").assert_status(200);
@@ -464,10 +470,8 @@ fn every_route_answers_every_role_as_the_table_says() {
             if got != expect[i] {
                 mismatches.push(format!("{method} {pattern}  {:<10}  expected {:<5} got {got}", role.name, expect[i]));
             }
-            if OUTSIDERS.contains(&i) {
-                for marker in world.markers.iter().filter(|m| res.body.contains(m.as_str())) {
-                    mismatches.push(format!("{method} {pattern}  {:<10}  shows resident A's {marker:?}", role.name));
-                }
+            for (_, whose, marker) in world.markers.iter().filter(|(roles, _, m)| roles.contains(&i) && res.body.contains(m.as_str())) {
+                mismatches.push(format!("{method} {pattern}  {:<10}  shows {whose}'s {marker:?}", role.name));
             }
             if let Some(before) = before {
                 let after = fingerprint(&app, &world);
