@@ -217,7 +217,7 @@ pub fn preview(conn: &mut DbConn, as_of: NaiveDate) -> Result<Preview, AppError>
         as_of,
         kinds: KINDS
             .iter()
-            .map(|kind| KindPreview { kind: *kind, days: p.days_for(kind), cutoff: cutoff(as_of, p.days_for(kind)), count: counts.get(kind) })
+            .map(|&kind| KindPreview { kind, days: p.days_for(kind), cutoff: cutoff(as_of, p.days_for(kind)), count: counts.get(kind) })
             .collect(),
     })
 }
@@ -257,7 +257,7 @@ pub fn run(conn: &mut DbConn, as_of: NaiveDate, trigger: Trigger, actor_id: Opti
                 runs::access_log_through_hash.eq(horizon.as_ref().map(|(_, hash)| hash.as_str())),
             ))
             .execute(conn)?;
-        Ok(run_row(conn, &id)?)
+        run_row(conn, &id)
     });
     match result {
         Ok(run) => {
