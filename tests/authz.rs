@@ -158,6 +158,10 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("POST", "/staff/city/import",                                "",        "",                                    "login 403   403   403   403   403   422"),
     ("POST", "/staff/city/upload",                                "",        "file:file",                           "login 403   403   403   403   403   422"),
     ("GET",  "/staff/city/export",                                "",        "",                                    "login 403   403   403   403   403   200"),
+    ("POST", "/staff/city/retention",                             "",        "",                                    "login 403   403   403   403   403   422"),
+    // retention/routes
+    ("GET",  "/staff/retention",                                  "",        "",                                    "login 403   403   403   403   403   200"),
+    ("POST", "/staff/retention/run",                              "",        "",                                    "login 403   403   403   403   403   303"),
     // Last: these change or end A's records and sessions.
     ("POST", "/contractor/visits/{id}",                           "visit",   "action=confirm&helper_id={helper}",   "login 403   403   303   404   403   403"),
     ("POST", "/contractor/helpers/{id}/active",                   "helper",  "active=no",                           "login 403   403   303   404   403   403"),
