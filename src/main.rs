@@ -40,6 +40,7 @@ USAGE:
   naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
   naju-helper bench-db [--n N] [--threads T]
                                  benchmark baseline: raw write transactions of a booking
+  naju-helper routes             list every route the app serves (method and path pattern)
   naju-helper help
 
 Configuration is read from the environment; see README.md.";
@@ -122,6 +123,12 @@ fn run(args: &[String]) -> Result<(), String> {
             let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
             let threads = flag(rest, "--threads").and_then(|v| v.parse().ok()).unwrap_or(4);
             println!("{}", naju_helper::bench::raw_writes(&Config::from_env()?, n, threads)?);
+            Ok(())
+        }
+        ["routes"] => {
+            for route in naju_helper::startup::routes() {
+                println!("{:<5} {}", route.method, route.pattern);
+            }
             Ok(())
         }
         ["help"] | ["--help"] | ["-h"] => {

@@ -18,14 +18,15 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
 use crate::retention::Periods;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render_status, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/city", web::get().to(page))
-        .route("/staff/city/import", web::post().to(import_text))
-        .route("/staff/city/upload", web::post().to(upload))
-        .route("/staff/city/export", web::get().to(download))
-        .route("/staff/city/retention", web::post().to(save_retention));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/city", page)
+        .post("/staff/city/import", import_text)
+        .post("/staff/city/upload", upload)
+        .get("/staff/city/export", download)
+        .post("/staff/city/retention", save_retention);
 }
 
 /// The signed-in supervisor; other staff and other roles get 403.

@@ -11,10 +11,11 @@ use crate::city::routes::supervisor;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{format_date, format_datetime, now_utc, today_seoul};
+use crate::web::routes::Routes;
 use crate::web::{db, redirect, render, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/retention", web::get().to(page)).route("/staff/retention/run", web::post().to(run_now));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/retention", page).post("/staff/retention/run", run_now);
 }
 
 #[derive(Serialize)]
