@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::smtp::{free_port, SmtpSink};
-use common::{signed_up_resident, spawn_app, spawn_app_with, Browser, TestApp};
+use common::{access_log_chained, signed_up_resident, spawn_app, spawn_app_with, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::config::{SmtpConfig, SmtpSecurity};
 use naju_helper::db::schema::{access_log, outbox};
@@ -236,6 +236,7 @@ fn staff_correct_the_address_of_a_failed_message_and_the_resent_message_is_deliv
     assert_eq!((recipient.as_str(), attempts, error), ("clerk@example.kr", 1, None), "attempts counted from zero again");
 
     // The correction and the resend are in the access log, against this message.
+    access_log_chained(&app);
     let logged: Vec<(String, String)> = access_log::table
         .filter(access_log::record_id.eq(&id))
         .order(access_log::seq.asc())

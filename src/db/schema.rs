@@ -519,6 +519,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_log_pending (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Text,
+        actor_role -> Text,
+        ip -> Text,
+        subject_user_id -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        action -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    access_log_chainer (id) {
+        id -> Integer,
+        batches -> BigInt,
+        chained_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     access_log_anchors (day) {
         day -> Date,
         last_seq -> BigInt,
@@ -542,6 +564,8 @@ diesel::joinable!(helpers -> agencies (agency_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     access_log_anchors,
+    access_log_pending,
+    access_log_chainer,
     document_contents,
     city_settings,
     districts,
