@@ -218,38 +218,31 @@ pub fn recent(conn: &mut DbConn, limit: i64, lang: crate::i18n::Lang) -> Result<
 /// active supervisor, a copy outside the database. Safe to run from every
 /// instance: the day is the anchor's key. Returns whether this call anchored.
 pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: NaiveDateTime) -> Result<bool, AppError> {
-    use crate::db::schema::{access_log_anchors as anchors, users};
+    use crate::db::schema::access_log_anchors as anchors;
     let day = crate::time::to_seoul(now).date_naive();
     let done: i64 = anchors::table.filter(anchors::day.eq(day)).count().get_result(conn)?;
     if done > 0 {
         return Ok(false);
     }
+    // The digests, rendered before the transaction from the tail and the
+    // supervisors as they are now; used inside it if they are still the same.
+    let ready: Vec<crate::notify::Rendered> = match tail(conn)? {
+        Some((seq, hash)) => {
+            let supervisors = supervisors(conn)?;
+            supervisors.iter().filter_map(|s| notifier.prepare(conn, Ok(digest_mail(s, day, seq, &hash)))).collect()
+        }
+        None => Vec::new(),
+    };
     let result = crate::db::write_tx(conn, |conn| {
         // An empty log has no tail to anchor yet: the next round tries again.
-        let Some((seq, hash)) = access_log::table
-            .order(access_log::seq.desc())
-            .select((access_log::seq, access_log::hash))
-            .first::<(i64, String)>(conn)
-            .optional()?
-        else {
+        let Some((seq, hash)) = tail(conn)? else {
             return Ok(false);
         };
         diesel::insert_into(anchors::table)
             .values((anchors::day.eq(day), anchors::last_seq.eq(seq), anchors::last_hash.eq(&hash), anchors::created_at.eq(now)))
             .execute(conn)?;
-        let supervisors: Vec<(String, String, String)> = users::table
-            .filter(users::role.eq("staff"))
-            .filter(users::is_supervisor.eq(true))
-            .filter(users::active.eq(true))
-            .select((users::id, users::email, users::locale))
-            .load(conn)?;
-        for (id, email, locale) in supervisors {
-            let lang = crate::i18n::Lang::from_code(&locale).unwrap_or(crate::i18n::Lang::Ko);
-            let mut context = tera::Context::new();
-            context.insert("day", &day.to_string());
-            context.insert("seq", &seq);
-            context.insert("hash", &hash);
-            notifier.enqueue(conn, crate::notify::Email { user_id: Some(&id), to: &email, kind: "access_log_digest", lang, context })?;
+        for (i, s) in supervisors(conn)?.iter().enumerate() {
+            notifier.enqueue_prepared(conn, digest_mail(s, day, seq, &hash), ready.get(i))?;
         }
         Ok(true)
     });
@@ -263,6 +256,26 @@ pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: 
 /// The chain's last sequence number and hash.
 fn tail(conn: &mut DbConn) -> Result<Option<(i64, String)>, AppError> {
     Ok(access_log::table.order(access_log::seq.desc()).select((access_log::seq, access_log::hash)).first(conn).optional()?)
+}
+
+/// Active supervisors: (id, email, locale), in a fixed order.
+fn supervisors(conn: &mut DbConn) -> Result<Vec<(String, String, String)>, AppError> {
+    Ok(users::table
+        .filter(users::role.eq("staff"))
+        .filter(users::is_supervisor.eq(true))
+        .filter(users::active.eq(true))
+        .order(users::id.asc())
+        .select((users::id, users::email, users::locale))
+        .load(conn)?)
+}
+
+fn digest_mail<'a>((id, email, locale): &'a (String, String, String), day: chrono::NaiveDate, seq: i64, hash: &str) -> crate::notify::Email<'a> {
+    let lang = crate::i18n::Lang::from_code(locale).unwrap_or(crate::i18n::Lang::Ko);
+    let mut context = tera::Context::new();
+    context.insert("day", &day.to_string());
+    context.insert("seq", &seq);
+    context.insert("hash", hash);
+    crate::notify::Email { user_id: Some(id), to: email, kind: "access_log_digest", lang, context }
 }
 
 /// Walks the whole chain, then checks every daily anchor against it.
