@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{complete_draft, due_date_at_week, signed_up_resident, spawn_app, submit_application, today, TestApp, PDF};
+use common::{access_log_chained, complete_draft, due_date_at_week, signed_up_resident, spawn_app, submit_application, today, TestApp, PDF};
 use diesel::prelude::*;
 use naju_helper::db::schema::{access_log, application_documents, applications, outbox, rule_sets};
 use naju_helper::demo;
@@ -59,6 +59,7 @@ fn a_resident_applies_with_her_document_and_staff_approve_it() {
     staff.get("/staff/applications?week_min=30").assert_lacks(&reference);
     let detail = staff.get(&format!("/staff/applications/{id}"));
     detail.assert_status(200).assert_contains("빛가람로 100").assert_contains("010-5555-6666");
+    access_log_chained(&app);
     let views: i64 = access_log::table
         .filter(access_log::action.eq("view"))
         .filter(access_log::record_id.eq(&id))
@@ -357,6 +358,7 @@ fn documents_are_seen_only_by_their_owner_and_by_staff_who_give_a_reason() {
     let file = staff.post(&staff_url, &[("csrf_token", &page.csrf()), ("reason", "자격 확인")]);
     file.assert_status(200);
     assert_eq!(file.body.as_bytes(), PDF);
+    access_log_chained(&app);
     let logged: (String, String) = access_log::table
         .filter(access_log::action.eq("download"))
         .select((access_log::reason, access_log::ip))

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::smtp::{free_port, SmtpSink};
-use common::{signed_up_resident, spawn_app, spawn_app_with, Browser, TestApp};
+use common::{access_log_chained, signed_up_resident, spawn_app, spawn_app_with, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::config::{SmtpConfig, SmtpSecurity};
 use naju_helper::db::schema::{access_log, outbox};
@@ -236,6 +236,7 @@ fn staff_correct_the_address_of_a_failed_message_and_the_resent_message_is_deliv
     assert_eq!((recipient.as_str(), attempts, error), ("clerk@example.kr", 1, None), "attempts counted from zero again");
 
     // The correction and the resend are in the access log, against this message.
+    access_log_chained(&app);
     let logged: Vec<(String, String)> = access_log::table
         .filter(access_log::record_id.eq(&id))
         .order(access_log::seq.asc())
@@ -280,4 +281,25 @@ fn a_message_with_a_personal_link_is_resent_only_to_its_own_address() {
     staff.post(&path, &[("csrf_token", &page.csrf()), ("recipient", demo::RESIDENT_EMAIL)]).assert_redirect("/staff/messages/failed");
     let received = sink.wait_for_message(Duration::from_secs(20), |m| m.contains(&format!("Message-ID: <{id}@naju-helper>")));
     assert!(received.contains(&format!("To: {}", demo::RESIDENT_EMAIL)), "{received}");
+}
+
+#[test]
+fn a_message_rendered_before_its_transaction_is_rendered_again_when_its_data_changed_meanwhile() {
+    use naju_helper::notify::{Email, Notifier};
+    let app = spawn_app();
+    let tera = std::sync::Arc::new(naju_helper::state::load_templates().unwrap());
+    let i18n = std::sync::Arc::new(naju_helper::i18n::I18n::load().unwrap());
+    let notifier = Notifier::new(tera, i18n, "나주시".into(), app.base.clone());
+    let welcome = |name: &str| {
+        let mut context = tera::Context::new();
+        context.insert("name", name);
+        context.insert("role_key", "resident");
+        Email { user_id: None, to: "rename@example.kr", kind: "welcome", lang: naju_helper::i18n::Lang::Ko, context }
+    };
+    let mut conn = app.conn();
+    // Rendered from the name read before the transaction; inside it the name is another.
+    let ready = notifier.render(&mut conn, welcome("옛이름")).unwrap();
+    naju_helper::db::write_tx(&mut conn, |c| notifier.enqueue_prepared(c, welcome("새이름"), Some(&ready))).unwrap();
+    let body: String = outbox::table.filter(outbox::recipient.eq("rename@example.kr")).select(outbox::body_text).first(&mut conn).unwrap();
+    assert!(body.contains("새이름") && !body.contains("옛이름"), "{body}");
 }

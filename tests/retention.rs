@@ -184,6 +184,7 @@ fn each_kind_is_removed_once_past_its_period_and_the_results_report_stays_the_sa
     // application is anonymised too, the log keeps only its newest entry and
     // still verifies.
     let far = today() + chrono::Duration::days(2200);
+    access_log_chained(&app);
     let entries = total(&app, "access_log");
     assert!(entries > 1, "staff work was logged");
     let third = expect(&[("applications", 1), ("documents", 1), ("access_log", entries - 1)]);
@@ -198,6 +199,7 @@ fn each_kind_is_removed_once_past_its_period_and_the_results_report_stays_the_sa
     boss.get("/staff/access-log").assert_contains("notice--success\" id=\"chain\"");
     boss.get("/staff/access-log").assert_contains("notice--success\" id=\"chain\"");
     // Nothing is left to remove on that day.
+    access_log_chained(&app);
     assert_eq!(counts_of(&preview(&app, far)), expect(&[("sessions", total(&app, "sessions")), ("access_log", total(&app, "access_log") - 1)]));
 }
 
@@ -242,6 +244,7 @@ fn a_supervisor_sees_the_preview_and_the_runs_and_runs_it_now_others_are_refused
     page.assert_contains("보존 기간이 지난 기록을 처리했습니다").assert_contains("class=\"run-manual\"").assert_contains("<td data-kind=\"signups\">1</td>");
     let (id, actor): (String, Option<String>) = runs::table.filter(runs::trigger_kind.eq("manual")).select((runs::id, runs::actor_id)).first(&mut app.conn()).unwrap();
     assert_eq!(actor, Some(user_id(&app, demo::STAFF_EMAIL)));
+    access_log_chained(&app);
     let logged: i64 = access_log::table.filter(access_log::reason.eq("retention run")).filter(access_log::record_id.eq(&id)).count().get_result(&mut app.conn()).unwrap();
     assert_eq!(logged, 1, "the manual run is in the access log");
 }

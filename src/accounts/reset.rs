@@ -30,6 +30,12 @@ pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, email: &str
     }
     let token = random_token();
     let now = now_utc();
+    let mut context = tera::Context::new();
+    context.insert("name", &user.name);
+    context.insert("token", &token);
+    context.insert("minutes", &VALID_MINUTES);
+    let lang = Lang::from_code(&user.locale).unwrap_or(Lang::Ko);
+    let mail = notifier.render(conn, Mail { user_id: Some(&user.id), to: &user.email, kind: "password_reset", lang, context })?;
     write_tx(conn, |conn| {
         diesel::delete(password_resets::table.filter(password_resets::user_id.eq(&user.id)).filter(password_resets::used_at.is_null())).execute(conn)?;
         diesel::insert_into(password_resets::table)
@@ -40,12 +46,7 @@ pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, email: &str
                 password_resets::created_at.eq(now),
             ))
             .execute(conn)?;
-        let mut context = tera::Context::new();
-        context.insert("name", &user.name);
-        context.insert("token", &token);
-        context.insert("minutes", &VALID_MINUTES);
-        let lang = Lang::from_code(&user.locale).unwrap_or(Lang::Ko);
-        notifier.enqueue(conn, Mail { user_id: Some(&user.id), to: &user.email, kind: "password_reset", lang, context })?;
+        notifier.queue(conn, &mail)?;
         Ok(())
     })
 }

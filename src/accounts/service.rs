@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::notify::{Email as Mail, Notifier};
+use crate::notify::{Email as Mail, Notifier, Rendered};
 use crate::time::now_utc;
 
 /// The account form as typed; every field defaults to empty so a missing field
@@ -82,7 +82,9 @@ pub struct NewAccount<'a> {
 /// Creates the account and queues its email in one transaction.
 pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_>) -> Result<User, AppError> {
     let email = new.account.email.as_str();
-    match write_tx(conn, |conn| insert_account(conn, notifier, &new)) {
+    let id = new_id();
+    let ready = account_mail(&id, &new).and_then(|mail| notifier.prepare(conn, Ok(mail)));
+    match write_tx(conn, |conn| insert_account(conn, notifier, &id, &new, ready.as_ref())) {
         Ok(_) => {}
         Err(AppError::Db(e)) if is_unique_violation(&e) => return Err(AppError::Conflict("accounts.errors.email_taken")),
         Err(e) => return Err(e),
@@ -90,10 +92,18 @@ pub fn create_account(conn: &mut DbConn, notifier: &Notifier, new: NewAccount<'_
     models::find_by_email(conn, email)?.ok_or(AppError::NotFound)
 }
 
-/// The account row and its email, inside the caller's transaction. Returns
-/// the new account's id.
-pub fn insert_account(conn: &mut DbConn, notifier: &Notifier, new: &NewAccount<'_>) -> Result<String, AppError> {
-    let id = new_id();
+/// The email a new account gets, if any (rendered before the transaction).
+pub fn account_mail<'a>(id: &'a str, new: &'a NewAccount<'_>) -> Option<Mail<'a>> {
+    let kind = new.email_kind?;
+    let mut context = tera::Context::new();
+    context.insert("name", new.account.name.as_str());
+    context.insert("role_key", new.role.as_str());
+    Some(Mail { user_id: Some(id), to: new.account.email.as_str(), kind, lang: new.lang, context })
+}
+
+/// The account row `id` and its email, inside the caller's transaction;
+/// `ready` is that email if it was rendered beforehand. Returns the id.
+pub fn insert_account(conn: &mut DbConn, notifier: &Notifier, id: &str, new: &NewAccount<'_>, ready: Option<&Rendered>) -> Result<String, AppError> {
     let now = now_utc();
     let email = new.account.email.as_str();
     if models::email_taken(conn, email)? {
@@ -107,7 +117,7 @@ pub fn insert_account(conn: &mut DbConn, notifier: &Notifier, new: &NewAccount<'
     use crate::db::schema::users as u;
     diesel::insert_into(u::table)
         .values((
-            u::id.eq(&id),
+            u::id.eq(id),
             u::role.eq(new.role.as_str()),
             u::name.eq(new.account.name.as_str()),
             u::email.eq(email),
@@ -121,13 +131,10 @@ pub fn insert_account(conn: &mut DbConn, notifier: &Notifier, new: &NewAccount<'
             u::agency_id.eq(new.agency_id),
         ))
         .execute(conn)?;
-    if let Some(kind) = new.email_kind {
-        let mut context = tera::Context::new();
-        context.insert("name", new.account.name.as_str());
-        context.insert("role_key", new.role.as_str());
-        notifier.enqueue(conn, Mail { user_id: Some(&id), to: email, kind, lang: new.lang, context })?;
+    if let Some(mail) = account_mail(id, new) {
+        notifier.enqueue_prepared(conn, mail, ready)?;
     }
-    Ok(id)
+    Ok(id.to_string())
 }
 
 pub enum LoginError {

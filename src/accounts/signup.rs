@@ -8,12 +8,12 @@ use diesel::prelude::*;
 
 use super::domain::{Email, PersonName, Phone};
 use super::models::{self, Role};
-use super::service::{insert_account, NewAccount, Profile};
+use super::service::{account_mail, insert_account, NewAccount, Profile};
 use super::throttle;
 use crate::config::Config;
 use crate::crypto::{keyed_hash, random_token};
 use crate::db::schema::signups;
-use crate::db::{is_unique_violation, write_tx, DbConn};
+use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::notify::{Email as Mail, Notifier};
@@ -38,15 +38,19 @@ pub fn within_limit(conn: &mut DbConn, config: &Config, ip: &str) -> Result<bool
 /// the same either way.
 pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Profile<'_>, password_hash: &str, lang: Lang) -> Result<(), AppError> {
     let email = account.email.as_str();
+    let token = random_token();
+    // Both possible emails are built from what is read here; the one the
+    // transaction calls for is rendered before it (once, as only one is likely).
+    let owner = models::find_by_email(conn, email)?;
+    let ready = notifier.prepare(conn, Ok(match &owner {
+        Some(owner) => existing_mail(owner),
+        None => confirm_mail(&account, email, &token, lang),
+    }));
     write_tx(conn, |conn| {
         if let Some(owner) = models::find_by_email(conn, email)? {
-            let mut context = tera::Context::new();
-            context.insert("name", &owner.name);
-            let lang = Lang::from_code(&owner.locale).unwrap_or(Lang::Ko);
-            notifier.enqueue(conn, Mail { user_id: Some(&owner.id), to: &owner.email, kind: "signup_existing", lang, context })?;
+            notifier.enqueue_prepared(conn, existing_mail(&owner), ready.as_ref())?;
             return Ok(());
         }
-        let token = random_token();
         let now = now_utc();
         diesel::insert_into(signups::table)
             .values((
@@ -60,13 +64,24 @@ pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Pr
                 signups::created_at.eq(now),
             ))
             .execute(conn)?;
-        let mut context = tera::Context::new();
-        context.insert("name", account.name.as_str());
-        context.insert("token", &token);
-        context.insert("hours", &VALID_HOURS);
-        notifier.enqueue(conn, Mail { user_id: None, to: email, kind: "signup_confirm", lang, context })?;
+        notifier.enqueue_prepared(conn, confirm_mail(&account, email, &token, lang), ready.as_ref())?;
         Ok(())
     })
+}
+
+fn existing_mail(owner: &models::User) -> Mail<'_> {
+    let mut context = tera::Context::new();
+    context.insert("name", &owner.name);
+    let lang = Lang::from_code(&owner.locale).unwrap_or(Lang::Ko);
+    Mail { user_id: Some(&owner.id), to: &owner.email, kind: "signup_existing", lang, context }
+}
+
+fn confirm_mail<'a>(account: &Profile<'_>, email: &'a str, token: &str, lang: Lang) -> Mail<'a> {
+    let mut context = tera::Context::new();
+    context.insert("name", account.name.as_str());
+    context.insert("token", token);
+    context.insert("hours", &VALID_HOURS);
+    Mail { user_id: None, to: email, kind: "signup_confirm", lang, context }
 }
 
 #[derive(Queryable, Selectable)]
@@ -112,21 +127,18 @@ pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str
         return Ok(Confirmed::Invalid);
     }
     let id = key(secret, token);
+    let user_id = new_id();
+    // The welcome email, rendered before the transaction from the same row.
+    let ready = find_pending(conn, &id).ok().flatten().and_then(|p| {
+        let parsed = parse(&p).ok()?;
+        let new = new_account(&p, &parsed);
+        notifier.prepare(conn, Ok(account_mail(&user_id, &new)?))
+    });
     let outcome = write_tx(conn, |conn| {
         let Some(p) = find_pending(conn, &id)? else { return Ok(Confirmed::Invalid) };
         diesel::delete(signups::table.filter(signups::email.eq(&p.email))).execute(conn)?;
-        let stored = |k: &str| AppError::Internal(format!("pending sign-up no longer valid: {k}"));
-        let (name, email, phone) = (PersonName::parse(&p.name).map_err(stored)?, Email::parse(&p.email).map_err(stored)?, Phone::parse(&p.phone).map_err(stored)?);
-        let new = NewAccount {
-            account: Profile { name: &name, email: &email, phone: &phone },
-            role: Role::Resident,
-            is_supervisor: false,
-            lang: Lang::from_code(&p.locale).unwrap_or(Lang::Ko),
-            email_kind: Some("welcome"),
-            password_hash: &p.password_hash,
-            agency_id: None,
-        };
-        match insert_account(conn, notifier, &new) {
+        let parsed = parse(&p)?;
+        match insert_account(conn, notifier, &user_id, &new_account(&p, &parsed), ready.as_ref()) {
             Ok(user_id) => Ok(Confirmed::Created(user_id)),
             Err(AppError::Conflict(_)) => Ok(Confirmed::AlreadyRegistered),
             Err(e) => Err(e),
@@ -136,6 +148,23 @@ pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str
         // Two links of one address used at the same moment: one wins.
         Err(AppError::Db(e)) if is_unique_violation(&e) => Ok(Confirmed::AlreadyRegistered),
         other => other,
+    }
+}
+
+fn parse(p: &Pending) -> Result<(PersonName, Email, Phone), AppError> {
+    let stored = |k: &str| AppError::Internal(format!("pending sign-up no longer valid: {k}"));
+    Ok((PersonName::parse(&p.name).map_err(stored)?, Email::parse(&p.email).map_err(stored)?, Phone::parse(&p.phone).map_err(stored)?))
+}
+
+fn new_account<'a>(p: &'a Pending, (name, email, phone): &'a (PersonName, Email, Phone)) -> NewAccount<'a> {
+    NewAccount {
+        account: Profile { name, email, phone },
+        role: Role::Resident,
+        is_supervisor: false,
+        lang: Lang::from_code(&p.locale).unwrap_or(Lang::Ko),
+        email_kind: Some("welcome"),
+        password_hash: &p.password_hash,
+        agency_id: None,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::db::schema::{application_documents, application_events, applications,
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::notify::{Email as Mail, Notifier};
+use crate::notify::{Email as Mail, Notifier, Rendered};
 use crate::time::now_utc;
 
 pub fn program_id(conn: &mut DbConn, code: &str) -> Result<String, AppError> {
@@ -400,14 +400,33 @@ fn lang_of(conn: &mut DbConn, user_id: &str) -> Result<Lang, AppError> {
     Ok(Lang::from_code(&code).unwrap_or(Lang::Ko))
 }
 
-fn notify(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<(), AppError> {
+/// An application's message, built from its row (her language and the
+/// program's name are read).
+fn app_mail<'a>(conn: &mut DbConn, app: &'a Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<Mail<'a>, AppError> {
     let lang = lang_of(conn, &app.user_id)?;
     let mut context = mail_context(app, &program_name(conn, &app.program_id, lang)?);
     for (k, v) in extra {
         context.insert(*k, v);
     }
-    notifier.enqueue(conn, Mail { user_id: Some(&app.user_id), to: &app.email, kind, lang, context })?;
+    Ok(Mail { user_id: Some(&app.user_id), to: &app.email, kind, lang, context })
+}
+
+fn notify(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<(), AppError> {
+    notify_prepared(conn, notifier, app, kind, extra, None)
+}
+
+/// `notify` using the message rendered before the transaction when it is still the same.
+fn notify_prepared(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)], ready: Option<&Rendered>) -> Result<(), AppError> {
+    let mail = app_mail(conn, app, kind, extra)?;
+    notifier.enqueue_prepared(conn, mail, ready)?;
     Ok(())
+}
+
+/// Renders an application's message before the transaction that will
+/// queue it, from the row as it is now.
+fn prepare_app_mail(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Option<Rendered> {
+    let mail = app_mail(conn, app, kind, extra);
+    notifier.prepare(conn, mail)
 }
 
 pub enum SubmitOutcome {
@@ -423,6 +442,8 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
     let draft = own_draft(conn, user_id, app_id)?;
     let key = counter_key(&draft.program_id, rules::capacity_year(today));
     ensure_counter(conn, &key)?;
+    // Most submissions get a place: that email is rendered before the transaction.
+    let ready = prepare_app_mail(conn, notifier, &draft, "application_received", &[]);
     write_tx(conn, |conn| {
         let app = own_draft(conn, user_id, app_id)?;
         let docs = models::documents(conn, &app.id)?;
@@ -462,7 +483,7 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
         }
         let app = models::find(conn, &app.id)?.ok_or(AppError::NotFound)?;
         let kind = if status == Status::Waitlisted { "application_waitlisted" } else { "application_received" };
-        notify(conn, notifier, &app, kind, &[])?;
+        notify_prepared(conn, notifier, &app, kind, &[], ready.as_ref())?;
         Ok(SubmitOutcome::Submitted(app))
     })
 }
@@ -587,6 +608,7 @@ pub enum Decision {
 /// A staff decision, recorded with who and when, and emailed. Approval keeps
 /// the rule set in force on the day of the decision.
 pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str, decision: Decision, today: NaiveDate) -> Result<(), AppError> {
+    let ready = prepare_decision_mail(conn, notifier, app_id, &decision, today);
     write_tx(conn, |conn| {
         let app = models::find(conn, app_id)?.ok_or(AppError::NotFound)?;
         let status = app.status();
@@ -612,7 +634,7 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                     .execute(conn)?;
                 add_event(conn, &app.id, Some(&staff.id), "approved", "")?;
                 let (count, hours) = (rules.visit_count.to_string(), rules.visit_hours.to_string());
-                notify(conn, notifier, &app, "application_approved", &[("visit_count", &count), ("visit_hours", &hours)])?;
+                notify_prepared(conn, notifier, &app, "application_approved", &[("visit_count", &count), ("visit_hours", &hours)], ready.as_ref())?;
             }
             Decision::Reject(reason) => {
                 if !matches!(status, Status::Submitted | Status::InfoRequested | Status::Waitlisted) {
@@ -628,7 +650,7 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                     ))
                     .execute(conn)?;
                 add_event(conn, &app.id, Some(&staff.id), "rejected", &reason)?;
-                notify(conn, notifier, &app, "application_rejected", &[("reason", &reason)])?;
+                notify_prepared(conn, notifier, &app, "application_rejected", &[("reason", &reason)], ready.as_ref())?;
                 if let (true, Some(year)) = (status.holds_place(), app.capacity_year) {
                     let capacity = capacity_of(conn, &app)?;
                     release_and_promote(conn, notifier, &app.program_id, year, capacity)?;
@@ -647,9 +669,25 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                     ))
                     .execute(conn)?;
                 add_event(conn, &app.id, Some(&staff.id), "info_requested", &message)?;
-                notify(conn, notifier, &app, "application_info_requested", &[("message", &message)])?;
+                notify_prepared(conn, notifier, &app, "application_info_requested", &[("message", &message)], ready.as_ref())?;
             }
         }
         Ok(())
     })
+}
+
+/// The email a decision sends, rendered before its transaction from the
+/// application and the rules in force as they are now.
+fn prepare_decision_mail(conn: &mut DbConn, notifier: &Notifier, app_id: &str, decision: &Decision, today: NaiveDate) -> Option<Rendered> {
+    let app = models::find(conn, app_id).ok()??;
+    let (kind, extra): (&'static str, Vec<(&str, String)>) = match decision {
+        Decision::Approve { .. } => {
+            let rules = rules::in_force(conn, &app.program_id, today).ok()??;
+            ("application_approved", vec![("visit_count", rules.visit_count.to_string()), ("visit_hours", rules.visit_hours.to_string())])
+        }
+        Decision::Reject(reason) => ("application_rejected", vec![("reason", reason.clone())]),
+        Decision::RequestInfo(message) => ("application_info_requested", vec![("message", message.clone())]),
+    };
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    prepare_app_mail(conn, notifier, &app, kind, &extra)
 }

@@ -278,14 +278,19 @@ async fn access_log(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse
         return Err(AppError::Forbidden);
     }
     let lang = ctx.lang;
-    let (entries, broken_at, anchors) = db(&state, move |conn, state| {
+    let (entries, broken_at, anchors, waiting) = db(&state, move |conn, state| {
+        // Chain what is waiting first, so the page verifies every entry up to now.
+        audit::chain_pending(conn, &state.config.secret_key)?;
         let entries = audit::recent(conn, 500, lang)?;
         let broken = audit::verify_chain(conn, &state.config.secret_key)?;
         let anchors: Vec<(String, i64, String)> = audit::anchors(conn, 30)?.into_iter().map(|(d, s, h)| (crate::time::format_date(d, lang), s, h)).collect();
-        Ok((entries, broken, anchors))
+        let (waiting, oldest) = audit::waiting(conn)?;
+        Ok((entries, broken, anchors, (waiting, oldest.map(|t| crate::time::format_datetime(t, lang)))))
     })
     .await?;
     let mut c = tera::Context::new();
+    c.insert("waiting", &waiting.0);
+    c.insert("waiting_since", &waiting.1);
     c.insert("anchors", &anchors);
     c.insert("entries", &entries);
     c.insert("chain_ok", &broken_at.is_none());

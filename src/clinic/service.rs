@@ -10,11 +10,10 @@ use diesel::prelude::*;
 use super::models::{self, Booking, ClinicProgram, ClinicSession, ClinicSlot};
 use super::rules::{self, Booker};
 use crate::accounts::models::User;
-use crate::db::schema::{children, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, clinic_walkins, users};
+use crate::db::schema::{children, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, clinic_walkins};
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
-use crate::i18n::Lang;
-use crate::notify::{Email as Mail, Notifier};
+use crate::notify::{Email as Mail, Notifier, Recipient, Rendered};
 use crate::time::{format_date, now_utc, to_seoul};
 use crate::visits::rules::{hhmm, start_utc};
 
@@ -146,23 +145,58 @@ pub fn add_child(conn: &mut DbConn, user_id: &str, name: &str, birth_date: Naive
     Ok(())
 }
 
-fn notify_booking(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
-    let (email, locale, name): (String, String, String) = users::table.find(&b.user_id).select((users::email, users::locale, users::name)).first(conn)?;
-    let lang = Lang::from_code(&locale).unwrap_or(Lang::Ko);
-    let session = models::session(conn, &b.session_id)?.ok_or(AppError::NotFound)?;
-    let program = models::program(conn, &b.program_id)?;
-    let slot = models::slot(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+/// A booking's message, built from the rows it speaks of.
+fn booking_mail<'a>(to: &'a Recipient, (program, session, slot): (&ClinicProgram, &ClinicSession, &ClinicSlot), seats: i32, kind: &'static str, extra: &[(&str, String)]) -> Mail<'a> {
+    let lang = to.lang();
     let mut context = tera::Context::new();
-    context.insert("name", &name);
+    context.insert("name", &to.name);
     context.insert("program_name", program.name(lang));
     context.insert("visit_date", &format_date(session.day, lang));
     context.insert("visit_time", &format!("{}–{}", hhmm(slot.start_minute), hhmm(slot.end_minute)));
-    context.insert("seats", &b.seats);
+    context.insert("seats", &seats);
     for (k, v) in extra {
         context.insert(*k, v);
     }
-    notifier.enqueue(conn, Mail { user_id: Some(&b.user_id), to: &email, kind, lang, context })?;
+    to.mail(kind, context)
+}
+
+fn notify_booking(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
+    notify_booking_prepared(conn, notifier, b, kind, extra, None)
+}
+
+/// `notify_booking` using the message rendered before the transaction when it is still the same.
+fn notify_booking_prepared(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)], ready: Option<&Rendered>) -> Result<(), AppError> {
+    let to = Recipient::of(conn, &b.user_id)?;
+    let session = models::session(conn, &b.session_id)?.ok_or(AppError::NotFound)?;
+    let program = models::program(conn, &b.program_id)?;
+    let slot = models::slot(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+    notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), b.seats, kind, extra), ready)?;
     Ok(())
+}
+
+/// A booking's message rendered before the transaction that will queue it.
+fn prepare_booking_notice(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str) -> Option<Rendered> {
+    let to = Recipient::of(conn, &b.user_id).ok()?;
+    let session = models::session(conn, &b.session_id).ok()??;
+    let program = models::program(conn, &b.program_id).ok()?;
+    let slot = models::slot(conn, &b.slot_id).ok()??;
+    notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), b.seats, kind, &[])))
+}
+
+/// The email a booking will most likely send (a seat if the slot has room,
+/// else the waiting list), rendered before its transaction from the same rows.
+fn prepare_booking_mail(conn: &mut DbConn, notifier: &Notifier, user_id: &str, input: &BookingInput) -> Option<Rendered> {
+    let rows = (|| -> Result<_, AppError> {
+        let to = Recipient::of(conn, user_id)?;
+        let slot = models::slot(conn, &input.slot_id)?.ok_or(AppError::NotFound)?;
+        let session = models::session(conn, &slot.session_id)?.ok_or(AppError::NotFound)?;
+        let program = models::program(conn, &slot.program_id)?;
+        Ok((to, slot, session, program))
+    })();
+    let (to, slot, session, program) = rows.ok()?;
+    let seats = if program.partner_seat && input.with_partner { 2 } else { 1 };
+    let kind = if slot.booked + seats <= slot.capacity { "clinic_booked" } else { "clinic_waitlisted" };
+    notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), seats, kind, &[])))
 }
 
 fn take_seats(conn: &mut DbConn, slot_id: &str, seats: i32) -> Result<bool, AppError> {
@@ -196,6 +230,7 @@ pub enum BookOutcome {
 /// Books a seat, or (when asked) a place on the waiting list of a full slot.
 pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<BookOutcome, AppError> {
     let id = new_id();
+    let ready = prepare_booking_mail(conn, notifier, &user.id, input);
     let result = write_tx(conn, |conn| {
         let slot = models::slot(conn, &input.slot_id)?.ok_or(AppError::NotFound)?;
         let session = models::session(conn, &slot.session_id)?.ok_or(AppError::NotFound)?;
@@ -252,9 +287,9 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
                 clinic_bookings::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let booking = find(conn, &id)?;
         let kind = if outcome == BookOutcome::Booked { "clinic_booked" } else { "clinic_waitlisted" };
-        notify_booking(conn, notifier, &booking, kind, &[])?;
+        let to = Recipient::of(conn, &user.id)?;
+        notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready.as_ref())?;
         Ok(outcome)
     });
     match result {
@@ -291,6 +326,7 @@ fn promote(conn: &mut DbConn, notifier: &Notifier, slot_id: &str) -> Result<(), 
 
 /// The resident cancels (until the program's cut-off before her slot).
 pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, booking_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    let ready = find(conn, booking_id).ok().filter(|b| b.user_id == user_id).and_then(|b| prepare_booking_notice(conn, notifier, &b, "clinic_cancelled"));
     write_tx(conn, |conn| {
         let b = find(conn, booking_id)?;
         if b.user_id != user_id {
@@ -308,7 +344,7 @@ pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, booking_id:
         diesel::update(clinic_bookings::table.find(&b.id))
             .set((clinic_bookings::status.eq("cancelled"), clinic_bookings::cancelled_at.eq(Some(now)), clinic_bookings::updated_at.eq(now)))
             .execute(conn)?;
-        notify_booking(conn, notifier, &b, "clinic_cancelled", &[])?;
+        notify_booking_prepared(conn, notifier, &b, "clinic_cancelled", &[], ready.as_ref())?;
         if b.status == "booked" {
             release_seats(conn, &b.slot_id, b.seats)?;
             promote(conn, notifier, &b.slot_id)?;
@@ -400,12 +436,13 @@ pub fn send_reminders(conn: &mut DbConn, notifier: &Notifier, now: NaiveDateTime
         .load(conn)?;
     let mut sent = 0;
     for b in due {
+        let ready = prepare_booking_notice(conn, notifier, &b, "clinic_reminder");
         let queued = write_tx(conn, |conn| {
             let claimed = diesel::update(clinic_bookings::table.find(&b.id).filter(clinic_bookings::reminder_sent_at.is_null()))
                 .set(clinic_bookings::reminder_sent_at.eq(Some(now)))
                 .execute(conn)?;
             if claimed == 1 {
-                notify_booking(conn, notifier, &b, "clinic_reminder", &[])?;
+                notify_booking_prepared(conn, notifier, &b, "clinic_reminder", &[], ready.as_ref())?;
             }
             Ok(claimed == 1)
         })?;

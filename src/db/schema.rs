@@ -520,6 +520,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    access_log_pending (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Text,
+        actor_role -> Text,
+        ip -> Text,
+        subject_user_id -> Nullable<Text>,
+        record_id -> Nullable<Text>,
+        action -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    access_log_chainer (id) {
+        id -> Integer,
+        batches -> BigInt,
+        chained_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     access_log_anchors (day) {
         day -> Date,
         last_seq -> BigInt,
@@ -578,6 +600,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     retention_settings,
     retention_runs,
     access_log_anchors,
+    access_log_pending,
+    access_log_chainer,
     document_contents,
     city_settings,
     districts,

@@ -49,8 +49,9 @@ impl OutboxWorker {
     }
 }
 
-/// Also the app's scheduler: the day-before visit reminders, the access log's
-/// daily anchor and the daily retention run (every minute, each once a day) and
+/// Also the app's scheduler: chaining the access log's new entries (every
+/// round), the day-before visit reminders, the access log's daily anchor and
+/// the daily retention run (every minute, each once a day) and
 /// the purge of expired sessions and sign-up links (every ten minutes).
 fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
@@ -68,6 +69,10 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                             false
                         }
                     };
+                }
+                // Staff accesses appended since the last round join the chain.
+                if let Err(e) = crate::audit::chain_pending(&mut conn, &config.secret_key) {
+                    log::error!(target: "scheduler", "access-log chaining failed: {e}");
                 }
                 if last_reminders.is_none_or(|t| t.elapsed() >= config.scheduler_interval) {
                     last_reminders = Some(std::time::Instant::now());

@@ -13,11 +13,10 @@ use crate::accounts::models::User;
 use crate::agencies::Agency;
 use crate::applications::models::{self as apps, Application, Status};
 use crate::applications::rules as app_rules;
-use crate::db::schema::{agency_holidays, application_events, applications, users, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
+use crate::db::schema::{agency_holidays, application_events, applications, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
-use crate::i18n::Lang;
-use crate::notify::{Email as Mail, Notifier};
+use crate::notify::{Email as Mail, Notifier, Recipient, Rendered};
 use crate::time::{format_date, now_utc, to_seoul};
 
 /// Creates the concrete slots of the agency's week for `from..=to` that do not
@@ -306,19 +305,45 @@ fn has_visit_on(conn: &mut DbConn, application_id: &str, day: NaiveDate, except:
     Ok(q.count().get_result::<i64>(conn)? > 0)
 }
 
-fn notify_visit(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
-    let (email, locale, name): (String, String, String) = users::table.find(&visit.user_id).select((users::email, users::locale, users::name)).first(conn)?;
-    let lang = Lang::from_code(&locale).unwrap_or(Lang::Ko);
+/// A visit's message: which visit (id, day, start, hours), to whom.
+fn visit_mail<'a>(to: &'a Recipient, (id, day, start_minute, hours): (&str, NaiveDate, i32, i32), kind: &'static str, extra: &[(&str, String)]) -> Mail<'a> {
+    let lang = to.lang();
     let mut context = tera::Context::new();
-    context.insert("name", &name);
-    context.insert("visit_date", &format_date(visit.day, lang));
-    context.insert("visit_time", &format!("{}–{}", rules::hhmm(visit.start_minute), rules::hhmm(visit.start_minute + visit.hours * 60)));
-    context.insert("visit_id", &visit.id);
+    context.insert("name", &to.name);
+    context.insert("visit_date", &format_date(day, lang));
+    context.insert("visit_time", &format!("{}–{}", rules::hhmm(start_minute), rules::hhmm(start_minute + hours * 60)));
+    context.insert("visit_id", id);
     for (k, v) in extra {
         context.insert(*k, v);
     }
-    notifier.enqueue(conn, Mail { user_id: Some(&visit.user_id), to: &email, kind, lang, context })?;
+    to.mail(kind, context)
+}
+
+fn notify_visit(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
+    notify_visit_prepared(conn, notifier, visit, kind, extra, None)
+}
+
+/// `notify_visit` using the message rendered before the transaction when it is still the same.
+fn notify_visit_prepared(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)], ready: Option<&Rendered>) -> Result<(), AppError> {
+    let to = Recipient::of(conn, &visit.user_id)?;
+    let mail = visit_mail(&to, (&visit.id, visit.day, visit.start_minute, visit.hours), kind, extra);
+    notifier.enqueue_prepared(conn, mail, ready)?;
     Ok(())
+}
+
+/// A visit's message rendered before the transaction that will queue it,
+/// from the visit as it is now.
+fn prepare_visit_mail(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)]) -> Option<Rendered> {
+    let to = Recipient::of(conn, &visit.user_id).ok()?;
+    notifier.prepare(conn, Ok(visit_mail(&to, (&visit.id, visit.day, visit.start_minute, visit.hours), kind, extra)))
+}
+
+/// The "visit requested" message for visit `id` in `slot_id`, rendered
+/// before the booking's transaction from the rows it will read again.
+fn prepare_request_mail(conn: &mut DbConn, notifier: &Notifier, user_id: &str, id: &str, slot_id: &str, hours: i32) -> Option<Rendered> {
+    let to = Recipient::of(conn, user_id).ok()?;
+    let slot = slot(conn, slot_id).ok()?;
+    notifier.prepare(conn, Ok(visit_mail(&to, (id, slot.day, slot.start_minute, hours), "visit_requested", &[])))
 }
 
 pub struct BookingInput {
@@ -335,6 +360,7 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
     let rules_of_app = app_rules::find(conn, &app.rule_set_id)?;
     let agency = agency_for(conn, &app)?;
     let id = new_id();
+    let ready = prepare_request_mail(conn, notifier, &user.id, &id, &input.slot_id, rules_of_app.visit_hours);
     let result = write_tx(conn, |conn| {
         let settings = models::settings(conn)?;
         let slot = slot(conn, &input.slot_id)?;
@@ -376,7 +402,7 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
             ))
             .execute(conn)?;
         let visit = models::find(conn, &id)?.ok_or(AppError::NotFound)?;
-        notify_visit(conn, notifier, &visit, "visit_requested", &[])?;
+        notify_visit_prepared(conn, notifier, &visit, "visit_requested", &[], ready.as_ref())?;
         Ok(visit)
     });
     match result {
@@ -388,6 +414,8 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
 /// Moves a visit to another start time (before the cut-off), keeping its
 /// place in the quota; it needs the agency's confirmation again.
 pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &str, new_slot_id: &str, now: NaiveDateTime, today: NaiveDate) -> Result<(), AppError> {
+    let hours = models::find_own(conn, user_id, visit_id)?.map(|v| v.hours);
+    let ready = hours.and_then(|h| prepare_request_mail(conn, notifier, user_id, visit_id, new_slot_id, h));
     let result = write_tx(conn, |conn| {
         let visit = models::find_own(conn, user_id, visit_id)?.ok_or(AppError::NotFound)?;
         if !ACTIVE.contains(&visit.status.as_str()) {
@@ -429,7 +457,7 @@ pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_i
             ))
             .execute(conn)?;
         let moved = models::find(conn, &visit.id)?.ok_or(AppError::NotFound)?;
-        notify_visit(conn, notifier, &moved, "visit_requested", &[])?;
+        notify_visit_prepared(conn, notifier, &moved, "visit_requested", &[], ready.as_ref())?;
         Ok(())
     });
     match result {
@@ -441,6 +469,11 @@ pub fn reschedule(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_i
 /// Cancels a visit. In time, the visit goes back to her quota; late, it counts
 /// as used when the settings say so. Returns whether it was late.
 pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &str, now: NaiveDateTime) -> Result<bool, AppError> {
+    let ready = models::find_own(conn, user_id, visit_id).ok().flatten().and_then(|visit| {
+        let settings = models::settings(conn).ok()?;
+        let key = cancel_note_key(&visit, &settings, now);
+        prepare_visit_mail(conn, notifier, &visit, "visit_cancelled", &[("quota_note_key", key.to_string())])
+    });
     write_tx(conn, |conn| {
         let visit = models::find_own(conn, user_id, visit_id)?.ok_or(AppError::NotFound)?;
         if !ACTIVE.contains(&visit.status.as_str()) {
@@ -461,10 +494,21 @@ pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, visit_id: &
                 visits::updated_at.eq(now_utc()),
             ))
             .execute(conn)?;
-        let key = if counts { "cancel_counted" } else { "cancel_returned" };
-        notify_visit(conn, notifier, &visit, "visit_cancelled", &[("quota_note_key", key.to_string())])?;
+        let key = cancel_note_key(&visit, &settings, now);
+        notify_visit_prepared(conn, notifier, &visit, "visit_cancelled", &[("quota_note_key", key.to_string())], ready.as_ref())?;
         Ok(late)
     })
+}
+
+/// Whether a cancellation now gives the visit back to her quota, as the
+/// message's note says.
+fn cancel_note_key(visit: &Visit, settings: &Settings, now: NaiveDateTime) -> &'static str {
+    let late = !rules::cancel_in_time(rules::start_utc(visit.day, visit.start_minute), now, settings.cancel_cutoff_hours);
+    if late && settings.late_cancel_counts {
+        "cancel_counted"
+    } else {
+        "cancel_returned"
+    }
 }
 
 pub enum AgencyAction {
@@ -477,6 +521,16 @@ pub enum AgencyAction {
 
 /// The agency's side of a visit; an agency acts only on its own visits.
 pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, visit_id: &str, action: AgencyAction) -> Result<(), AppError> {
+    let ready = models::find(conn, visit_id).ok().flatten().and_then(|visit| {
+        let (kind, extra) = match &action {
+            AgencyAction::Confirm { helper_id } => ("visit_confirmed", vec![("helper_name", crate::agencies::helper(conn, agency_id, helper_id).ok()??.name)]),
+            AgencyAction::Decline { reason } => ("visit_declined", vec![("reason", reason.clone())]),
+            AgencyAction::Complete { .. } => ("visit_completed", vec![]),
+            AgencyAction::NoShow => return None,
+        };
+        prepare_visit_mail(conn, notifier, &visit, kind, &extra)
+    });
+    let ready = ready.as_ref();
     write_tx(conn, |conn| {
         let visit = models::find(conn, visit_id)?.filter(|v| v.agency_id.as_deref() == Some(agency_id)).ok_or(AppError::NotFound)?;
         let now = now_utc();
@@ -494,7 +548,7 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                         visits::updated_at.eq(now),
                     ))
                     .execute(conn)?;
-                notify_visit(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper.name)])?;
+                notify_visit_prepared(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper.name)], ready)?;
             }
             AgencyAction::Decline { reason } => {
                 if visit.status != "requested" {
@@ -510,7 +564,7 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                         visits::updated_at.eq(now),
                     ))
                     .execute(conn)?;
-                notify_visit(conn, notifier, &visit, "visit_declined", &[("reason", reason)])?;
+                notify_visit_prepared(conn, notifier, &visit, "visit_declined", &[("reason", reason)], ready)?;
             }
             AgencyAction::Complete { actual_start, actual_end, tasks_done } => {
                 if visit.status != "confirmed" {
@@ -528,7 +582,7 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                         visits::updated_at.eq(now),
                     ))
                     .execute(conn)?;
-                notify_visit(conn, notifier, &visit, "visit_completed", &[])?;
+                notify_visit_prepared(conn, notifier, &visit, "visit_completed", &[], ready)?;
             }
             AgencyAction::NoShow => {
                 if visit.status != "confirmed" {
@@ -631,13 +685,14 @@ pub fn send_reminders(conn: &mut DbConn, notifier: &Notifier, now: NaiveDateTime
         .load(conn)?;
     let mut sent = 0;
     for visit in due {
+        let helper = visit.helper_name.clone().unwrap_or_default();
+        let ready = prepare_visit_mail(conn, notifier, &visit, "visit_reminder", &[("helper_name", helper.clone())]);
         let queued = write_tx(conn, |conn| {
             let claimed = diesel::update(visits::table.find(&visit.id).filter(visits::reminder_sent_at.is_null()))
                 .set(visits::reminder_sent_at.eq(Some(now)))
                 .execute(conn)?;
             if claimed == 1 {
-                let helper = visit.helper_name.clone().unwrap_or_default();
-                notify_visit(conn, notifier, &visit, "visit_reminder", &[("helper_name", helper)])?;
+                notify_visit_prepared(conn, notifier, &visit, "visit_reminder", &[("helper_name", helper.clone())], ready.as_ref())?;
             }
             Ok(claimed == 1)
         })?;

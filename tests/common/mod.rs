@@ -500,3 +500,12 @@ pub fn approved_resident_as(app: &TestApp, name: &str, email: &str, applicant: &
         .assert_redirect(&format!("/staff/applications/{id}"));
     (b, id)
 }
+
+/// Waits until the worker has chained every access appended so far (staff
+/// accesses are appended freely and chained in batches moments later).
+pub fn access_log_chained(app: &TestApp) {
+    use naju_helper::db::schema::access_log_pending;
+    app.wait_for("the access log chained", Duration::from_secs(20), |conn| {
+        access_log_pending::table.count().get_result::<i64>(conn).ok().filter(|n| *n == 0)
+    });
+}

@@ -1,0 +1,2 @@
+DROP TABLE access_log_chainer;
+DROP TABLE access_log_pending;
