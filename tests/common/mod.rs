@@ -3,6 +3,7 @@
 //! a small browser-like HTTP client that keeps cookies, and an SMTP sink.
 #![allow(dead_code)]
 
+pub mod sens;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         document_keys: naju_helper::crypto::DocumentKeys::new(naju_helper::crypto::parse_key(TEST_DOCUMENT_KEY).unwrap(), vec![]),
         smtp: None,
         mail_from: "나주시 보건소 <no-reply@naju-helper.test>".into(),
+        sms: naju_helper::config::SmsSettings::File,
         workers: 2,
         db_pool_size: 8,
         outbox_poll: Duration::from_millis(100),
