@@ -52,6 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/lang/{code}", web::get().to(pages::switch_lang))
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .configure(accounts::routes::configure)
+        .configure(accounts::notices::configure)
         .configure(applications::configure)
         .configure(visits::configure)
         .configure(clinic::configure)
