@@ -421,6 +421,28 @@ pub fn today() -> chrono::NaiveDate {
     naju_helper::time::today_seoul()
 }
 
+/// The first open Saturday-clinic session at least two days away and its
+/// first slot of the program `code`: (session id, slot id).
+pub fn clinic_slot(app: &TestApp, code: &str) -> (String, String) {
+    use naju_helper::db::schema::{clinic_programs, clinic_sessions, clinic_slots};
+    let session: String = clinic_sessions::table
+        .filter(clinic_sessions::day.gt(today() + chrono::Duration::days(1)))
+        .filter(clinic_sessions::status.eq("open"))
+        .order(clinic_sessions::day.asc())
+        .select(clinic_sessions::id)
+        .first(&mut app.conn())
+        .expect("an open session");
+    let program: String = clinic_programs::table.filter(clinic_programs::code.eq(code)).select(clinic_programs::id).first(&mut app.conn()).expect("the program");
+    let slot: String = clinic_slots::table
+        .filter(clinic_slots::session_id.eq(&session))
+        .filter(clinic_slots::program_id.eq(&program))
+        .order(clinic_slots::start_minute.asc())
+        .select(clinic_slots::id)
+        .first(&mut app.conn())
+        .expect("a slot");
+    (session, slot)
+}
+
 /// Takes a signed-in resident through the form up to "check your answers"
 /// and returns the application id.
 pub fn complete_draft(b: &mut Browser, due_date: chrono::NaiveDate) -> String {
