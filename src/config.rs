@@ -22,6 +22,56 @@ pub struct SmtpConfig {
     pub password: Option<String>,
 }
 
+/// Where text messages go (SMS_PROVIDER).
+#[derive(Clone, Debug)]
+pub enum SmsSettings {
+    /// No SMS: residents are not offered it and every notice goes by email.
+    None,
+    /// One file per message in DATA_DIR/sms (development).
+    File,
+    /// NAVER Cloud Platform SENS.
+    Sens(SensConfig),
+}
+
+#[derive(Clone)]
+pub struct SensConfig {
+    /// `https://sens.apigw.ntruss.com` (a test points it at a local server).
+    pub base_url: String,
+    pub service_id: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// The sender number registered with SENS.
+    pub from: String,
+}
+
+impl std::fmt::Debug for SensConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SensConfig({}, service {}, secret key hidden)", self.base_url, self.service_id)
+    }
+}
+
+impl SmsSettings {
+    fn from_env() -> Result<SmsSettings, String> {
+        let required = |name: &str| var(name).ok_or_else(|| format!("{name} is required with SMS_PROVIDER=sens"));
+        match var("SMS_PROVIDER").as_deref().unwrap_or("file") {
+            "none" | "off" => Ok(SmsSettings::None),
+            "file" => Ok(SmsSettings::File),
+            "sens" => Ok(SmsSettings::Sens(SensConfig {
+                base_url: var("SMS_SENS_URL").unwrap_or_else(|| "https://sens.apigw.ntruss.com".into()),
+                service_id: required("SMS_SENS_SERVICE_ID")?,
+                access_key: required("SMS_SENS_ACCESS_KEY")?,
+                secret_key: required("SMS_SENS_SECRET_KEY")?,
+                from: required("SMS_FROM")?,
+            })),
+            other => Err(format!("SMS_PROVIDER: unknown value {other:?} (file, sens, none)")),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !matches!(self, SmsSettings::None)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub bind_addr: String,
@@ -34,6 +84,7 @@ pub struct Config {
     pub document_keys: crate::crypto::DocumentKeys,
     pub smtp: Option<SmtpConfig>,
     pub mail_from: String,
+    pub sms: SmsSettings,
     pub workers: usize,
     pub db_pool_size: u32,
     pub outbox_poll: Duration,
@@ -122,6 +173,7 @@ impl Config {
             secret_key,
             smtp,
             mail_from: var("MAIL_FROM").unwrap_or_else(|| "나주시 보건소 <no-reply@naju-helper.local>".into()),
+            sms: SmsSettings::from_env()?,
             workers: parse_var("WORKERS", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))?,
             db_pool_size: parse_var("DB_POOL_SIZE", 16)?,
             outbox_poll: Duration::from_millis(parse_var("OUTBOX_POLL_MS", 2000)?),

@@ -13,7 +13,7 @@ use crate::db::{self, Backend, DbPool};
 use crate::error::AppError;
 use crate::i18n::I18n;
 use crate::notify::mailer::Mailer;
-use crate::notify::worker::OutboxWorker;
+use crate::notify::worker::{OutboxWorker, Transports};
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
 use crate::web::routes::{RouteInfo, Routes};
@@ -42,7 +42,7 @@ impl Core {
         db::run_migrations(&mut *pool.get()?)?;
         let tera = Arc::new(load_templates()?);
         let i18n = Arc::new(I18n::load().map_err(AppError::Internal)?);
-        let notifier = Notifier::new(tera.clone(), i18n.clone(), config.city_name.clone(), config.public_url.clone());
+        let notifier = Notifier::new(tera.clone(), i18n.clone(), config.city_name.clone(), config.public_url.clone()).with_sms(config.sms.enabled());
         Ok(Core { pool, backend, tera, i18n, notifier })
     }
 }
@@ -55,6 +55,7 @@ fn all_routes(r: &mut Routes) {
         .get("/lang/{code}", pages::switch_lang)
         .get("/assets/{path:.*}", assets::serve)
         .configure(accounts::routes::configure)
+        .configure(accounts::notices::configure)
         .configure(applications::configure)
         .configure(visits::configure)
         .configure(clinic::configure)
@@ -92,10 +93,11 @@ impl Application {
             log::info!(target: "documents", "moved {moved} uploaded documents into the database (encrypted)");
         }
         let mailer = Mailer::from_config(&config).map_err(AppError::Internal)?;
+        let sms = crate::notify::sms::provider_from_config(&config.sms, &config.data_dir).map_err(AppError::Internal)?;
         let listener = TcpListener::bind(&config.bind_addr)
             .map_err(|e| AppError::Internal(format!("cannot bind {}: {e}", config.bind_addr)))?;
         let port = listener.local_addr().map_err(|e| AppError::Internal(e.to_string()))?.port();
-        let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), mailer, core.notifier.clone());
+        let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), Transports { mailer, sms }, core.notifier.clone());
         let workers = config.workers.max(1);
         let pool_size = (config.db_pool_size as usize).max(2);
         let state = web::Data::new(AppState {

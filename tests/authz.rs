@@ -53,6 +53,11 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/my",                                               "",        "",                                    "login 200   200   403   403   403   403"),
     ("GET",  "/my/messages",                                      "",        "",                                    "login 200   200   403   403   403   403"),
     ("GET",  "/my/messages/{id}",                                 "message", "",                                    "login 200   404   403   403   403   403"),
+    // accounts/notices: how she gets notices (email, SMS or both)
+    ("GET",  "/my/notices",                                       "",        "",                                    "login 200   200   403   403   403   403"),
+    ("POST", "/my/notices",                                       "",        "",                                    "login 303   303   403   403   403   403"),
+    ("POST", "/my/notices/verify",                                "",        "",                                    "login 303   303   403   403   403   403"),
+    ("POST", "/my/notices/resend",                                "",        "",                                    "login 303   303   403   403   403   403"),
     ("GET",  "/staff",                                            "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/users",                                      "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/users/new",                                  "",        "",                                    "login 403   403   403   403   200   200"),

@@ -8,22 +8,10 @@ use std::sync::mpsc;
 
 use common::{cli_env, complete_draft, due_date_at_week, signed_up_resident, spawn_app, Browser, TestApp, PDF, TEST_DOCUMENT_KEY};
 use diesel::prelude::*;
-use naju_helper::db::schema::{application_documents, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, users};
+use naju_helper::db::schema::{application_documents, clinic_bookings, clinic_slots, users};
 
 fn next_session_slot(app: &TestApp) -> (String, String) {
-    let session: String = clinic_sessions::table
-        .filter(clinic_sessions::day.gt(common::today() + chrono::Duration::days(1)))
-        .order(clinic_sessions::day.asc())
-        .select(clinic_sessions::id)
-        .first(&mut app.conn())
-        .unwrap();
-    let program: String = clinic_programs::table.filter(clinic_programs::code.eq("childbirth_class")).select(clinic_programs::id).first(&mut app.conn()).unwrap();
-    let slot: String = clinic_slots::table
-        .filter(clinic_slots::session_id.eq(&session))
-        .filter(clinic_slots::program_id.eq(&program))
-        .select(clinic_slots::id)
-        .first(&mut app.conn())
-        .unwrap();
+    let (session, slot) = common::clinic_slot(app, "childbirth_class");
     diesel::update(clinic_slots::table.find(&slot)).set(clinic_slots::capacity.eq(1000)).execute(&mut app.conn()).unwrap();
     (session, slot)
 }

@@ -67,6 +67,30 @@ impl Phone {
     }
 }
 
+/// A Korean mobile number (010-XXXX-XXXX), the only kind that receives
+/// texts; kept normalised as 010-1234-5678 whatever spacing it was typed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mobile(String);
+
+impl Mobile {
+    pub fn parse(raw: &str) -> Result<Mobile, &'static str> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("mobile.errors.mobile_required");
+        }
+        let digits: String = trimmed.chars().filter(|c| c.is_ascii_digit()).collect();
+        let allowed = trimmed.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ');
+        if !allowed || digits.len() != 11 || !digits.starts_with("010") {
+            return Err("mobile.errors.mobile_invalid");
+        }
+        Ok(Mobile(format!("{}-{}-{}", &digits[..3], &digits[3..7], &digits[7..])))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -140,6 +164,17 @@ mod tests {
         assert_eq!(Phone::parse("1234567890"), Err("accounts.errors.phone_invalid"));
         assert_eq!(Phone::parse("010-12a4-5678"), Err("accounts.errors.phone_invalid"));
         assert_eq!(Phone::parse("0101"), Err("accounts.errors.phone_invalid"));
+    }
+
+    #[test]
+    fn mobiles_are_010_numbers_kept_with_hyphens() {
+        assert_eq!(Mobile::parse("01012345678").unwrap().as_str(), "010-1234-5678");
+        assert_eq!(Mobile::parse(" 010 1234 5678 ").unwrap().as_str(), "010-1234-5678");
+        assert_eq!(Mobile::parse("010-1234-5678").unwrap().as_str(), "010-1234-5678");
+        assert_eq!(Mobile::parse(""), Err("mobile.errors.mobile_required"));
+        for bad in ["061-330-8114", "011-123-4567", "010-1234-567", "010-1234-56789", "+82 10 1234 5678", "010.1234.5678"] {
+            assert_eq!(Mobile::parse(bad), Err("mobile.errors.mobile_invalid"), "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! by an emailed link); staff create staff and contractor accounts. Sessions, login throttling and password hashing.
 
 pub mod domain;
+pub mod mobile;
 pub mod models;
+pub mod notices;
 pub mod password;
 pub mod reset;
 pub mod routes;

@@ -5,6 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::domain::Mobile;
+use super::mobile::Choice;
 use super::models::{self, Role};
 use super::service::{self, AccountInput, LoginError, NewAccount};
 use super::sessions;
@@ -172,6 +174,8 @@ async fn signup_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespons
     let ctx = ctx.with_session(&state).await?;
     let mut c = tera::Context::new();
     c.insert("form", &account_form_view(&AccountInput::default()));
+    c.insert("notify_channels", "email");
+    c.insert("sms_on", &state.notifier.sms_on());
     render(&state, &ctx, "accounts/signup.html", c)
 }
 
@@ -181,6 +185,8 @@ pub struct SignupForm {
     #[serde(flatten)]
     account: AccountInput,
     agree_terms: String,
+    /// email (default), sms or both
+    notify_channels: String,
 }
 
 fn signup_form_page(
@@ -195,6 +201,8 @@ fn signup_form_page(
     c.insert("form", &account_form_view(&form.account));
     c.insert("errors", &field_errors(state, ctx.lang, errors));
     c.insert("agree_terms", &(form.agree_terms == "yes"));
+    c.insert("notify_channels", Choice::parse(&form.notify_channels).as_str());
+    c.insert("sms_on", &state.notifier.sms_on());
     c.insert("throttled", &throttled);
     render_status(state, ctx, "accounts/signup.html", &mut c, status)
 }
@@ -206,6 +214,11 @@ async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>
     let mut errors = service::validate(&form.account).err().unwrap_or_default();
     if form.agree_terms != "yes" {
         errors.push(("agree_terms", "accounts.errors.terms_required"));
+    }
+    // Texts go only to a mobile number: the contact phone must be one.
+    let choice = if state.notifier.sms_on() { Choice::parse(&form.notify_channels) } else { Choice::Email };
+    if choice.wants_sms() && !errors.iter().any(|(f, _)| *f == "phone") && Mobile::parse(&form.account.phone).is_err() {
+        errors.push(("phone", "mobile.errors.mobile_for_sms"));
     }
     if !errors.is_empty() {
         return signup_form_page(&state, &ctx, &form, &errors, None, StatusCode::UNPROCESSABLE_ENTITY);
@@ -221,7 +234,7 @@ async fn signup(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<SignupForm>
     let password_hash = hash_password(&input.password).await?;
     let email = db(&state, move |conn, state| {
         let valid = service::validate(&input).map_err(|_| AppError::BadRequest("errors.bad_form"))?;
-        signup::request(conn, &state.notifier, &state.config.secret_key, valid.profile(), &password_hash, lang)?;
+        signup::request(conn, &state.notifier, &state.config.secret_key, valid.profile(), choice, &password_hash, lang)?;
         Ok(valid.email.as_str().to_string())
     })
     .await?;
@@ -257,13 +270,14 @@ async fn signup_confirm(ctx: Ctx, state: web::Data<AppState>, path: web::Path<St
     let token = path.into_inner();
     let (t, old_key) = (token.clone(), ctx.session_key.clone());
     let outcome = db(&state, move |conn, state| match signup::confirm(conn, &state.notifier, &state.config.secret_key, &t)? {
-        Confirmed::Created(user_id) => Ok(Ok(sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user_id, state.config.session_idle)?)),
+        Confirmed::Created(user_id, code_sent) => Ok(Ok((sessions::start_for_user(conn, &state.config.secret_key, &old_key, &user_id, state.config.session_idle)?, code_sent))),
         other => Ok(Err(other)),
     })
     .await?;
     match outcome {
-        Ok(session) => {
-            let mut res = redirect("/my", Some("accounts.flash.signed_up"));
+        Ok((session, code_sent)) => {
+            // She chose SMS: the next step is the code sent to her number.
+            let mut res = if code_sent { redirect("/my/notices", Some("mobile.flash.signed_up_code_sent")) } else { redirect("/my", Some("accounts.flash.signed_up")) };
             res.add_cookie(&session_cookie(&session, ctx.secure)).map_err(|e| AppError::Internal(e.to_string()))?;
             Ok(res)
         }

@@ -6,7 +6,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::domain::{Email, PersonName, Phone};
+use super::domain::{Email, Mobile, PersonName, Phone};
+use super::mobile::{self, Choice};
 use super::models::{self, Role};
 use super::service::{account_mail, insert_account, NewAccount, Profile};
 use super::throttle;
@@ -36,7 +37,9 @@ pub fn within_limit(conn: &mut DbConn, config: &Config, ip: &str) -> Result<bool
 /// Queues the email this sign-up calls for: the confirmation link for a new
 /// address, or a note to the owner of a registered one. The caller answers
 /// the same either way.
-pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Profile<'_>, password_hash: &str, lang: Lang) -> Result<(), AppError> {
+/// `choice` is how she wants her notices; SMS needs `account.phone` to be a
+/// mobile number, which the caller checked.
+pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Profile<'_>, choice: Choice, password_hash: &str, lang: Lang) -> Result<(), AppError> {
     let email = account.email.as_str();
     let token = random_token();
     // Both possible emails are built from what is read here; the one the
@@ -60,6 +63,7 @@ pub fn request(conn: &mut DbConn, notifier: &Notifier, secret: &str, account: Pr
                 signups::phone.eq(account.phone.as_str()),
                 signups::password_hash.eq(password_hash),
                 signups::locale.eq(lang.code()),
+                signups::notify_channels.eq(choice.as_str()),
                 signups::expires_at.eq(now + chrono::Duration::hours(VALID_HOURS)),
                 signups::created_at.eq(now),
             ))
@@ -92,6 +96,7 @@ struct Pending {
     phone: String,
     password_hash: String,
     locale: String,
+    notify_channels: String,
 }
 
 fn find_pending(conn: &mut DbConn, id: &str) -> QueryResult<Option<Pending>> {
@@ -112,8 +117,9 @@ pub fn pending_email(conn: &mut DbConn, secret: &str, token: &str) -> Result<Opt
 }
 
 pub enum Confirmed {
-    /// The new account's id.
-    Created(String),
+    /// The new account's id, and whether a code went to her mobile number
+    /// (she chose SMS) for her to type next.
+    Created(String, bool),
     /// Expired, used, or never issued.
     Invalid,
     /// The address got an account meanwhile (another link, or staff).
@@ -121,7 +127,8 @@ pub enum Confirmed {
 }
 
 /// Uses the link: creates the resident's account with her welcome email, and
-/// retires every pending sign-up of that address.
+/// retires every pending sign-up of that address. If she chose SMS, a code
+/// goes to her mobile number; her notices go by email until she types it.
 pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str) -> Result<Confirmed, AppError> {
     if token.len() != 64 {
         return Ok(Confirmed::Invalid);
@@ -138,11 +145,20 @@ pub fn confirm(conn: &mut DbConn, notifier: &Notifier, secret: &str, token: &str
         let Some(p) = find_pending(conn, &id)? else { return Ok(Confirmed::Invalid) };
         diesel::delete(signups::table.filter(signups::email.eq(&p.email))).execute(conn)?;
         let parsed = parse(&p)?;
-        match insert_account(conn, notifier, &user_id, &new_account(&p, &parsed), ready.as_ref()) {
-            Ok(user_id) => Ok(Confirmed::Created(user_id)),
-            Err(AppError::Conflict(_)) => Ok(Confirmed::AlreadyRegistered),
-            Err(e) => Err(e),
+        let user_id = match insert_account(conn, notifier, &user_id, &new_account(&p, &parsed), ready.as_ref()) {
+            Ok(user_id) => user_id,
+            Err(AppError::Conflict(_)) => return Ok(Confirmed::AlreadyRegistered),
+            Err(e) => return Err(e),
+        };
+        let lang = Lang::from_code(&p.locale).unwrap_or(Lang::Ko);
+        let choice = Choice::parse(&p.notify_channels);
+        let Ok(number) = Mobile::parse(&p.phone) else { return Ok(Confirmed::Created(user_id, false)) };
+        if !(choice.wants_sms() && notifier.sms_on()) {
+            return Ok(Confirmed::Created(user_id, false));
         }
+        let who = mobile::Who { user_id: &user_id, lang, now: now_utc() };
+        let sent = mobile::choose_in_tx(conn, notifier, secret, who, choice, Some(&number))?;
+        Ok(Confirmed::Created(user_id, sent == mobile::Sent::Sent))
     });
     match outcome {
         // Two links of one address used at the same moment: one wins.

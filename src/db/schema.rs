@@ -15,6 +15,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         agency_id -> Nullable<Text>,
+        notify_channels -> Text,
+        mobile -> Nullable<Text>,
     }
 }
 
@@ -48,6 +50,7 @@ diesel::table! {
         locale -> Text,
         expires_at -> Timestamp,
         created_at -> Timestamp,
+        notify_channels -> Text,
     }
 }
 
@@ -67,6 +70,21 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         failed_at -> Nullable<Timestamp>,
+        channel -> Text,
+    }
+}
+
+diesel::table! {
+    mobile_verifications (user_id) {
+        user_id -> Text,
+        mobile -> Text,
+        channels -> Text,
+        code_hash -> Text,
+        attempts -> Integer,
+        sends -> Integer,
+        sent_at -> Timestamp,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
     }
 }
 
@@ -85,6 +103,7 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(outbox -> users (user_id));
+diesel::joinable!(mobile_verifications -> users (user_id));
 
 
 diesel::table! {
@@ -639,4 +658,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     budgets,
     budget_executions,
     password_resets,
+    mobile_verifications,
 );

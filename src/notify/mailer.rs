@@ -54,7 +54,7 @@ impl Mailer {
         match self {
             Mailer::Smtp(t) => t.send(&email).map(|_| ()).map_err(|e| SendFailure {
                 permanent: e.is_permanent(),
-                smtp_code: e.status().map(|c| c.to_string()),
+                code: e.status().map(|c| c.to_string()),
                 reason: format!("smtp: {e}"),
             }),
             Mailer::File(t) => t.send(&email).map(|_| ()).map_err(|e| SendFailure::transient(format!("file: {e}"))),
@@ -65,20 +65,21 @@ impl Mailer {
 /// Why a message was not delivered, and whether trying again could help.
 #[derive(Debug)]
 pub struct SendFailure {
-    /// The server refused for good (SMTP 5xx) or the message cannot be built.
+    /// The server refused for good (SMTP 5xx, SMS provider 400) or the message cannot be built.
     pub permanent: bool,
-    /// The SMTP reply code ("550", "451"): safe to log, unlike the reason.
-    pub smtp_code: Option<String>,
+    /// The SMTP reply code ("550", "451") or the SMS provider's HTTP status
+    /// ("400", "429"): safe to log, unlike the reason.
+    pub code: Option<String>,
     /// May quote an address: stored in the row for staff, never logged.
     pub reason: String,
 }
 
 impl SendFailure {
-    fn permanent(reason: String) -> SendFailure {
-        SendFailure { permanent: true, smtp_code: None, reason }
+    pub(crate) fn permanent(reason: String) -> SendFailure {
+        SendFailure { permanent: true, code: None, reason }
     }
 
-    fn transient(reason: String) -> SendFailure {
-        SendFailure { permanent: false, smtp_code: None, reason }
+    pub(crate) fn transient(reason: String) -> SendFailure {
+        SendFailure { permanent: false, code: None, reason }
     }
 }

@@ -1,11 +1,15 @@
-//! Email without loss: messages are written to the outbox table in the same
+//! Notices without loss: messages are written to the outbox table in the same
 //! transaction as the change that causes them (rendered just before it where
-//! they can be known in advance, so no template runs under a write lock); a background worker
-//! delivers them (SMTP, or .eml files when no SMTP is configured) and retries.
-//! What cannot be delivered ends as `failed`; staff correct and resend it.
+//! they can be known in advance, so no template runs under a write lock); a
+//! background worker delivers them and retries. Each message has a channel: email (SMTP, or .eml
+//! files when no SMTP is configured) or SMS (a provider, see `sms`). A resident
+//! who chose SMS and proved her mobile number gets the notice's short text
+//! there too, or instead. What cannot be delivered ends as `failed`; staff
+//! correct and resend it.
 
 pub mod mailer;
 pub mod routes;
+pub mod sms;
 pub mod worker;
 
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::outbox;
+use crate::db::schema::{outbox, users};
 use crate::db::{new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
@@ -29,22 +33,116 @@ pub struct Email<'a> {
     pub context: tera::Context,
 }
 
+/// A text message that goes by SMS whatever the resident chose (the code
+/// that proves her number).
+pub struct Text<'a> {
+    pub user_id: Option<&'a str>,
+    /// A mobile number as stored (010-1234-5678).
+    pub to: &'a str,
+    /// Template templates/sms/<kind>.txt.
+    pub kind: &'static str,
+    pub lang: Lang,
+    pub context: tera::Context,
+}
+
+/// Where a notice goes: to the email address, the proven mobile number, or both.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Channels {
+    pub email: bool,
+    pub sms: bool,
+}
+
+/// A resident's choice ("email", "sms" or "both") applied to what is
+/// possible: SMS only to a proven number, only when SMS is on and the
+/// notice has a text; never no channel at all, so a notice that cannot go
+/// by SMS goes by email.
+pub fn channels(choice: &str, mobile_proven: bool, sms_on: bool, has_text: bool) -> Channels {
+    let sms = matches!(choice, "sms" | "both") && mobile_proven && sms_on && has_text;
+    Channels { email: !sms || choice == "both", sms }
+}
+
+struct Row<'a> {
+    user_id: Option<&'a str>,
+    kind: &'a str,
+    channel: &'a str,
+    recipient: &'a str,
+    subject: &'a str,
+    body_text: &'a str,
+    body_html: &'a str,
+}
+
+fn insert(conn: &mut DbConn, row: Row<'_>) -> Result<String, AppError> {
+    let id = new_id();
+    let now = now_utc();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::id.eq(&id),
+            outbox::user_id.eq(row.user_id),
+            outbox::kind.eq(row.kind),
+            outbox::channel.eq(row.channel),
+            outbox::recipient.eq(row.recipient),
+            outbox::subject.eq(row.subject),
+            outbox::body_text.eq(row.body_text),
+            outbox::body_html.eq(row.body_html),
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(now),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
 #[derive(Clone)]
 pub struct Notifier {
     tera: Arc<tera::Tera>,
     i18n: Arc<I18n>,
     city_name: String,
     public_url: String,
+    sms_on: bool,
 }
 
 impl Notifier {
     pub fn new(tera: Arc<tera::Tera>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
-        Notifier { tera, i18n, city_name, public_url }
+        Notifier { tera, i18n, city_name, public_url, sms_on: false }
+    }
+
+    /// With an SMS provider (SMS_PROVIDER other than none).
+    pub fn with_sms(mut self, on: bool) -> Notifier {
+        self.sms_on = on;
+        self
+    }
+
+    pub fn sms_on(&self) -> bool {
+        self.sms_on
+    }
+
+    fn fill_context(&self, conn: &mut DbConn, c: &mut tera::Context, kind: &str, lang: Lang) -> Result<(), AppError> {
+        c.insert("lang", lang.code());
+        c.insert("kind", kind);
+        c.insert("t", self.i18n.catalog(lang));
+        // The city file's name once a city is set up, else CITY_NAME.
+        let city = crate::city::names(conn)?.map(|n| n.name(lang).to_string()).unwrap_or_else(|| self.city_name.clone());
+        c.insert("city_name", &city);
+        c.insert("public_url", &self.public_url);
+        Ok(())
+    }
+
+    fn sms_template(kind: &str) -> String {
+        format!("sms/{kind}.txt")
+    }
+
+    /// The notice's short text, fitted to SMS or LMS (see `sms::fit`).
+    fn render_text(&self, c: &tera::Context, kind: &str, subject: &str) -> Result<sms::SmsText, AppError> {
+        let content = self.tera.render(&Self::sms_template(kind), c)?;
+        Ok(sms::fit(subject, &content))
     }
 
     /// Renders the message and queues it on `conn`, which should be inside the
-    /// transaction of the change the message reports. Where the message can be
-    /// known before, prefer `render` before the transaction and
+    /// transaction of the change the message reports: by email, and by SMS
+    /// to a resident who chose it (see `channels`). Messages with a personal
+    /// link stay email only. Returns the email's id, or the text's. Where the
+    /// message can be known before, prefer `render` before the transaction and
     /// `enqueue_prepared` inside it: rendering then happens outside the lock.
     pub fn enqueue(&self, conn: &mut DbConn, email: Email<'_>) -> Result<String, AppError> {
         self.enqueue_prepared(conn, email, None)
@@ -57,36 +155,54 @@ impl Notifier {
     /// or nothing was prepared) the message is rendered now, as `enqueue` does.
     pub fn enqueue_prepared(&self, conn: &mut DbConn, email: Email<'_>, ready: Option<&Rendered>) -> Result<String, AppError> {
         match ready {
-            Some(r) if r.is_for(&email) => insert(conn, r),
+            Some(r) if r.is_for(&email) => self.queue(conn, r),
             _ => {
                 let rendered = self.render(conn, email)?;
-                insert(conn, &rendered)
+                self.queue(conn, &rendered)
             }
         }
     }
 
-    /// Queues a message rendered before the transaction from data that the
-    /// transaction does not change (a reset link for a known account).
-    pub fn queue(&self, conn: &mut DbConn, ready: &Rendered) -> Result<String, AppError> {
-        insert(conn, ready)
+    /// Queues a message rendered before the transaction, to the channels the
+    /// resident chose as the transaction reads them.
+    pub fn queue(&self, conn: &mut DbConn, r: &Rendered) -> Result<String, AppError> {
+        let choice = match (r.user_id.as_deref(), &r.text) {
+            (Some(user_id), Some(_)) if self.sms_on => users::table
+                .find(user_id)
+                .select((users::notify_channels, users::mobile))
+                .first::<(String, Option<String>)>(conn)
+                .optional()?,
+            _ => None,
+        };
+        let route = match &choice {
+            Some((choice, mobile)) => channels(choice, mobile.is_some(), self.sms_on, r.text.is_some()),
+            None => Channels { email: true, sms: false },
+        };
+        let mut id = None;
+        if let (true, Some((_, Some(mobile))), Some(text)) = (route.sms, &choice, &r.text) {
+            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "sms", recipient: mobile, subject: &r.subject, body_text: text, body_html: "" };
+            id = Some(insert(conn, row)?);
+        }
+        if route.email {
+            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "email", recipient: &r.to, subject: &r.subject, body_text: &r.body_text, body_html: &r.body_html };
+            id = Some(insert(conn, row)?);
+        }
+        id.ok_or_else(|| AppError::Internal("a notice with no channel".into()))
     }
 
     /// Renders a message without queueing it, to be done before the write
     /// transaction: templates and the city's name (a setting read) stay out
-    /// of SQLite's write lock and PostgreSQL's row locks.
+    /// of SQLite's write lock and PostgreSQL's row locks. With SMS on, the
+    /// notice's short text is rendered too, for a resident who chose it.
     pub fn render(&self, conn: &mut DbConn, email: Email<'_>) -> Result<Rendered, AppError> {
         let mut c = email.context.clone();
-        c.insert("lang", email.lang.code());
-        c.insert("kind", email.kind);
-        c.insert("t", self.i18n.catalog(email.lang));
-        // The city file's name once a city is set up, else CITY_NAME.
-        let city = crate::city::names(conn)?.map(|n| n.name(email.lang).to_string()).unwrap_or_else(|| self.city_name.clone());
-        c.insert("city_name", &city);
-        c.insert("public_url", &self.public_url);
+        self.fill_context(conn, &mut c, email.kind, email.lang)?;
         let dir = format!("email/{}", email.kind);
         let subject = self.tera.render(&format!("{dir}/subject.txt"), &c)?.trim().to_string();
         let body_text = self.tera.render(&format!("{dir}/body.txt"), &c)?;
         let body_html = self.tera.render(&format!("{dir}/body.html"), &c)?;
+        let has_text = self.sms_on && !is_address_bound(email.kind) && self.tera.get_template(&Self::sms_template(email.kind)).is_ok();
+        let text = if has_text { Some(self.render_text(&c, email.kind, &subject)?.content) } else { None };
         Ok(Rendered {
             user_id: email.user_id.map(str::to_string),
             to: email.to.to_string(),
@@ -96,6 +212,7 @@ impl Notifier {
             subject,
             body_text,
             body_html,
+            text,
         })
     }
 
@@ -110,6 +227,15 @@ impl Notifier {
                 None
             }
         }
+    }
+
+    /// Queues a text that goes by SMS only (the code that proves a number).
+    pub fn enqueue_text(&self, conn: &mut DbConn, mut text: Text<'_>) -> Result<String, AppError> {
+        let c = &mut text.context;
+        self.fill_context(conn, c, text.kind, text.lang)?;
+        let subject = self.i18n.t(text.lang, &format!("sms.subjects.{}", text.kind));
+        let fitted = self.render_text(c, text.kind, &subject)?;
+        insert(conn, Row { user_id: text.user_id, kind: text.kind, channel: "sms", recipient: text.to, subject: &subject, body_text: &fitted.content, body_html: "" })
     }
 }
 
@@ -148,33 +274,14 @@ pub struct Rendered {
     subject: String,
     body_text: String,
     body_html: String,
+    /// The short text for SMS, when the notice has one and SMS is on.
+    text: Option<String>,
 }
 
 impl Rendered {
     fn is_for(&self, email: &Email<'_>) -> bool {
         self.kind == email.kind && self.lang == email.lang && self.to == email.to && self.user_id.as_deref() == email.user_id && self.context == email.context
     }
-}
-
-fn insert(conn: &mut DbConn, r: &Rendered) -> Result<String, AppError> {
-    let id = new_id();
-    let now = now_utc();
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::id.eq(&id),
-            outbox::user_id.eq(r.user_id.as_deref()),
-            outbox::kind.eq(r.kind),
-            outbox::recipient.eq(&r.to),
-            outbox::subject.eq(&r.subject),
-            outbox::body_text.eq(&r.body_text),
-            outbox::body_html.eq(&r.body_html),
-            outbox::status.eq("pending"),
-            outbox::attempts.eq(0),
-            outbox::next_attempt_at.eq(now),
-            outbox::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(id)
 }
 
 #[derive(Queryable, Selectable, Serialize, Debug, Clone)]
@@ -194,12 +301,15 @@ pub struct OutboxMessage {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     pub failed_at: Option<NaiveDateTime>,
+    /// "email" or "sms"
+    pub channel: String,
 }
 
 /// A resident's copy of the messages sent to her, newest first.
 pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<OutboxMessage>> {
     outbox::table
         .filter(outbox::user_id.eq(user_id))
+        .filter(outbox::kind.ne(CODE_KIND))
         .order(outbox::created_at.desc())
         .limit(100)
         .select(OutboxMessage::as_select())
@@ -211,6 +321,7 @@ pub fn find_for_user(conn: &mut DbConn, user_id: &str, id: &str) -> QueryResult<
     outbox::table
         .filter(outbox::id.eq(id))
         .filter(outbox::user_id.eq(user_id))
+        .filter(outbox::kind.ne(CODE_KIND))
         .select(OutboxMessage::as_select())
         .first(conn)
         .optional()
@@ -236,11 +347,17 @@ pub fn stats(conn: &mut DbConn) -> QueryResult<OutboxStats> {
     Ok(OutboxStats { pending, retrying, sent, failed })
 }
 
+/// The text that carries a code proving a mobile number: not among the
+/// resident's messages, and its text is blanked once sent, so the code is
+/// at rest only as its hash (and in the queue until it goes out).
+pub const CODE_KIND: &str = "mobile_code";
+
 /// Messages that carry a personal link (a password reset, a sign-up to
-/// confirm) or speak about the account of their address: they may be resent,
-/// but only to the address they were written for, or a wrong "correction"
-/// would hand someone else the link.
-const ADDRESS_BOUND: [&str; 3] = ["password_reset", "signup_confirm", "signup_existing"];
+/// confirm), speak about the account of their address, or carry the code
+/// that proves a number: they may be resent, but only to the address they
+/// were written for, or a wrong "correction" would hand someone else the
+/// link or prove the wrong number.
+const ADDRESS_BOUND: [&str; 4] = ["password_reset", "signup_confirm", "signup_existing", "mobile_code"];
 
 pub fn is_address_bound(kind: &str) -> bool {
     ADDRESS_BOUND.contains(&kind)
@@ -269,6 +386,7 @@ pub fn find_failed(conn: &mut DbConn, id: &str) -> QueryResult<Option<OutboxMess
 /// or a corrected one), with its attempts counted from zero. Returns the
 /// message as it was before.
 pub fn resend(conn: &mut DbConn, id: &str, recipient: &str) -> Result<OutboxMessage, AppError> {
+    // The caller parsed `recipient` for the message's channel (an address or a mobile number).
     write_tx(conn, |conn| {
         let msg = find_failed(conn, id)?.ok_or(AppError::NotFound)?;
         if msg.recipient != recipient && is_address_bound(&msg.kind) {
@@ -286,4 +404,22 @@ pub fn resend(conn: &mut DbConn, id: &str, recipient: &str) -> Result<OutboxMess
             .execute(conn)?;
         Ok(msg)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_goes_by_text_only_when_it_can_and_never_nowhere() {
+        let both = Channels { email: true, sms: true };
+        let email = Channels { email: true, sms: false };
+        assert_eq!(channels("email", true, true, true), email);
+        assert_eq!(channels("sms", true, true, true), Channels { email: false, sms: true });
+        assert_eq!(channels("both", true, true, true), both);
+        assert_eq!(channels("sms", false, true, true), email, "an unproven number gets nothing");
+        assert_eq!(channels("sms", true, false, true), email, "SMS switched off");
+        assert_eq!(channels("sms", true, true, false), email, "a notice without a text");
+        assert_eq!(channels("both", true, true, false), email);
+    }
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::OutboxMessage;
-use crate::accounts::domain::Email;
+use crate::accounts::domain::{Email, Mobile};
 use crate::accounts::models::{Role, User};
 use crate::audit::{self, Access};
 use crate::error::AppError;
@@ -38,6 +38,8 @@ struct FailedView {
     attempts: i32,
     reason: String,
     address_bound: bool,
+    /// "email" or "sms": what kind of recipient a correction must be.
+    channel: String,
 }
 
 fn failed_view(m: OutboxMessage, lang: Lang) -> FailedView {
@@ -51,6 +53,7 @@ fn failed_view(m: OutboxMessage, lang: Lang) -> FailedView {
         kind: m.kind,
         subject: m.subject,
         attempts: m.attempts,
+        channel: m.channel,
     }
 }
 
@@ -105,8 +108,16 @@ async fn resend(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     let form = form.verify(&ctx)?;
     let user = staff(&ctx)?;
     let id = path.into_inner();
-    let recipient = match Email::parse(&form.recipient) {
-        Ok(email) => email,
+    // A text's recipient is a mobile number, an email's an address.
+    let message_id = id.clone();
+    let channel = db(&state, move |conn, _| Ok(super::find_failed(conn, &message_id)?.ok_or(AppError::NotFound)?.channel)).await?;
+    let parsed = if channel == "sms" {
+        Mobile::parse(&form.recipient).map(|m| m.as_str().to_string())
+    } else {
+        Email::parse(&form.recipient).map(|e| e.as_str().to_string())
+    };
+    let recipient = match parsed {
+        Ok(recipient) => recipient,
         Err(key) => {
             let message = load_viewed(&ctx, &state, id).await?;
             let errors = field_errors(&state, ctx.lang, &[("recipient", key)]);
@@ -116,10 +127,10 @@ async fn resend(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     let ip = ctx.ip.clone();
     let message_id = id.clone();
     let resent = db(&state, move |conn, state| {
-        let before = super::resend(conn, &message_id, recipient.as_str())?;
+        let before = super::resend(conn, &message_id, &recipient)?;
         let (secret, subject) = (&state.config.secret_key, before.user_id.as_deref());
-        if before.recipient != recipient.as_str() {
-            let change = format!("message address corrected: {} -> {}", before.recipient, recipient.as_str());
+        if before.recipient != recipient {
+            let change = format!("message address corrected: {} -> {}", before.recipient, recipient);
             let access = Access { actor: &user, ip: &ip, subject_user_id: subject, record_id: Some(&before.id), action: "change", reason: &change };
             audit::record(conn, secret, access)?;
         }

@@ -1,7 +1,8 @@
 //! Background delivery of the outbox, with exponential back-off. A message is
-//! marked sent only after the transport accepted it, so a crash or an SMTP
-//! outage delays mail but never loses it. A refusal for good (SMTP 5xx) or
-//! OUTBOX_MAX_ATTEMPTS failures end it as `failed`, for staff to correct and resend.
+//! marked sent only after the transport accepted it, so a crash, an SMTP or
+//! SMS provider outage delays a notice but never loses it. A refusal for good
+//! (SMTP 5xx, SENS 400) or OUTBOX_MAX_ATTEMPTS failures end it as `failed`,
+//! for staff to correct and resend.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::mailer::Mailer;
+use super::mailer::{Mailer, SendFailure};
+use super::sms::{self, SmsMessage, SmsProvider};
 use super::OutboxMessage;
 use crate::accounts::sessions;
 use crate::config::Config;
@@ -24,18 +26,36 @@ use crate::time::now_utc;
 const CLAIM_LEASE_SECS: i64 = 300;
 const BATCH: i64 = 25;
 
+/// Everything the worker delivers through: mail, and texts when SMS is on.
+pub struct Transports {
+    pub mailer: Mailer,
+    pub sms: Option<Box<dyn SmsProvider>>,
+}
+
+impl Transports {
+    fn send(&self, config: &Config, msg: &OutboxMessage) -> Result<(), SendFailure> {
+        if msg.channel != "sms" {
+            return self.mailer.send(&config.mail_from, msg);
+        }
+        // Switched off after the text was queued: it waits for SMS to return.
+        let provider = self.sms.as_ref().ok_or_else(|| SendFailure::transient("SMS_PROVIDER is none".into()))?;
+        let text = sms::fit(&msg.subject, &msg.body_text);
+        provider.send(&SmsMessage { id: &msg.id, to: &msg.recipient, text })
+    }
+}
+
 pub struct OutboxWorker {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl OutboxWorker {
-    pub fn spawn(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier) -> OutboxWorker {
+    pub fn spawn(pool: DbPool, config: Config, transports: Transports, notifier: super::Notifier) -> OutboxWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
             .name("outbox".into())
-            .spawn(move || run(pool, config, mailer, notifier, flag))
+            .spawn(move || run(pool, config, transports, notifier, flag))
             .ok();
         OutboxWorker { stop, handle }
     }
@@ -53,7 +73,7 @@ impl OutboxWorker {
 /// round), the day-before visit reminders, the access log's daily anchor and
 /// the daily retention run (every minute, each once a day) and
 /// the purge of expired sessions and sign-up links (every ten minutes).
-fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
+fn run(pool: DbPool, config: Config, transports: Transports, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
     let mut last_reminders: Option<std::time::Instant> = None;
     while !stop.load(Ordering::SeqCst) {
@@ -62,7 +82,7 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                 // A full batch means more is waiting: deliver it before sleeping.
                 let mut full = true;
                 while full && !stop.load(Ordering::SeqCst) {
-                    full = match deliver_due(&mut conn, &config, &mailer, &stop) {
+                    full = match deliver_due(&mut conn, &config, &transports, &stop) {
                         Ok(n) => n >= BATCH as usize,
                         Err(e) => {
                             log::error!(target: "outbox", "delivery round failed: {e}");
@@ -139,7 +159,7 @@ fn chrono_dur(d: Duration) -> chrono::Duration {
 
 /// Delivers every message that is due. Each one is claimed first with a
 /// conditional update, so two app instances never send the same message.
-pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &AtomicBool) -> Result<usize, AppError> {
+pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, stop: &AtomicBool) -> Result<usize, AppError> {
     let now = now_utc();
     let due: Vec<OutboxMessage> = outbox::table
         .filter(outbox::status.eq("pending"))
@@ -166,19 +186,19 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
             continue;
         }
         let attempts = msg.attempts + 1;
-        match mailer.send(&config.mail_from, &msg) {
+        match transports.send(config, &msg) {
             Ok(()) => {
-                mark_sent(conn, &msg.id, attempts, now_utc())?;
+                mark_sent(conn, &msg, attempts, now_utc())?;
                 sent += 1;
-                log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "attempts": attempts}));
+                log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts}));
             }
             Err(failure) => {
                 let reason: String = failure.reason.chars().take(500).collect();
                 // Only while our claim holds: a worker whose lease ran out
                 // must not overwrite a newer claim.
                 let ours = outbox::table.find(&msg.id).filter(outbox::next_attempt_at.eq(lease));
-                // The reason may quote an address, so only the id and the
-                // SMTP code go to the log.
+                // The reason may quote an address or a number, so only the
+                // id and the SMTP code or provider's status go to the log.
                 match after_failure(attempts, failure.permanent, config.outbox_max_attempts, config.outbox_retry_base, config.outbox_retry_max) {
                     AfterFailure::Retry(delay) => {
                         diesel::update(ours)
@@ -188,7 +208,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
                                 outbox::last_error.eq(reason),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "retry_in_s": delay.as_secs()}));
+                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts, "code": failure.code, "retry_in_s": delay.as_secs()}));
                     }
                     AfterFailure::GiveUp => {
                         diesel::update(ours)
@@ -199,7 +219,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
                                 outbox::failed_at.eq(Some(now_utc())),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "failed", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "permanent": failure.permanent}));
+                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "failed", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts, "code": failure.code, "permanent": failure.permanent}));
                     }
                 }
             }
@@ -208,8 +228,8 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
     Ok(sent)
 }
 
-fn mark_sent(conn: &mut DbConn, id: &str, attempts: i32, at: NaiveDateTime) -> Result<(), AppError> {
-    diesel::update(outbox::table.find(id))
+fn mark_sent(conn: &mut DbConn, msg: &OutboxMessage, attempts: i32, at: NaiveDateTime) -> Result<(), AppError> {
+    diesel::update(outbox::table.find(&msg.id))
         .set((
             outbox::status.eq("sent"),
             outbox::attempts.eq(attempts),
@@ -217,6 +237,9 @@ fn mark_sent(conn: &mut DbConn, id: &str, attempts: i32, at: NaiveDateTime) -> R
             outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
+    if msg.kind == super::CODE_KIND {
+        diesel::update(outbox::table.find(&msg.id)).set(outbox::body_text.eq("")).execute(conn)?;
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! a small browser-like HTTP client that keeps cookies, and an SMTP sink.
 #![allow(dead_code)]
 
+pub mod sens;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -54,6 +55,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         document_keys: naju_helper::crypto::DocumentKeys::new(naju_helper::crypto::parse_key(TEST_DOCUMENT_KEY).unwrap(), vec![]),
         smtp: None,
         mail_from: "나주시 보건소 <no-reply@naju-helper.test>".into(),
+        sms: naju_helper::config::SmsSettings::File,
         workers: 2,
         db_pool_size: 8,
         outbox_poll: Duration::from_millis(100),
@@ -417,6 +419,28 @@ pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 
 pub fn today() -> chrono::NaiveDate {
     naju_helper::time::today_seoul()
+}
+
+/// The first open Saturday-clinic session at least two days away and its
+/// first slot of the program `code`: (session id, slot id).
+pub fn clinic_slot(app: &TestApp, code: &str) -> (String, String) {
+    use naju_helper::db::schema::{clinic_programs, clinic_sessions, clinic_slots};
+    let session: String = clinic_sessions::table
+        .filter(clinic_sessions::day.gt(today() + chrono::Duration::days(1)))
+        .filter(clinic_sessions::status.eq("open"))
+        .order(clinic_sessions::day.asc())
+        .select(clinic_sessions::id)
+        .first(&mut app.conn())
+        .expect("an open session");
+    let program: String = clinic_programs::table.filter(clinic_programs::code.eq(code)).select(clinic_programs::id).first(&mut app.conn()).expect("the program");
+    let slot: String = clinic_slots::table
+        .filter(clinic_slots::session_id.eq(&session))
+        .filter(clinic_slots::program_id.eq(&program))
+        .order(clinic_slots::start_minute.asc())
+        .select(clinic_slots::id)
+        .first(&mut app.conn())
+        .expect("a slot");
+    (session, slot)
 }
 
 /// Takes a signed-in resident through the form up to "check your answers"
