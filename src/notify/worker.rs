@@ -63,7 +63,7 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     full = match deliver_due(&mut conn, &config, &mailer, &stop) {
                         Ok(n) => n >= BATCH as usize,
                         Err(e) => {
-                            log::error!(target: "outbox", "delivery round failed: {e}");
+                            tracing::error!(error = %e, "outbox delivery round failed");
                             false
                         }
                     };
@@ -71,26 +71,26 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                 if last_reminders.is_none_or(|t| t.elapsed() >= config.scheduler_interval) {
                     last_reminders = Some(std::time::Instant::now());
                     if let Err(e) = crate::visits::service::send_reminders(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "visit reminders failed: {e}");
+                        tracing::error!(error = %e, "visit reminders failed");
                     }
                     if let Err(e) = crate::clinic::service::send_reminders(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "clinic reminders failed: {e}");
+                        tracing::error!(error = %e, "clinic reminders failed");
                     }
                     if let Err(e) = crate::audit::anchor_daily(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "access-log anchor failed: {e}");
+                        tracing::error!(error = %e, "access-log anchor failed");
                     }
                 }
                 if last_purge.elapsed() > Duration::from_secs(600) {
                     last_purge = std::time::Instant::now();
                     if let Err(e) = sessions::purge_expired(&mut conn, now_utc()) {
-                        log::error!(target: "outbox", "session purge failed: {e}");
+                        tracing::error!(error = %e, "session purge failed");
                     }
                     if let Err(e) = crate::accounts::signup::purge_expired(&mut conn, now_utc()) {
-                        log::error!(target: "outbox", "sign-up purge failed: {e}");
+                        tracing::error!(error = %e, "sign-up purge failed");
                     }
                 }
             }
-            Err(e) => log::error!(target: "outbox", "no database connection: {e}"),
+            Err(e) => tracing::error!(error = %e, "outbox worker: no database connection"),
         }
         let poll = config.outbox_poll.max(Duration::from_millis(10));
         let mut waited = Duration::ZERO;
@@ -161,7 +161,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
             Ok(()) => {
                 mark_sent(conn, &msg.id, attempts, now_utc())?;
                 sent += 1;
-                log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "attempts": attempts}));
+                tracing::info!(id = %msg.id, kind = %msg.kind, attempts, "outbox message sent");
             }
             Err(failure) => {
                 let reason: String = failure.reason.chars().take(500).collect();
@@ -179,7 +179,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
                                 outbox::last_error.eq(reason),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "retry_in_s": delay.as_secs()}));
+                        tracing::warn!(id = %msg.id, kind = %msg.kind, attempts, smtp_code = failure.smtp_code.as_deref(), retry_in_s = delay.as_secs(), "outbox message to be retried");
                     }
                     AfterFailure::GiveUp => {
                         diesel::update(ours)
@@ -190,7 +190,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, mailer: &Mailer, stop: &A
                                 outbox::failed_at.eq(Some(now_utc())),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "failed", "id": msg.id, "kind": msg.kind, "attempts": attempts, "smtp_code": failure.smtp_code, "permanent": failure.permanent}));
+                        tracing::warn!(id = %msg.id, kind = %msg.kind, attempts, smtp_code = failure.smtp_code.as_deref(), permanent = failure.permanent, "outbox message failed");
                     }
                 }
             }
