@@ -11,9 +11,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Duration as Days;
-use common::{signed_up_resident, signup_form, spawn_app, spawn_app_with, today, Browser, TestApp};
+use common::{approved_resident, signed_up_resident, signup_form, spawn_app, spawn_app_with, today, Browser, TestApp};
 use diesel::prelude::*;
-use naju_helper::db::schema::{clinic_programs, clinic_sessions, clinic_slots, outbox};
+use naju_helper::db::schema::{clinic_programs, clinic_sessions, clinic_slots, outbox, users, visit_slots, visits};
 
 const TOKEN: &str = "metrics-token-for-tests-0123456789";
 
@@ -131,6 +131,39 @@ fn requests_are_counted_by_route_pattern_and_status_and_a_booking_by_kind() {
     assert!(value(&after, r#"naju_http_requests_total{method="GET",route="/metrics",status="200"}"#) >= 1.0, "{text}");
     // Labels hold patterns, never a path's ids or what a visitor typed.
     assert!(!text.contains(&session) && !text.contains(email) && !text.contains("/no/such"), "{text}");
+}
+
+#[test]
+fn a_booked_visit_is_counted_once_and_a_refused_one_not_at_all() {
+    let app = app_with_token();
+    let (mut mom, _) = approved_resident(&app, "방문계수", "visit-counted@example.kr");
+    let token = mom.get("/my/visits/new").csrf();
+    let slot: String = visit_slots::table
+        .filter(visit_slots::day.ge(today() + Days::days(2)))
+        .filter(visit_slots::booked.lt(visit_slots::capacity))
+        .order((visit_slots::day.asc(), visit_slots::start_minute.asc()))
+        .select(visit_slots::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let before = samples(&scrape(&app).body);
+
+    mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
+    // The same day again: one visit a day, so no second booking.
+    mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slot), ("cleaning", "yes")]).assert_status(409);
+
+    let text = scrape(&app).body;
+    let after = samples(&text);
+    let booked: i64 = visits::table
+        .inner_join(users::table)
+        .filter(users::email.eq("visit-counted@example.kr"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(booked, 1, "one visit in the database");
+    let key = r#"naju_bookings_total{kind="visit"}"#;
+    assert_eq!(value(&after, key) - value(&before, key), 1.0, "{text}");
+    assert_eq!(value(&after, r#"naju_bookings_total{kind="clinic"}"#), 0.0, "{text}");
+    assert_eq!(value(&after, r#"naju_http_requests_total{method="POST",route="/my/visits/new",status="409"}"#), 1.0, "{text}");
 }
 
 fn add_message(app: &TestApp, status: &str, attempts: i32) {
