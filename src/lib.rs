@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod programs;
 pub mod results;
+pub mod retention;
 pub mod startup;
 pub mod state;
 pub mod time;

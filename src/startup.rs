@@ -61,7 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(clinic::configure)
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
-        .configure(crate::city::routes::configure);
+        .configure(crate::city::routes::configure)
+        .configure(crate::retention::routes::configure);
 }
 
 impl Application {
