@@ -104,6 +104,8 @@ pub struct Config {
     pub load_demo: bool,
     /// Behind a reverse proxy: take the client IP from X-Forwarded-For.
     pub trust_proxy: bool,
+    /// Bearer token for `/metrics`; without it the endpoint answers 404.
+    pub metrics_token: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -189,6 +191,10 @@ impl Config {
             signup_window: Duration::from_secs(60 * parse_var("SIGNUP_WINDOW_MINUTES", 60u64)?),
             load_demo: parse_var("DEMO_DATA", true)?,
             trust_proxy: matches!(var("TRUST_PROXY").as_deref(), Some("1" | "true")),
+            metrics_token: match var("METRICS_TOKEN") {
+                Some(t) if t.len() < 16 => return Err("METRICS_TOKEN must be at least 16 characters".into()),
+                t => t,
+            },
             data_dir,
         })
     }

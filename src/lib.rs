@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod i18n;
 pub mod logging;
+pub mod monitoring;
 pub mod notify;
 pub mod programs;
 pub mod results;

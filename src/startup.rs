@@ -3,15 +3,18 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::db::{self, Backend, DbPool};
 use crate::error::AppError;
 use crate::i18n::I18n;
+use crate::monitoring::Metrics;
 use crate::notify::mailer::Mailer;
 use crate::notify::worker::{OutboxWorker, Transports};
 use crate::notify::Notifier;
@@ -52,6 +55,7 @@ impl Core {
 fn all_routes(r: &mut Routes) {
     r.get("/", pages::home)
         .get("/healthz", pages::healthz)
+        .get("/metrics", crate::monitoring::scrape)
         .get("/lang/{code}", pages::switch_lang)
         .get("/assets/{path:.*}", assets::serve)
         .configure(accounts::routes::configure)
@@ -90,7 +94,7 @@ impl Application {
         // Documents an earlier version kept as plain files go into the database, sealed.
         let moved = crate::applications::documents::move_files_into_database(&mut *core.pool.get()?, &config.document_keys, &config.data_dir)?;
         if moved > 0 {
-            log::info!(target: "documents", "moved {moved} uploaded documents into the database (encrypted)");
+            tracing::info!(moved, "moved uploaded documents into the database (encrypted)");
         }
         let mailer = Mailer::from_config(&config).map_err(AppError::Internal)?;
         let sms = crate::notify::sms::provider_from_config(&config.sms, &config.data_dir).map_err(AppError::Internal)?;
@@ -100,6 +104,15 @@ impl Application {
         let worker = OutboxWorker::spawn(core.pool.clone(), config.clone(), Transports { mailer, sms }, core.notifier.clone());
         let workers = config.workers.max(1);
         let pool_size = (config.db_pool_size as usize).max(2);
+        let metrics = Metrics::new()?;
+        let upkeep = metrics.upkeep();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                upkeep();
+            }
+        });
         let state = web::Data::new(AppState {
             city: crate::city::NamesCache::new(&config.city_name),
             pool: core.pool,
@@ -109,6 +122,7 @@ impl Application {
             i18n: core.i18n,
             notifier: core.notifier,
             assets: assets::Assets::load(),
+            metrics,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -129,7 +143,8 @@ impl Application {
                              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                         )),
                 )
-                .wrap(from_fn(middleware::request_log))
+                .wrap(from_fn(middleware::observe))
+                .wrap(TracingLogger::<middleware::RequestSpan>::new())
                 .configure(configure)
                 .default_service(web::to(pages::not_found))
         })

@@ -17,6 +17,7 @@ pub struct AppState {
     pub notifier: Notifier,
     pub assets: Assets,
     pub city: crate::city::NamesCache,
+    pub metrics: crate::monitoring::Metrics,
 }
 
 impl AppState {

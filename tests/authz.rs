@@ -40,6 +40,8 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     // method  pattern                                             {id}       form                                    anon  resA  resB  agA   agB   staff sup
     ("GET",  "/",                                                 "",        "",                                    "200   200   200   200   200   200   200"),
     ("GET",  "/healthz",                                          "",        "",                                    "200   200   200   200   200   200   200"),
+    // Without METRICS_TOKEN (as here) the metrics are not served at all.
+    ("GET",  "/metrics",                                          "",        "",                                    "404   404   404   404   404   404   404"),
     ("GET",  "/lang/{code}",                                      "",        "",                                    "303   303   303   303   303   303   303"),
     ("GET",  "/assets/{path:.*}",                                 "",        "",                                    "200   200   200   200   200   200   200"),
     // accounts/routes

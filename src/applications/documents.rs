@@ -88,7 +88,7 @@ pub fn move_files_into_database(conn: &mut DbConn, keys: &DocumentKeys, data_dir
         }
         let path = dir.join(&storage_name);
         let Ok(bytes) = std::fs::read(&path) else {
-            log::warn!(target: "documents", "document {id}: file not found on this instance; it stays unreadable until moved from where it is");
+            tracing::warn!(document = %id, "document file not found on this instance; it stays unreadable until moved from where it is");
             continue;
         };
         let sealed = keys.seal(id.as_bytes(), &bytes).map_err(AppError::Internal)?;

@@ -185,7 +185,7 @@ async fn apply(state: &web::Data<AppState>, ctx: &Ctx, user: User, text: String)
     })
     .await?;
     state.forget_city();
-    log::info!(target: "city", "city file applied: {} new rule versions, {} agencies", summary.rule_versions_added, summary.agencies);
+    tracing::info!(rule_versions_added = summary.rule_versions_added, agencies = summary.agencies, "city file applied");
     Ok(redirect("/staff/city", Some("city.flash.applied")))
 }
 

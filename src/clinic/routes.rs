@@ -12,6 +12,7 @@ use crate::accounts::domain::PersonName;
 use crate::accounts::models::{Role, User};
 use crate::accounts::routes::Empty;
 use crate::error::AppError;
+use crate::monitoring::Booking;
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::time::{format_date, now_utc, today_seoul};
@@ -202,7 +203,10 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
     };
     let result = db(&state, move |conn, state| service::book(conn, &state.notifier, &user, &input, today_seoul())).await;
     match result {
-        Ok(BookOutcome::Booked) => Ok(redirect("/my/clinic", Some("clinic.flash.booked"))),
+        Ok(BookOutcome::Booked) => {
+            state.metrics.booking(Booking::Clinic);
+            Ok(redirect("/my/clinic", Some("clinic.flash.booked")))
+        }
         Ok(BookOutcome::Waitlisted) => Ok(redirect("/my/clinic", Some("clinic.flash.waitlisted"))),
         Err(AppError::Conflict(key)) => session_page(&state, &ctx, form.session_id.clone(), Some(("slot_id", key)), StatusCode::CONFLICT).await,
         Err(e) => Err(e),

@@ -164,7 +164,7 @@ impl Drop for RollbackGuard<'_> {
     fn drop(&mut self) {
         if !self.done {
             if let Err(e) = self.conn.batch_execute("ROLLBACK") {
-                log::error!("rollback failed: {e}");
+                tracing::error!(error = %e, "rollback failed");
             }
         }
     }

@@ -223,7 +223,7 @@ impl Notifier {
         match email.and_then(|e| self.render(conn, e)) {
             Ok(r) => Some(r),
             Err(e) => {
-                log::debug!(target: "outbox", "message not prepared ahead: {e}");
+                tracing::debug!(error = %e, "message not prepared ahead");
                 None
             }
         }

@@ -85,41 +85,41 @@ fn run(pool: DbPool, config: Config, transports: Transports, notifier: super::No
                     full = match deliver_due(&mut conn, &config, &transports, &stop) {
                         Ok(n) => n >= BATCH as usize,
                         Err(e) => {
-                            log::error!(target: "outbox", "delivery round failed: {e}");
+                            tracing::error!(error = %e, "outbox delivery round failed");
                             false
                         }
                     };
                 }
                 // Staff accesses appended since the last round join the chain.
                 if let Err(e) = crate::audit::chain_pending(&mut conn, &config.secret_key) {
-                    log::error!(target: "scheduler", "access-log chaining failed: {e}");
+                    tracing::error!(error = %e, "access-log chaining failed");
                 }
                 if last_reminders.is_none_or(|t| t.elapsed() >= config.scheduler_interval) {
                     last_reminders = Some(std::time::Instant::now());
                     if let Err(e) = crate::visits::service::send_reminders(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "visit reminders failed: {e}");
+                        tracing::error!(error = %e, "visit reminders failed");
                     }
                     if let Err(e) = crate::clinic::service::send_reminders(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "clinic reminders failed: {e}");
+                        tracing::error!(error = %e, "clinic reminders failed");
                     }
                     if let Err(e) = crate::audit::anchor_daily(&mut conn, &notifier, now_utc()) {
-                        log::error!(target: "scheduler", "access-log anchor failed: {e}");
+                        tracing::error!(error = %e, "access-log anchor failed");
                     }
                     if let Err(e) = crate::retention::service::run_scheduled(&mut conn, now_utc()) {
-                        log::error!(target: "scheduler", "retention run failed: {e}");
+                        tracing::error!(error = %e, "retention run failed");
                     }
                 }
                 if last_purge.elapsed() > Duration::from_secs(600) {
                     last_purge = std::time::Instant::now();
                     if let Err(e) = sessions::purge_expired(&mut conn, now_utc()) {
-                        log::error!(target: "outbox", "session purge failed: {e}");
+                        tracing::error!(error = %e, "session purge failed");
                     }
                     if let Err(e) = crate::accounts::signup::purge_expired(&mut conn, now_utc()) {
-                        log::error!(target: "outbox", "sign-up purge failed: {e}");
+                        tracing::error!(error = %e, "sign-up purge failed");
                     }
                 }
             }
-            Err(e) => log::error!(target: "outbox", "no database connection: {e}"),
+            Err(e) => tracing::error!(error = %e, "outbox worker: no database connection"),
         }
         let poll = config.outbox_poll.max(Duration::from_millis(10));
         let mut waited = Duration::ZERO;
@@ -190,7 +190,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
             Ok(()) => {
                 mark_sent(conn, &msg, attempts, now_utc())?;
                 sent += 1;
-                log::info!(target: "outbox", "{}", serde_json::json!({"event": "sent", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts}));
+                tracing::info!(id = %msg.id, kind = %msg.kind, channel = %msg.channel, attempts, "outbox message sent");
             }
             Err(failure) => {
                 let reason: String = failure.reason.chars().take(500).collect();
@@ -208,7 +208,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
                                 outbox::last_error.eq(reason),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "retry", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts, "code": failure.code, "retry_in_s": delay.as_secs()}));
+                        tracing::warn!(id = %msg.id, kind = %msg.kind, channel = %msg.channel, attempts, code = failure.code.as_deref(), retry_in_s = delay.as_secs(), "outbox message to be retried");
                     }
                     AfterFailure::GiveUp => {
                         diesel::update(ours)
@@ -219,7 +219,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
                                 outbox::failed_at.eq(Some(now_utc())),
                             ))
                             .execute(conn)?;
-                        log::warn!(target: "outbox", "{}", serde_json::json!({"event": "failed", "id": msg.id, "kind": msg.kind, "channel": msg.channel, "attempts": attempts, "code": failure.code, "permanent": failure.permanent}));
+                        tracing::warn!(id = %msg.id, kind = %msg.kind, channel = %msg.channel, attempts, code = failure.code.as_deref(), permanent = failure.permanent, "outbox message failed");
                     }
                 }
             }

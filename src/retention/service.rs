@@ -261,9 +261,19 @@ pub fn run(conn: &mut DbConn, as_of: NaiveDate, trigger: Trigger, actor_id: Opti
     });
     match result {
         Ok(run) => {
-            log::info!(target: "retention", "{}", serde_json::json!({"event": "run", "id": run.id, "trigger": run.trigger_kind, "as_of": run.as_of.to_string(),
-                "applications": run.applications, "documents": run.documents, "sessions": run.sessions, "password_resets": run.password_resets,
-                "signups": run.signups, "outbox": run.outbox, "access_log": run.access_log}));
+            tracing::info!(
+                id = %run.id,
+                trigger = %run.trigger_kind,
+                as_of = %run.as_of,
+                applications = run.applications,
+                documents = run.documents,
+                sessions = run.sessions,
+                password_resets = run.password_resets,
+                signups = run.signups,
+                outbox = run.outbox,
+                access_log = run.access_log,
+                "retention run"
+            );
             Ok(Some(run))
         }
         Err(AppError::Db(e)) if scheduled_day.is_some() && is_unique_violation(&e) => Ok(None),

@@ -15,6 +15,7 @@ use crate::accounts::models::{Role, User};
 use crate::accounts::routes::Empty;
 use crate::applications::models as apps;
 use crate::error::AppError;
+use crate::monitoring::Booking;
 use crate::state::AppState;
 use crate::time::{now_utc, today_seoul};
 use crate::web::routes::Routes;
@@ -168,7 +169,10 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
         let u = user.clone();
         let result = db(&state, move |conn, state| service::book(conn, &state.notifier, &u, &input, today_seoul())).await;
         match result {
-            Ok(_) => return Ok(redirect("/my/visits", Some("visits.flash.requested"))),
+            Ok(_) => {
+                state.metrics.booking(Booking::Visit);
+                return Ok(redirect("/my/visits", Some("visits.flash.requested")));
+            }
             Err(AppError::Conflict(key)) => errors.push(("slot_id", key)),
             Err(AppError::NotFound) => errors.push(("slot_id", "visits.errors.choose_time")),
             Err(e) => return Err(e),

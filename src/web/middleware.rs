@@ -1,5 +1,5 @@
-//! Middleware: request log (no personal data), translated error pages, the
-//! anonymous-session cookie and a cross-site form guard.
+//! Middleware: the request's span, log line and metrics (no personal data),
+//! translated error pages, the anonymous-session cookie and a cross-site form guard.
 
 use std::time::Instant;
 
@@ -7,34 +7,68 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage, HttpResponse};
+use actix_web::{web, Error, HttpMessage, HttpRequest, HttpResponse};
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder};
 
 use super::{session_cookie, NewSessionCookie, LANG_COOKIE, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::monitoring::{method_label, UNMATCHED_ROUTE};
 use crate::state::AppState;
 
-/// One JSON log line per request: method, route pattern or path (never the
-/// query string, which may carry personal data), status and duration.
-pub async fn request_log(
+/// The root span of every request (tracing-actix-web): its request id, the
+/// method and the route pattern, so every event logged while serving it
+/// carries them. Never the path or query string (ids, personal data), the
+/// client's address or user agent.
+pub struct RequestSpan;
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(req: &ServiceRequest) -> Span {
+        tracing::info_span!(
+            "request",
+            request_id = %request_id(req.request()),
+            method = method_label(req.method()),
+            route = %req.match_pattern().as_deref().unwrap_or(UNMATCHED_ROUTE),
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(_span: Span, _outcome: &Result<ServiceResponse<B>, Error>) {}
+}
+
+fn request_id(req: &HttpRequest) -> String {
+    req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default()
+}
+
+/// Per answered request: one log line (request id, method, route pattern,
+/// status, duration), the request metrics, and the id as `X-Request-Id` so a
+/// report from a user can be found in the log.
+pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_string();
-    let res = next.call(req).await?;
-    let route = res.request().match_pattern().unwrap_or(path);
-    log::info!(
-        target: "http",
-        "{}",
-        serde_json::json!({
-            "method": method,
-            "route": route,
-            "status": res.status().as_u16(),
-            "ms": started.elapsed().as_secs_f64() * 1000.0,
-        })
+    let mut res = next.call(req).await?;
+    let elapsed = started.elapsed();
+    let request = res.request();
+    let route = request.match_pattern();
+    let route = route.as_deref().unwrap_or(UNMATCHED_ROUTE);
+    let status = res.status().as_u16();
+    if let Some(state) = request.app_data::<web::Data<AppState>>() {
+        state.metrics.request(request.method(), route, status, elapsed);
+    }
+    let id = request_id(request);
+    tracing::info!(
+        request_id = %id,
+        method = method_label(request.method()),
+        route,
+        status,
+        ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
     );
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
+    }
     Ok(res)
 }
 
@@ -59,7 +93,7 @@ pub async fn error_pages(
         return Ok(res);
     };
     if status.is_server_error() {
-        log::error!(target: "error", "{}", serde_json::json!({"route": http_req.match_pattern(), "error": err.to_string()}));
+        tracing::error!(error = %err, "request failed");
     }
     let lang = http_req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value())).unwrap_or(Lang::Ko);
     let app_error = err.as_error::<AppError>();
@@ -88,7 +122,7 @@ pub async fn error_pages(
     let body = match state.tera.render("error.html", &c) {
         Ok(body) => body,
         Err(e) => {
-            log::error!(target: "error", "error page failed to render: {e}");
+            tracing::error!(error = %e, "error page failed to render");
             message
         }
     };

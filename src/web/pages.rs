@@ -37,7 +37,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match result {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": backend})),
         Err(e) => {
-            log::error!(target: "health", "database check failed: {e}");
+            tracing::error!(error = %e, "health check: database check failed");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "unavailable", "database": backend}))
         }
     }

@@ -72,6 +72,7 @@ pub fn test_config(data_dir: PathBuf, database_url: String) -> Config {
         signup_window: Duration::from_secs(3600),
         load_demo: true,
         trust_proxy: false,
+        metrics_token: None,
         data_dir,
     }
 }
