@@ -115,6 +115,7 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         diesel::delete(schema::access_log::table).execute(conn)?;
+        diesel::delete(schema::result_counts::table).execute(conn)?;
         diesel::delete(schema::indicator_actuals::table).execute(conn)?;
         diesel::delete(schema::indicator_targets::table).execute(conn)?;
         diesel::delete(schema::indicators::table).execute(conn)?;
