@@ -15,6 +15,10 @@ transactions:
 - a year of past Saturday-clinic sessions with their slots and attended
   bookings, walk-ins, and one delivered message per resident.
 
+The rows are written behind the app's back, so the results report's
+maintained counts do not follow them: run `naju-helper results rebuild`
+afterwards (benches/bench.py does).
+
 Stdlib only: sqlite3 for SQLite, the psql client (COPY FROM STDIN) for
 PostgreSQL.
 

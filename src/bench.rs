@@ -132,3 +132,38 @@ pub fn raw_writes(config: &Config, n: usize, threads: usize) -> Result<String, S
     diesel::delete(clinic_sessions::table.find(&session_id)).execute(&mut conn).map_err(|e| e.to_string())?;
     Ok(serde_json::json!({"tx": n, "threads": threads, "seconds": seconds, "tx_per_s": n as f64 / seconds}).to_string())
 }
+
+/// `bench-report [--program P] [--from D --to D] [--reps N]`: the results
+/// report timed alone in this process, from the maintained figures and
+/// counted from the raw rows as before they were maintained (the same
+/// figures, checked equal), median and minimum of N runs each.
+pub fn report_timing(config: &Config, program: &str, from: Option<chrono::NaiveDate>, to: Option<chrono::NaiveDate>, reps: usize) -> Result<String, String> {
+    use crate::results::{calc::Period, service};
+    let core = Core::open(config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let term = service::settings(&mut conn, program).map_err(|e| e.to_string())?.term;
+    let p = Period { start: from.unwrap_or(term.start), end: to.unwrap_or(term.end) };
+    let lang = crate::i18n::Lang::Ko;
+    let mut time = |recounted: bool| -> Result<(Vec<f64>, serde_json::Value), String> {
+        let mut ms = vec![];
+        let mut last = serde_json::Value::Null;
+        for _ in 0..reps.max(1) {
+            let started = Instant::now();
+            let r = if recounted { service::report_recounted(&mut conn, program, p, lang) } else { service::report(&mut conn, program, p, lang) };
+            let r = r.map_err(|e| e.to_string())?;
+            ms.push(started.elapsed().as_secs_f64() * 1000.0);
+            last = serde_json::to_value(&r).map_err(|e| e.to_string())?;
+        }
+        ms.sort_by(f64::total_cmp);
+        Ok((ms, last))
+    };
+    let (maintained, a) = time(false)?;
+    let (recounted, b) = time(true)?;
+    let median = |v: &[f64]| v[v.len() / 2];
+    Ok(serde_json::json!({
+        "program": program, "from": p.start, "to": p.end, "reps": reps.max(1), "same_figures": a == b,
+        "maintained_ms": {"median": median(&maintained), "min": maintained[0]},
+        "recounted_ms": {"median": median(&recounted), "min": recounted[0]},
+    })
+    .to_string())
+}

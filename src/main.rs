@@ -37,9 +37,13 @@ USAGE:
                                  delete or anonymise what is past its retention period (logged)
   naju-helper import-results FILE.csv
                                  import past targets, actuals and budgets (see README)
+  naju-helper results rebuild    recompute the report's maintained counts from the raw
+                                 records (one transaction) and print what changed
   naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
   naju-helper bench-db [--n N] [--threads T]
                                  benchmark baseline: raw write transactions of a booking
+  naju-helper bench-report [--program P] [--from D --to D] [--reps N]
+                                 the results report timed alone: maintained figures vs a raw recount
   naju-helper routes             list every route the app serves (method and path pattern)
   naju-helper help
 
@@ -79,6 +83,7 @@ fn run(args: &[String]) -> Result<(), String> {
         ["user", "add", rest @ ..] => add_user(rest),
         ["report", rest @ ..] => report(rest),
         ["import-results", file] => import_results(file),
+        ["results", "rebuild"] => results_rebuild(),
         ["retention", "preview", rest @ ..] => retention(false, rest),
         ["retention", "run", rest @ ..] => retention(true, rest),
         ["city", "import", "--shipped", name] => {
@@ -123,6 +128,13 @@ fn run(args: &[String]) -> Result<(), String> {
             let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
             let threads = flag(rest, "--threads").and_then(|v| v.parse().ok()).unwrap_or(4);
             println!("{}", naju_helper::bench::raw_writes(&Config::from_env()?, n, threads)?);
+            Ok(())
+        }
+        ["bench-report", rest @ ..] => {
+            let date = |name: &str| flag(rest, name).and_then(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok());
+            let reps = flag(rest, "--reps").and_then(|v| v.parse().ok()).unwrap_or(5);
+            let program = flag(rest, "--program").unwrap_or("housework");
+            println!("{}", naju_helper::bench::report_timing(&Config::from_env()?, program, date("--from"), date("--to"), reps)?);
             Ok(())
         }
         ["routes"] => {
@@ -279,6 +291,19 @@ fn city_export(out: Option<&str>) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn results_rebuild() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    let rebuilt = naju_helper::results::rollup::rebuild(&mut conn).map_err(|e| e.to_string())?;
+    for c in &rebuilt.changes {
+        let subject = if c.subject.is_empty() { String::new() } else { format!(" {}", c.subject) };
+        println!("{} {}{subject}: {} -> {}", c.day, c.measure, c.was, c.now);
+    }
+    println!("results rebuilt: {} figures from the raw records, {} changed", rebuilt.figures, rebuilt.changes.len());
+    Ok(())
 }
 
 fn import_results(file: &str) -> Result<(), String> {

@@ -15,6 +15,7 @@ use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::notify::{Email as Mail, Notifier, Rendered};
+use crate::results::rollup;
 use crate::time::now_utc;
 
 pub fn program_id(conn: &mut DbConn, code: &str) -> Result<String, AppError> {
@@ -26,12 +27,18 @@ pub fn program_id(conn: &mut DbConn, code: &str) -> Result<String, AppError> {
         .ok_or(AppError::NotFound)
 }
 
+/// Records an event; an approval also moves the maintained count of approvals
+/// (results::rollup), in the same transaction.
 fn add_event(conn: &mut DbConn, application_id: &str, actor: Option<&str>, action: &str, note: &str) -> Result<(), AppError> {
+    let at = now_utc();
+    if action == "approved" {
+        rollup::add(conn, rollup::APPLICATIONS_APPROVED, "", rollup::seoul_day(at), 1)?;
+    }
     diesel::insert_into(application_events::table)
         .values((
             application_events::id.eq(new_id()),
             application_events::application_id.eq(application_id),
-            application_events::at.eq(now_utc()),
+            application_events::at.eq(at),
             application_events::actor_id.eq(actor),
             application_events::action.eq(action),
             application_events::note.eq(note),
@@ -477,6 +484,7 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
                 applications::updated_at.eq(now),
             ))
             .execute(conn)?;
+        rollup::add(conn, rollup::APPLICATIONS_RECEIVED, "", rollup::seoul_day(now), 1)?;
         add_event(conn, &app.id, Some(user_id), "submitted", "")?;
         if status == Status::Waitlisted {
             add_event(conn, &app.id, None, "waitlisted", "")?;

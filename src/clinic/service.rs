@@ -14,6 +14,7 @@ use crate::db::schema::{children, clinic_bookings, clinic_programs, clinic_sessi
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::notify::{Email as Mail, Notifier, Recipient, Rendered};
+use crate::results::rollup;
 use crate::time::{format_date, now_utc, to_seoul};
 use crate::visits::rules::{hhmm, start_utc};
 
@@ -381,35 +382,52 @@ pub fn cancel_session(conn: &mut DbConn, notifier: &Notifier, session_id: &str, 
     })
 }
 
-/// Check-in at the desk: attended or no-show.
+/// Check-in at the desk: attended or no-show (and back, to correct a
+/// mistake). Attended seats move the maintained attendance figure in the
+/// same transaction; the update is conditional on the status read, so two
+/// desks marking at once cannot count a booking twice.
 pub fn mark(conn: &mut DbConn, booking_id: &str, attended: bool) -> Result<(), AppError> {
-    let b = find(conn, booking_id)?;
-    if !matches!(b.status.as_str(), "booked" | "attended" | "no_show") {
-        return Err(AppError::Conflict("clinic.errors.not_booked"));
-    }
-    diesel::update(clinic_bookings::table.find(&b.id))
-        .set((
-            clinic_bookings::status.eq(if attended { "attended" } else { "no_show" }),
-            clinic_bookings::checked_in_at.eq(attended.then(now_utc)),
-            clinic_bookings::updated_at.eq(now_utc()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        let b = find(conn, booking_id)?;
+        if !matches!(b.status.as_str(), "booked" | "attended" | "no_show") {
+            return Err(AppError::Conflict("clinic.errors.not_booked"));
+        }
+        let marked = diesel::update(clinic_bookings::table.find(&b.id).filter(clinic_bookings::status.eq(&b.status)))
+            .set((
+                clinic_bookings::status.eq(if attended { "attended" } else { "no_show" }),
+                clinic_bookings::checked_in_at.eq(attended.then(now_utc)),
+                clinic_bookings::updated_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        if marked != 1 {
+            return Err(AppError::Conflict("clinic.errors.not_booked"));
+        }
+        let delta = b.seats * (i32::from(attended) - i32::from(b.status == "attended"));
+        if delta != 0 {
+            let session = models::session(conn, &b.session_id)?.ok_or(AppError::NotFound)?;
+            rollup::add(conn, rollup::CLINIC_ATTENDED, &b.program_id, session.day, delta)?;
+        }
+        Ok(())
+    })
 }
 
+/// People who came without a booking, counted with the attendance.
 pub fn add_walkin(conn: &mut DbConn, session_id: &str, program_id: &str, people: i32, note: &str, staff_id: &str) -> Result<(), AppError> {
-    diesel::insert_into(clinic_walkins::table)
-        .values((
-            clinic_walkins::id.eq(new_id()),
-            clinic_walkins::session_id.eq(session_id),
-            clinic_walkins::program_id.eq(program_id),
-            clinic_walkins::people.eq(people),
-            clinic_walkins::note.eq(note),
-            clinic_walkins::recorded_by.eq(Some(staff_id)),
-            clinic_walkins::created_at.eq(now_utc()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    write_tx(conn, |conn| {
+        let session = models::session(conn, session_id)?.ok_or(AppError::NotFound)?;
+        diesel::insert_into(clinic_walkins::table)
+            .values((
+                clinic_walkins::id.eq(new_id()),
+                clinic_walkins::session_id.eq(session_id),
+                clinic_walkins::program_id.eq(program_id),
+                clinic_walkins::people.eq(people),
+                clinic_walkins::note.eq(note),
+                clinic_walkins::recorded_by.eq(Some(staff_id)),
+                clinic_walkins::created_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        rollup::add(conn, rollup::CLINIC_ATTENDED, program_id, session.day, people)
+    })
 }
 
 pub fn walkins(conn: &mut DbConn, session_id: &str) -> Result<Vec<(String, i32, String)>, AppError> {

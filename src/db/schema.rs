@@ -615,6 +615,17 @@ diesel::joinable!(document_contents -> application_documents (document_id));
 diesel::joinable!(agency_districts -> agencies (agency_id));
 diesel::joinable!(helpers -> agencies (agency_id));
 
+diesel::table! {
+    /// Counted figures of the results report per measure, subject and day,
+    /// maintained with each change (see results::rollup).
+    result_counts (measure, subject, day) {
+        measure -> Text,
+        subject -> Text,
+        day -> Date,
+        value -> Integer,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     retention_settings,
     retention_runs,
@@ -659,4 +670,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     budget_executions,
     password_resets,
     mobile_verifications,
+    result_counts,
 );

@@ -5,5 +5,6 @@
 pub mod calc;
 pub mod export;
 pub mod import;
+pub mod rollup;
 pub mod routes;
 pub mod service;

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::calc::{self, Period};
+use super::rollup;
 use crate::db::schema::{
     application_events, applications, budget_executions, budgets, clinic_bookings, clinic_programs, clinic_sessions, clinic_walkins,
     indicator_actuals, indicator_targets, indicators, programs, report_settings, visits,
@@ -188,7 +189,8 @@ fn utc_bounds(p: Period) -> (NaiveDateTime, NaiveDateTime) {
     (at(p.start), at(p.end + chrono::Duration::days(1)))
 }
 
-/// What the app's own records say for an indicator over a period.
+/// What the app's own records say for an indicator over a period, counted
+/// from the raw rows (the maintained figures' reference).
 pub fn counted(conn: &mut DbConn, source: &str, p: Period) -> Result<i64, AppError> {
     let (from, to) = utc_bounds(p);
     Ok(match source {
@@ -355,6 +357,39 @@ pub const SOURCES: [&str; 4] = ["national", "provincial", "city", "other"];
 /// inside one year, and the overall rate; the quarterly breakdown with the
 /// figures that fit no single quarter in columns of their own; the budget.
 pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
+    build_report(conn, program_code, p, lang, Counting::Maintained)
+}
+
+/// The same report counted from the raw records on every figure, as it was
+/// before the figures were maintained: slow, kept to check the maintained
+/// figures against (tests, and after `results rebuild`).
+pub fn report_recounted(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> Result<Report, AppError> {
+    build_report(conn, program_code, p, lang, Counting::Recounted)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Counting {
+    Maintained,
+    Recounted,
+}
+
+/// Where a report's counted figures come from: the maintained figures' series
+/// (one read per report), or a raw count per figure.
+enum Counter {
+    Maintained(HashMap<String, rollup::Series>),
+    Recounted,
+}
+
+impl Counter {
+    fn count(&self, conn: &mut DbConn, source: &str, p: Period) -> Result<i64, AppError> {
+        match self {
+            Counter::Maintained(series) => Ok(series.get(source).map(|s| s.sum(p)).unwrap_or(0)),
+            Counter::Recounted => counted(conn, source, p),
+        }
+    }
+}
+
+fn build_report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang, counting: Counting) -> Result<Report, AppError> {
     use chrono::Datelike;
     let settings = settings(conn, program_code)?;
     let decimals = settings.decimals.clamp(0, 4) as usize;
@@ -373,27 +408,36 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         let actuals = figures(conn, &ind.id, false)?;
         indicators.push((ind, targets, actuals));
     }
+    // Every figure below lies inside [window, p.end] or is cumulative (from EPOCH).
+    let window = p.start.min(Period::year_of(p.end).start);
+    let counter = match counting {
+        Counting::Maintained => {
+            let sources: Vec<&str> = indicators.iter().map(|(ind, _, _)| ind.source.as_str()).collect();
+            Counter::Maintained(rollup::series(conn, &sources, window, p.end)?)
+        }
+        Counting::Recounted => Counter::Recounted,
+    };
     let span_periods = calc::spanning(p, &quarters, indicators.iter().flat_map(|(_, _, a)| a.iter().map(|(f, _)| *f)));
     let text = |r: Option<f64>| r.map(|r| calc::format_rate(r, decimals)).unwrap_or_else(|| "-".into());
     let (mut rows, mut per_quarter, mut spans, mut outside) = (vec![], vec![], vec![], vec![]);
     for (ind, targets, actuals) in &indicators {
         let upto = Period { start: EPOCH, end: p.end };
         let target = sum_within(targets, p);
-        let actual = counted(conn, &ind.source, p)? + sum_within(actuals, p);
+        let actual = counter.count(conn, &ind.source, p)? + sum_within(actuals, p);
         let cum_target = sum_within(targets, upto);
-        let cum_actual = counted(conn, &ind.source, upto)? + sum_within(actuals, upto);
+        let cum_actual = counter.count(conn, &ind.source, upto)? + sum_within(actuals, upto);
         let rate = calc::rate(actual, target);
         let progress = match progress_year {
             Some(_) => {
                 let year = Period::year_of(p.end);
                 let so_far = Period { start: year.start, end: p.end };
-                calc::progress(counted(conn, &ind.source, so_far)? + sum_within(actuals, so_far), sum_within(targets, year))
+                calc::progress(counter.count(conn, &ind.source, so_far)? + sum_within(actuals, so_far), sum_within(targets, year))
             }
             None => None,
         };
         let mut q = vec![];
         for (_, qp) in &quarters {
-            q.push(counted(conn, &ind.source, *qp)? + sum_within(actuals, *qp));
+            q.push(counter.count(conn, &ind.source, *qp)? + sum_within(actuals, *qp));
         }
         per_quarter.push(q);
         spans.push(span_periods.iter().map(|sp| actuals.iter().find(|(f, _)| f == sp).map(|(_, v)| *v)).collect());
@@ -432,13 +476,13 @@ pub fn report(conn: &mut DbConn, program_code: &str, p: Period, lang: Lang) -> R
         span_labels: span_periods.iter().map(Period::label).collect(),
         spans,
         outside,
-        budget: budget(conn, program_code, p, decimals)?,
+        budget: budget(conn, program_code, p, decimals, counting)?,
     })
 }
 
 /// Budget per year and funding source, executed amount (entered for past
 /// years, plus completed visit-hours × the unit price) and execution rate.
-fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize) -> Result<Budget, AppError> {
+fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize, counting: Counting) -> Result<Budget, AppError> {
     use chrono::Datelike;
     let years: Vec<i32> = (p.start.year()..=p.end.year()).collect();
     let rows: Vec<(i32, String, i64)> = budgets::table
@@ -467,8 +511,16 @@ fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize) -> 
                 end: NaiveDate::from_ymd_opt(*y, 12, 31).unwrap_or(p.end),
             };
             // Completed visit-hours at each agency's unit price, as settled.
-            let next_year = year.end + chrono::Duration::days(1);
-            executed += crate::visits::service::settlement(conn, year.start, next_year)?.iter().map(|r| r.amount).sum::<i64>();
+            executed += match counting {
+                Counting::Maintained => {
+                    let hours = rollup::hours_by_agency(conn, year)?;
+                    crate::agencies::list(conn)?.iter().map(|a| hours.get(&a.id).copied().unwrap_or(0) * a.unit_price_won as i64).sum::<i64>()
+                }
+                Counting::Recounted => {
+                    let next_year = year.end + chrono::Duration::days(1);
+                    crate::visits::service::settlement(conn, year.start, next_year)?.iter().map(|r| r.amount).sum::<i64>()
+                }
+            };
         }
         b.executed.push(executed);
     }

@@ -573,7 +573,8 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                 if actual_end <= actual_start {
                     return Err(AppError::BadRequest("visits.errors.times"));
                 }
-                diesel::update(visits::table.find(&visit.id))
+                // Conditional, so that two agency clicks cannot count one visit twice.
+                let completed = diesel::update(visits::table.find(&visit.id).filter(visits::status.eq("confirmed")))
                     .set((
                         visits::status.eq("completed"),
                         visits::actual_start.eq(Some(rules::start_utc(visit.day, actual_start))),
@@ -582,6 +583,10 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                         visits::updated_at.eq(now),
                     ))
                     .execute(conn)?;
+                if completed != 1 {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
+                crate::results::rollup::visit_completed(conn, visit.agency_id.as_deref(), visit.day, visit.hours, 1)?;
                 notify_visit_prepared(conn, notifier, &visit, "visit_completed", &[], ready)?;
             }
             AgencyAction::NoShow => {
