@@ -49,6 +49,7 @@ impl Core {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(pages::home))
         .route("/healthz", web::get().to(pages::healthz))
+        .route("/manifest.webmanifest", web::get().to(pages::manifest))
         .route("/lang/{code}", web::get().to(pages::switch_lang))
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .configure(accounts::routes::configure)
