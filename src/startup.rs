@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(applications::configure)
         .configure(visits::configure)
         .configure(clinic::configure)
+        .configure(crate::schedule::configure)
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
         .configure(crate::city::routes::configure);

@@ -472,11 +472,11 @@ fn housework_journey_of_resident_staff_and_agency() {
             expect_text(c, "403").await?;
             visit(c, app, "/no/such/page").await?;
             expect_text(c, "404").await?;
-            fits_360(c, app, &["/", "/my", "/my/visits", "/my/applications", "/clinic"]).await?;
+            fits_360(c, app, &["/", "/my", "/my/visits", "/my/applications", "/clinic", "/my/schedule"]).await?;
             let application: String = applications::table.select(applications::id).first(&mut app.conn()).map_err(e("application"))?;
             let status = format!("/my/applications/{application}");
             let resident_pages =
-                [("home", "/my"), ("application", status.as_str()), ("visits", "/my/visits"), ("booking", "/my/visits/new"), ("clinic", "/clinic")];
+                [("home", "/my"), ("application", status.as_str()), ("visits", "/my/visits"), ("booking", "/my/visits/new"), ("clinic", "/clinic"), ("schedule", "/my/schedule")];
             screenshots(c, app, ("browser-mom@example.kr", "browser-pass-1"), "resident", &resident_pages).await?;
             logout(c).await?;
 
