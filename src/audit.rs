@@ -196,8 +196,13 @@ pub fn anchor_daily(conn: &mut DbConn, notifier: &crate::notify::Notifier, now: 
 /// newest rows were deleted), or None when it is intact.
 pub fn verify_chain(conn: &mut DbConn, secret: &str) -> Result<Option<i64>, AppError> {
     let entries: Vec<Entry> = access_log::table.order(access_log::seq.asc()).select(Entry::as_select()).load(conn)?;
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
+    // Retention removes the oldest entries and keeps the last removed one's
+    // number and hash: the chain starts after it.
+    let horizon = crate::retention::service::access_log_horizon(conn)?;
+    let (mut expected_seq, mut prev) = match &horizon {
+        Some((seq, hash)) => (seq + 1, hash.clone()),
+        None => (1, GENESIS.to_string()),
+    };
     for e in entries {
         let hash = row_hash(
             secret,
@@ -220,7 +225,8 @@ pub fn verify_chain(conn: &mut DbConn, secret: &str) -> Result<Option<i64>, AppE
     }
     use crate::db::schema::access_log_anchors as anchors;
     let tail: Vec<(i64, String)> = anchors::table.order(anchors::last_seq.asc()).select((anchors::last_seq, anchors::last_hash)).load(conn)?;
-    for (seq, hash) in tail.into_iter().filter(|(seq, _)| *seq > 0) {
+    let removed_through = horizon.map_or(0, |(seq, _)| seq);
+    for (seq, hash) in tail.into_iter().filter(|(seq, _)| *seq > removed_through) {
         let stored: Option<String> = access_log::table.find(seq).select(access_log::hash).first(conn).optional()?;
         if stored.as_deref() != Some(hash.as_str()) {
             return Ok(Some(seq));

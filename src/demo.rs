@@ -115,6 +115,9 @@ fn load(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
 pub fn reset(conn: &mut DbConn, notifier: &Notifier) -> Result<(), AppError> {
     write_tx(conn, |conn| {
         diesel::delete(schema::access_log::table).execute(conn)?;
+        // The log restarts from its first entry: no retention horizon either.
+        diesel::delete(schema::retention_runs::table).execute(conn)?;
+        diesel::delete(schema::retention_settings::table).execute(conn)?;
         diesel::delete(schema::indicator_actuals::table).execute(conn)?;
         diesel::delete(schema::indicator_targets::table).execute(conn)?;
         diesel::delete(schema::indicators::table).execute(conn)?;

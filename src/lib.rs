@@ -18,6 +18,7 @@ pub mod logging;
 pub mod notify;
 pub mod programs;
 pub mod results;
+pub mod retention;
 pub mod schedule;
 pub mod startup;
 pub mod state;

@@ -30,11 +30,17 @@ USAGE:
   naju-helper documents rotate   re-encrypt documents sealed under an old key with DOCUMENT_KEY
                                  (the old keys in DOCUMENT_KEYS_OLD)
   naju-helper documents new-key  print a new random DOCUMENT_KEY
+  naju-helper retention preview [--as-of YYYY-MM-DD]
+                                 what a retention run would delete or anonymise, per kind
+                                 with its cut-off date (default: today)
+  naju-helper retention run [--as-of YYYY-MM-DD]
+                                 delete or anonymise what is past its retention period (logged)
   naju-helper import-results FILE.csv
                                  import past targets, actuals and budgets (see README)
   naju-helper bench-baseline       benchmark baseline: a bare handler rendering one template
   naju-helper bench-db [--n N] [--threads T]
                                  benchmark baseline: raw write transactions of a booking
+  naju-helper routes             list every route the app serves (method and path pattern)
   naju-helper help
 
 Configuration is read from the environment; see README.md.";
@@ -73,6 +79,8 @@ fn run(args: &[String]) -> Result<(), String> {
         ["user", "add", rest @ ..] => add_user(rest),
         ["report", rest @ ..] => report(rest),
         ["import-results", file] => import_results(file),
+        ["retention", "preview", rest @ ..] => retention(false, rest),
+        ["retention", "run", rest @ ..] => retention(true, rest),
         ["city", "import", "--shipped", name] => {
             let text = naju_helper::city::shipped(name).ok_or_else(|| format!("no shipped city file {name:?}; see `city list`"))?;
             city_import(name, text)
@@ -115,6 +123,12 @@ fn run(args: &[String]) -> Result<(), String> {
             let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
             let threads = flag(rest, "--threads").and_then(|v| v.parse().ok()).unwrap_or(4);
             println!("{}", naju_helper::bench::raw_writes(&Config::from_env()?, n, threads)?);
+            Ok(())
+        }
+        ["routes"] => {
+            for route in naju_helper::startup::routes() {
+                println!("{:<5} {}", route.method, route.pattern);
+            }
             Ok(())
         }
         ["help"] | ["--help"] | ["-h"] => {
@@ -281,4 +295,31 @@ fn import_results(file: &str) -> Result<(), String> {
         let lines: Vec<String> = report.errors.iter().map(|(n, key, text)| format!("line {n}: {} ({text})", core.i18n.t(Lang::En, key))).collect();
         Err(format!("nothing imported:\n{}", lines.join("\n")))
     }
+}
+
+fn retention(run: bool, args: &[&str]) -> Result<(), String> {
+    use naju_helper::retention::service;
+    let as_of = match flag(args, "--as-of") {
+        Some(v) => chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| "--as-of: use YYYY-MM-DD".to_string())?,
+        None => naju_helper::time::today_seoul(),
+    };
+    let config = Config::from_env()?;
+    let core = Core::open(&config).map_err(|e| e.to_string())?;
+    let mut conn = core.pool.get().map_err(|e| e.to_string())?;
+    if run {
+        let r = service::run(&mut conn, as_of, service::Trigger::Cli, None, naju_helper::time::now_utc())
+            .map_err(|e| e.to_string())?
+            .ok_or("the run did not take place")?;
+        println!(
+            "retention run {} as of {}: applications {}, documents {}, sessions {}, password_resets {}, signups {}, outbox {}, access_log {}",
+            r.id, r.as_of, r.applications, r.documents, r.sessions, r.password_resets, r.signups, r.outbox, r.access_log
+        );
+    } else {
+        let p = service::preview(&mut conn, as_of).map_err(|e| e.to_string())?;
+        println!("retention preview as of {}", p.as_of);
+        for k in p.kinds {
+            println!("  {:<16} {:>5} days  cut-off {}  {}", k.kind, k.days, k.cutoff, k.count);
+        }
+    }
+    Ok(())
 }

@@ -16,6 +16,7 @@ use crate::notify::mailer::Mailer;
 use crate::notify::worker::OutboxWorker;
 use crate::notify::Notifier;
 use crate::state::{load_templates, AppState};
+use crate::web::routes::{RouteInfo, Routes};
 use crate::web::{assets, middleware, pages};
 use crate::{accounts, applications, clinic, demo, results, visits};
 
@@ -46,12 +47,14 @@ impl Core {
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(pages::home))
-        .route("/healthz", web::get().to(pages::healthz))
-        .route("/manifest.webmanifest", web::get().to(pages::manifest))
-        .route("/lang/{code}", web::get().to(pages::switch_lang))
-        .route("/assets/{path:.*}", web::get().to(assets::serve))
+/// Every route of the app, in the order actix matches them; `configure`
+/// registers exactly these.
+fn all_routes(r: &mut Routes) {
+    r.get("/", pages::home)
+        .get("/healthz", pages::healthz)
+        .get("/manifest.webmanifest", pages::manifest)
+        .get("/lang/{code}", pages::switch_lang)
+        .get("/assets/{path:.*}", assets::serve)
         .configure(accounts::routes::configure)
         .configure(applications::configure)
         .configure(visits::configure)
@@ -59,7 +62,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::schedule::configure)
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
-        .configure(crate::city::routes::configure);
+        .configure(crate::city::routes::configure)
+        .configure(crate::retention::routes::configure);
+}
+
+/// Registers every route with actix (anything else gets the not-found page).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    all_routes(&mut Routes::register(cfg));
+}
+
+/// The app's routes (method and path pattern), as `configure` registers them.
+pub fn routes() -> Vec<RouteInfo> {
+    let mut r = Routes::record();
+    all_routes(&mut r);
+    r.into_list()
 }
 
 impl Application {
@@ -114,7 +130,7 @@ impl Application {
                         )),
                 )
                 .wrap(from_fn(middleware::request_log))
-                .configure(routes)
+                .configure(configure)
                 .default_service(web::to(pages::not_found))
         })
         .workers(workers)

@@ -600,7 +600,7 @@ fn staff_open_the_results_report_and_download_the_xlsx() {
             if status != 200 || !kind.contains("spreadsheetml") || size < 1000 || (b0, b1) != (b'P', b'K') {
                 return Err(format!("xlsx download: {status} {kind} {size} bytes"));
             }
-            fits_360(c, app, &["/staff", "/staff/results", "/staff/applications", "/staff/clinic", "/staff/visits", "/staff/visits/settlement", "/staff/city", "/staff/rules/new"]).await?;
+            fits_360(c, app, &["/staff", "/staff/results", "/staff/applications", "/staff/clinic", "/staff/visits", "/staff/visits/settlement", "/staff/city", "/staff/retention", "/staff/rules/new"]).await?;
             // The rest of the staff's pages, for axe.
             let more = ["/staff/rules", "/staff/users", "/staff/users/new", "/staff/access-log", "/staff/messages/failed", "/staff/visits/usage", "/staff/visits/settings"];
             fits_360(c, app, &more).await?;

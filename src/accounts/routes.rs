@@ -13,29 +13,30 @@ use crate::error::AppError;
 use crate::notify;
 use crate::state::AppState;
 use crate::time::format_datetime;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, safe_local_path, session_cookie, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::get().to(login_page))
-        .route("/login", web::post().to(login))
-        .route("/logout", web::post().to(logout))
-        .route("/signup", web::get().to(signup_page))
-        .route("/signup", web::post().to(signup))
-        .route("/signup/confirm/{token}", web::get().to(signup_confirm_page))
-        .route("/signup/confirm/{token}", web::post().to(signup_confirm))
-        .route("/my", web::get().to(resident_home))
-        .route("/my/messages", web::get().to(my_messages))
-        .route("/my/messages/{id}", web::get().to(my_message))
-        .route("/staff", web::get().to(staff_home))
-        .route("/staff/users", web::get().to(staff_users))
-        .route("/staff/users/new", web::get().to(staff_new_user_page))
-        .route("/staff/users", web::post().to(staff_create_user))
-        .route("/contractor", web::get().to(contractor_home))
-        .route("/session/extend", web::post().to(extend_session))
-        .route("/password/forgot", web::get().to(forgot_page))
-        .route("/password/forgot", web::post().to(forgot))
-        .route("/password/reset/{token}", web::get().to(reset_page))
-        .route("/password/reset/{token}", web::post().to(reset));
+pub fn configure(r: &mut Routes) {
+    r.get("/login", login_page)
+        .post("/login", login)
+        .post("/logout", logout)
+        .get("/signup", signup_page)
+        .post("/signup", signup)
+        .get("/signup/confirm/{token}", signup_confirm_page)
+        .post("/signup/confirm/{token}", signup_confirm)
+        .get("/my", resident_home)
+        .get("/my/messages", my_messages)
+        .get("/my/messages/{id}", my_message)
+        .get("/staff", staff_home)
+        .get("/staff/users", staff_users)
+        .get("/staff/users/new", staff_new_user_page)
+        .post("/staff/users", staff_create_user)
+        .get("/contractor", contractor_home)
+        .post("/session/extend", extend_session)
+        .get("/password/forgot", forgot_page)
+        .post("/password/forgot", forgot)
+        .get("/password/reset/{token}", reset_page)
+        .post("/password/reset/{token}", reset);
 }
 
 #[derive(Deserialize, Default)]

@@ -17,26 +17,27 @@ use crate::error::AppError;
 use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::today_seoul;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/apply/housework", web::get().to(start_page))
-        .route("/apply/housework", web::post().to(start))
-        .route("/my/applications", web::get().to(list))
-        .route("/my/applications/{id}", web::get().to(show))
-        .route("/my/applications/{id}/details", web::get().to(details_page))
-        .route("/my/applications/{id}/details", web::post().to(save_details))
-        .route("/my/applications/{id}/pregnancy", web::get().to(pregnancy_page))
-        .route("/my/applications/{id}/pregnancy", web::post().to(save_pregnancy))
-        .route("/my/applications/{id}/document", web::get().to(document_page))
-        .route("/my/applications/{id}/document", web::post().to(upload_document))
-        .route("/my/applications/{id}/check", web::get().to(check_page))
-        .route("/my/applications/{id}/submit", web::post().to(submit))
-        .route("/my/applications/{id}/confirmation", web::get().to(confirmation))
-        .route("/my/applications/{id}/withdraw", web::get().to(withdraw_page))
-        .route("/my/applications/{id}/withdraw", web::post().to(withdraw))
-        .route("/my/applications/{id}/resubmit", web::post().to(resubmit))
-        .route("/my/applications/{id}/documents/{doc}", web::get().to(download));
+pub fn configure(r: &mut Routes) {
+    r.get("/apply/housework", start_page)
+        .post("/apply/housework", start)
+        .get("/my/applications", list)
+        .get("/my/applications/{id}", show)
+        .get("/my/applications/{id}/details", details_page)
+        .post("/my/applications/{id}/details", save_details)
+        .get("/my/applications/{id}/pregnancy", pregnancy_page)
+        .post("/my/applications/{id}/pregnancy", save_pregnancy)
+        .get("/my/applications/{id}/document", document_page)
+        .post("/my/applications/{id}/document", upload_document)
+        .get("/my/applications/{id}/check", check_page)
+        .post("/my/applications/{id}/submit", submit)
+        .get("/my/applications/{id}/confirmation", confirmation)
+        .get("/my/applications/{id}/withdraw", withdraw_page)
+        .post("/my/applications/{id}/withdraw", withdraw)
+        .post("/my/applications/{id}/resubmit", resubmit)
+        .get("/my/applications/{id}/documents/{doc}", download);
 }
 
 fn resident(ctx: &Ctx) -> Result<User, AppError> {

@@ -18,19 +18,20 @@ use crate::error::AppError;
 use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::{seoul, today_seoul};
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/applications", web::get().to(queue))
-        .route("/staff/applications/{id}", web::get().to(show))
-        .route("/staff/applications/{id}/decision", web::post().to(decide))
-        .route("/staff/applications/{id}/documents/{doc}", web::get().to(download_page))
-        .route("/staff/applications/{id}/documents/{doc}", web::post().to(download))
-        .route("/staff/applications/{id}/documents/{doc}/review", web::post().to(review_document))
-        .route("/staff/access-log", web::get().to(access_log))
-        .route("/staff/rules", web::get().to(rules_list))
-        .route("/staff/rules/new", web::get().to(rules_new_page))
-        .route("/staff/rules", web::post().to(rules_create));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/applications", queue)
+        .get("/staff/applications/{id}", show)
+        .post("/staff/applications/{id}/decision", decide)
+        .get("/staff/applications/{id}/documents/{doc}", download_page)
+        .post("/staff/applications/{id}/documents/{doc}", download)
+        .post("/staff/applications/{id}/documents/{doc}/review", review_document)
+        .get("/staff/access-log", access_log)
+        .get("/staff/rules", rules_list)
+        .get("/staff/rules/new", rules_new_page)
+        .post("/staff/rules", rules_create);
 }
 
 fn staff(ctx: &Ctx) -> Result<User, AppError> {

@@ -174,6 +174,7 @@ pub fn read(conn: &mut DbConn) -> Result<Option<CityFile>, AppError> {
         indicators: inds,
         reports,
         budgets,
+        retention: Some(crate::retention::periods(conn)?),
     }))
 }
 

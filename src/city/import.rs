@@ -223,6 +223,9 @@ fn apply_in(conn: &mut DbConn, f: &CityFile, today: NaiveDate) -> Result<Summary
                 .execute(conn)?;
         }
     }
+    if let Some(r) = &f.retention {
+        crate::retention::save(conn, r)?;
+    }
     Ok(summary)
 }
 

@@ -131,6 +131,9 @@ pub struct CityFile {
     pub reports: Vec<ReportSetting>,
     #[serde(default)]
     pub budgets: Vec<BudgetLine>,
+    /// How long personal data is kept (days); left out: the periods stay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::retention::Periods>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -555,7 +558,20 @@ fn validate(f: &CityFile, text: &str) -> Result<(), CityError> {
         }
         range(b.amount_won, 0, i64::MAX).map_err(|m| c.fail("budgets", i, "amount_won", m))?;
     }
+    if let Some(r) = &f.retention {
+        if let Some((field, key)) = crate::retention::check(r).first() {
+            return Err(c.fail_at("retention", field, retention_message(key)));
+        }
+    }
     Ok(())
+}
+
+/// A retention error in both languages: the file is read by people of either.
+fn retention_message(key: &str) -> String {
+    match crate::i18n::I18n::load() {
+        Ok(i18n) => format!("{} / {}", i18n.t(crate::i18n::Lang::Ko, key), i18n.t(crate::i18n::Lang::En, key)),
+        Err(_) => key.to_string(),
+    }
 }
 
 /// Checks a rule version's terms; the error names the term.
@@ -625,5 +641,17 @@ mod tests {
         assert!(parse(&text.replacen("[city]\n", "[city]\nmayor = \"x\"\n", 1)).is_err());
         f.format = 2;
         assert!(validate(&f, text).is_err());
+    }
+
+    #[test]
+    fn a_retention_section_is_read_and_a_short_access_log_period_is_refused_in_both_languages() {
+        let text = SHIPPED[0].1.replacen("applications_days = 1825", "applications_days = 400", 1).replacen("access_log_days = 730", "access_log_days = 1000", 1);
+        let f = parse(&text).unwrap();
+        assert_eq!(f.retention.map(|r| (r.applications_days, r.access_log_days)), Some((400, 1000)));
+        let short = text.replace("access_log_days = 1000", "access_log_days = 365");
+        let e = parse(&short).unwrap_err();
+        assert_eq!(e.field, "retention.access_log_days");
+        assert_eq!(e.line, Some(short.lines().position(|l| l.starts_with("access_log_days")).unwrap() + 1), "{e}");
+        assert!(e.message.contains("2년") && e.message.contains("2 years"), "{e}");
     }
 }

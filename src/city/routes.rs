@@ -17,16 +17,20 @@ use crate::db::DbConn;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
-use crate::web::{db, redirect, render_status, CsrfForm, Ctx, FormErrors};
+use crate::retention::Periods;
+use crate::web::routes::Routes;
+use crate::web::{db, field_errors, redirect, render_status, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/city", web::get().to(page))
-        .route("/staff/city/import", web::post().to(import_text))
-        .route("/staff/city/upload", web::post().to(upload))
-        .route("/staff/city/export", web::get().to(download));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/city", page)
+        .post("/staff/city/import", import_text)
+        .post("/staff/city/upload", upload)
+        .get("/staff/city/export", download)
+        .post("/staff/city/retention", save_retention);
 }
 
-fn supervisor(ctx: &Ctx) -> Result<User, AppError> {
+/// The signed-in supervisor; other staff and other roles get 403.
+pub(crate) fn supervisor(ctx: &Ctx) -> Result<User, AppError> {
     let user = ctx.require(&[Role::Staff])?;
     if !user.is_supervisor {
         return Err(AppError::Forbidden);
@@ -77,22 +81,71 @@ pub fn needs_setup(conn: &mut DbConn) -> Result<bool, AppError> {
     Ok(crate::db::schema::city_settings::table.count().get_result::<i64>(conn)? == 0)
 }
 
+/// The retention periods as typed on the page, with their errors.
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(default)]
+pub struct RetentionForm {
+    applications_days: String,
+    sessions_days: String,
+    password_resets_days: String,
+    signups_days: String,
+    outbox_days: String,
+    access_log_days: String,
+}
+
+impl RetentionForm {
+    fn from_periods(p: &Periods) -> RetentionForm {
+        let [a, s, r, u, o, l] = p.fields().map(|(_, days)| days.to_string());
+        RetentionForm { applications_days: a, sessions_days: s, password_resets_days: r, signups_days: u, outbox_days: o, access_log_days: l }
+    }
+
+    /// The periods, or (field, catalog key) for each wrong one.
+    fn parse(&self) -> Result<Periods, Vec<(&'static str, &'static str)>> {
+        let n = |v: &str| v.trim().parse::<i32>().unwrap_or(0);
+        let p = Periods {
+            applications_days: n(&self.applications_days),
+            sessions_days: n(&self.sessions_days),
+            password_resets_days: n(&self.password_resets_days),
+            signups_days: n(&self.signups_days),
+            outbox_days: n(&self.outbox_days),
+            access_log_days: n(&self.access_log_days),
+        };
+        let errors = crate::retention::check(&p);
+        if errors.is_empty() { Ok(p) } else { Err(errors) }
+    }
+}
+
 async fn page_with(state: &web::Data<AppState>, ctx: &Ctx, text: Option<String>, error: Option<CityError>, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let (checks, current) = db(state, |conn, _| {
+    page_full(state, ctx, text, error, None, status).await
+}
+
+async fn page_full(
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+    text: Option<String>,
+    error: Option<CityError>,
+    retention: Option<(RetentionForm, FormErrors)>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (checks, current, periods) = db(state, |conn, _| {
         let checks = checklist(conn)?;
         let current = match export::read(conn)? {
             Some(f) => Some(export::to_toml(&f)?),
             None => None,
         };
-        Ok((checks, current))
+        Ok((checks, current, crate::retention::periods(conn)?))
     })
     .await?;
+    let (retention_form, retention_errors) = retention.unwrap_or_else(|| (RetentionForm::from_periods(&periods), FormErrors::default()));
     let mut c = tera::Context::new();
     c.insert("all_done", &checks.iter().all(|c| c.done));
     c.insert("checks", &checks);
     c.insert("configured", &current.is_some());
     c.insert("text", &text.or(current).unwrap_or_default());
     c.insert("shipped", &SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>());
+    c.insert("retention", &retention_form);
+    c.insert("retention_fields", &periods.fields().map(|(f, _)| f));
+    c.insert("retention_errors", &retention_errors);
     if let Some(e) = &error {
         let message = match e.line {
             Some(line) => state.i18n.t(ctx.lang, "city.error_at").replace("{line}", &line.to_string()).replace("{field}", &e.field).replace("{message}", &e.message),
@@ -161,6 +214,27 @@ async fn upload(ctx: Ctx, state: web::Data<AppState>, payload: Multipart) -> Res
         }
     };
     apply(&state, &ctx, user, text).await
+}
+
+/// Saves the retention periods typed on the page; wrong ones come back
+/// with a message next to each field and nothing is saved.
+async fn save_retention(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<RetentionForm>) -> Result<HttpResponse, AppError> {
+    let form = form.verify(&ctx)?;
+    let user = supervisor(&ctx)?;
+    let periods = match form.parse() {
+        Ok(p) => p,
+        Err(errors) => {
+            let errors = field_errors(&state, ctx.lang, &errors);
+            return page_full(&state, &ctx, None, None, Some((form, errors)), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let ip = ctx.ip.clone();
+    db(&state, move |conn, state| {
+        crate::db::write_tx(conn, |conn| crate::retention::save(conn, &periods))?;
+        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "change", reason: "retention periods" })
+    })
+    .await?;
+    Ok(redirect("/staff/city#retention", Some("retention.flash.saved")))
 }
 
 async fn download(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

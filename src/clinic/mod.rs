@@ -8,9 +8,9 @@ pub mod rules;
 pub mod service;
 pub mod staff_routes;
 
-use actix_web::web;
+use crate::web::routes::Routes;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    routes::configure(cfg);
-    staff_routes::configure(cfg);
+pub fn configure(r: &mut Routes) {
+    routes::configure(r);
+    staff_routes::configure(r);
 }

@@ -16,17 +16,18 @@ use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::time::{format_date, now_utc, today_seoul};
 use crate::visits::rules::hhmm;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/clinic", web::get().to(sessions))
-        .route("/clinic/sessions/{id}", web::get().to(session))
-        .route("/clinic/bookings", web::post().to(book))
-        .route("/my/clinic", web::get().to(my_bookings))
-        .route("/my/clinic/{id}/cancel", web::post().to(cancel))
-        .route("/my/clinic/{id}/calendar.ics", web::get().to(ics))
-        .route("/my/children", web::get().to(children_page))
-        .route("/my/children", web::post().to(add_child));
+pub fn configure(r: &mut Routes) {
+    r.get("/clinic", sessions)
+        .get("/clinic/sessions/{id}", session)
+        .post("/clinic/bookings", book)
+        .get("/my/clinic", my_bookings)
+        .post("/my/clinic/{id}/cancel", cancel)
+        .get("/my/clinic/{id}/calendar.ics", ics)
+        .get("/my/children", children_page)
+        .post("/my/children", add_child);
 }
 
 fn resident(ctx: &Ctx) -> Result<User, AppError> {

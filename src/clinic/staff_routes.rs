@@ -16,17 +16,18 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
 use crate::visits::rules::hhmm;
+use crate::web::routes::Routes;
 use crate::web::{db, redirect, render, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/clinic", web::get().to(sessions))
-        .route("/staff/clinic/generate", web::post().to(generate))
-        .route("/staff/clinic/sessions/{id}", web::get().to(day_sheet))
-        .route("/staff/clinic/sessions/{id}/cancel", web::post().to(cancel_session))
-        .route("/staff/clinic/sessions/{id}/walkins", web::post().to(walkin))
-        .route("/staff/clinic/bookings/{id}/checkin", web::post().to(checkin))
-        .route("/staff/clinic/programs", web::get().to(programs))
-        .route("/staff/clinic/programs/{id}", web::post().to(update_program));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/clinic", sessions)
+        .post("/staff/clinic/generate", generate)
+        .get("/staff/clinic/sessions/{id}", day_sheet)
+        .post("/staff/clinic/sessions/{id}/cancel", cancel_session)
+        .post("/staff/clinic/sessions/{id}/walkins", walkin)
+        .post("/staff/clinic/bookings/{id}/checkin", checkin)
+        .get("/staff/clinic/programs", programs)
+        .post("/staff/clinic/programs/{id}", update_program);
 }
 
 fn staff(ctx: &Ctx) -> Result<User, AppError> {

@@ -142,6 +142,7 @@ diesel::table! {
         income_checked_by -> Nullable<Text>,
         pregnancy_loss_on -> Nullable<Date>,
         agency_id -> Nullable<Text>,
+        anonymised_at -> Nullable<Timestamp>,
     }
 }
 
@@ -536,11 +537,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    retention_settings (id) {
+        id -> Text,
+        applications_days -> Integer,
+        sessions_days -> Integer,
+        password_resets_days -> Integer,
+        signups_days -> Integer,
+        outbox_days -> Integer,
+        access_log_days -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    retention_runs (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        as_of -> Date,
+        trigger_kind -> Text,
+        actor_id -> Nullable<Text>,
+        scheduled_day -> Nullable<Date>,
+        applications -> Integer,
+        documents -> Integer,
+        sessions -> Integer,
+        password_resets -> Integer,
+        signups -> Integer,
+        outbox -> Integer,
+        access_log -> Integer,
+        access_log_through_seq -> Nullable<BigInt>,
+        access_log_through_hash -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(document_contents -> application_documents (document_id));
 diesel::joinable!(agency_districts -> agencies (agency_id));
 diesel::joinable!(helpers -> agencies (agency_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    retention_settings,
+    retention_runs,
     access_log_anchors,
     document_contents,
     city_settings,

@@ -14,12 +14,13 @@ use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::time::format_datetime;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx, FormErrors};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/messages/failed", web::get().to(list))
-        .route("/staff/messages/failed/{id}", web::get().to(show))
-        .route("/staff/messages/failed/{id}", web::post().to(resend));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/messages/failed", list)
+        .get("/staff/messages/failed/{id}", show)
+        .post("/staff/messages/failed/{id}", resend);
 }
 
 fn staff(ctx: &Ctx) -> Result<User, AppError> {

@@ -49,7 +49,8 @@ impl OutboxWorker {
     }
 }
 
-/// Also the app's scheduler: the day-before visit reminders (every minute) and
+/// Also the app's scheduler: the day-before visit reminders, the access log's
+/// daily anchor and the daily retention run (every minute, each once a day) and
 /// the purge of expired sessions and sign-up links (every ten minutes).
 fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, stop: Arc<AtomicBool>) {
     let mut last_purge = std::time::Instant::now();
@@ -78,6 +79,9 @@ fn run(pool: DbPool, config: Config, mailer: Mailer, notifier: super::Notifier, 
                     }
                     if let Err(e) = crate::audit::anchor_daily(&mut conn, &notifier, now_utc()) {
                         log::error!(target: "scheduler", "access-log anchor failed: {e}");
+                    }
+                    if let Err(e) = crate::retention::service::run_scheduled(&mut conn, now_utc()) {
+                        log::error!(target: "scheduler", "retention run failed: {e}");
                     }
                 }
                 if last_purge.elapsed() > Duration::from_secs(600) {

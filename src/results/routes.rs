@@ -14,16 +14,17 @@ use crate::audit::{self, Access};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
+use crate::web::routes::Routes;
 use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/results", web::get().to(dashboard))
-        .route("/staff/results/export", web::get().to(export_report))
-        .route("/staff/results/import", web::get().to(import_page))
-        .route("/staff/results/import", web::post().to(import_file))
-        .route("/staff/results/figures", web::get().to(figures_page))
-        .route("/staff/results/figures", web::post().to(save_figure))
-        .route("/staff/results/settings", web::post().to(save_settings));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/results", dashboard)
+        .get("/staff/results/export", export_report)
+        .get("/staff/results/import", import_page)
+        .post("/staff/results/import", import_file)
+        .get("/staff/results/figures", figures_page)
+        .post("/staff/results/figures", save_figure)
+        .post("/staff/results/settings", save_settings);
 }
 
 fn staff(ctx: &Ctx) -> Result<User, AppError> {

@@ -15,10 +15,11 @@ use crate::state::AppState;
 use crate::time::{format_date, now_utc, today_seoul};
 use crate::visits::models::{self as visits, ACTIVE};
 use crate::visits::rules::{hhmm, start_utc};
+use crate::web::routes::Routes;
 use crate::web::{db, render, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/my/schedule", web::get().to(page));
+pub fn configure(r: &mut Routes) {
+    r.get("/my/schedule", page);
 }
 
 /// One appointment on the list.

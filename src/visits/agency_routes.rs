@@ -19,21 +19,22 @@ use crate::audit::{self, Access};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
+use crate::web::routes::Routes;
 use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contractor/visits", web::get().to(list))
-        .route("/contractor/visits/{id}", web::get().to(show))
-        .route("/contractor/visits/{id}", web::post().to(act))
-        .route("/contractor/capacity", web::get().to(capacity_page))
-        .route("/contractor/capacity", web::post().to(save_capacity))
-        .route("/contractor/holidays", web::post().to(add_holiday))
-        .route("/contractor/holidays/{day}/delete", web::post().to(remove_holiday))
-        .route("/contractor/slots/{id}", web::post().to(set_slot))
-        .route("/contractor/helpers", web::get().to(helpers_page))
-        .route("/contractor/helpers", web::post().to(add_helper))
-        .route("/contractor/helpers/{id}", web::get().to(helper_week))
-        .route("/contractor/helpers/{id}/active", web::post().to(set_helper_active));
+pub fn configure(r: &mut Routes) {
+    r.get("/contractor/visits", list)
+        .get("/contractor/visits/{id}", show)
+        .post("/contractor/visits/{id}", act)
+        .get("/contractor/capacity", capacity_page)
+        .post("/contractor/capacity", save_capacity)
+        .post("/contractor/holidays", add_holiday)
+        .post("/contractor/holidays/{day}/delete", remove_holiday)
+        .post("/contractor/slots/{id}", set_slot)
+        .get("/contractor/helpers", helpers_page)
+        .post("/contractor/helpers", add_helper)
+        .get("/contractor/helpers/{id}", helper_week)
+        .post("/contractor/helpers/{id}/active", set_helper_active);
 }
 
 /// The signed-in contractor and the agency she works for.

@@ -9,10 +9,10 @@ pub mod service;
 pub mod staff_routes;
 pub mod views;
 
-use actix_web::web;
+use crate::web::routes::Routes;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    resident_routes::configure(cfg);
-    agency_routes::configure(cfg);
-    staff_routes::configure(cfg);
+pub fn configure(r: &mut Routes) {
+    resident_routes::configure(r);
+    agency_routes::configure(r);
+    staff_routes::configure(r);
 }

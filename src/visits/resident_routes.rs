@@ -17,21 +17,22 @@ use crate::applications::models as apps;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{now_utc, today_seoul};
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/my/visits", web::get().to(my_visits))
-        .route("/my/visits/new", web::get().to(book_page))
-        .route("/my/visits/new", web::post().to(book))
-        .route("/my/visits/agency", web::post().to(choose_agency))
-        .route("/my/visits/{id}/reschedule", web::get().to(reschedule_page))
-        .route("/my/visits/{id}/reschedule", web::post().to(reschedule))
-        .route("/my/visits/{id}/cancel", web::get().to(cancel_page))
-        .route("/my/visits/{id}/cancel", web::post().to(cancel))
-        .route("/my/visits/{id}/rate", web::post().to(rate))
-        .route("/my/visits/{id}/calendar.ics", web::get().to(ics))
-        .route("/my/applications/{id}/birth", web::get().to(birth_page))
-        .route("/my/applications/{id}/birth", web::post().to(record_birth));
+pub fn configure(r: &mut Routes) {
+    r.get("/my/visits", my_visits)
+        .get("/my/visits/new", book_page)
+        .post("/my/visits/new", book)
+        .post("/my/visits/agency", choose_agency)
+        .get("/my/visits/{id}/reschedule", reschedule_page)
+        .post("/my/visits/{id}/reschedule", reschedule)
+        .get("/my/visits/{id}/cancel", cancel_page)
+        .post("/my/visits/{id}/cancel", cancel)
+        .post("/my/visits/{id}/rate", rate)
+        .get("/my/visits/{id}/calendar.ics", ics)
+        .get("/my/applications/{id}/birth", birth_page)
+        .post("/my/applications/{id}/birth", record_birth);
 }
 
 pub const TASKS: [&str; 3] = ["cleaning", "laundry", "tidying"];

@@ -17,15 +17,16 @@ use crate::db::schema::{applications, visit_quotas};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
+use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/staff/visits", web::get().to(list))
-        .route("/staff/visits/usage", web::get().to(usage))
-        .route("/staff/visits/settlement", web::get().to(settlement))
-        .route("/staff/visits/settings", web::get().to(settings_page))
-        .route("/staff/visits/settings", web::post().to(save_settings))
-        .route("/staff/applications/{id}/birth", web::post().to(record_birth));
+pub fn configure(r: &mut Routes) {
+    r.get("/staff/visits", list)
+        .get("/staff/visits/usage", usage)
+        .get("/staff/visits/settlement", settlement)
+        .get("/staff/visits/settings", settings_page)
+        .post("/staff/visits/settings", save_settings)
+        .post("/staff/applications/{id}/birth", record_birth);
 }
 
 fn staff(ctx: &Ctx) -> Result<User, AppError> {

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod middleware;
 pub mod pages;
+pub mod routes;
 pub mod upload;
 pub mod xlsx;
 

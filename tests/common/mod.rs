@@ -422,6 +422,24 @@ pub fn today() -> chrono::NaiveDate {
 /// Takes a signed-in resident through the form up to "check your answers"
 /// and returns the application id.
 pub fn complete_draft(b: &mut Browser, due_date: chrono::NaiveDate) -> String {
+    complete_draft_as(b, due_date, &Applicant::default())
+}
+
+/// Who the application form is filled in for, and where she lives.
+pub struct Applicant<'a> {
+    pub name: &'a str,
+    pub district_code: &'a str,
+    pub street_address: &'a str,
+}
+
+impl Default for Applicant<'_> {
+    fn default() -> Self {
+        Applicant { name: "김임신", district_code: "46170570", street_address: "빛가람로 100, 101동 202호" }
+    }
+}
+
+/// `complete_draft` for a given applicant.
+pub fn complete_draft_as(b: &mut Browser, due_date: chrono::NaiveDate, applicant: &Applicant) -> String {
     let token = b.get("/apply/housework").csrf();
     let res = b.post("/apply/housework", &[("csrf_token", &token)]);
     let location = res.location.clone().expect("redirect to the first step");
@@ -431,12 +449,12 @@ pub fn complete_draft(b: &mut Browser, due_date: chrono::NaiveDate) -> String {
         &location,
         &location,
         &[
-            ("applicant_name", "김임신"),
+            ("applicant_name", applicant.name),
             ("birth_date", "1994-05-06"),
             ("phone", "010-5555-6666"),
             ("email", "mom@example.kr"),
-            ("district_code", "46170570"),
-            ("street_address", "빛가람로 100, 101동 202호"),
+            ("district_code", applicant.district_code),
+            ("street_address", applicant.street_address),
         ],
     )
     .assert_redirect(&format!("/my/applications/{id}/pregnancy"));
@@ -466,8 +484,13 @@ pub fn due_date_at_week(week: i64) -> chrono::NaiveDate {
 /// A resident whose application staff have approved; returns her browser
 /// (signed in) and the application id.
 pub fn approved_resident(app: &TestApp, name: &str, email: &str) -> (Browser, String) {
+    approved_resident_as(app, name, email, &Applicant::default())
+}
+
+/// `approved_resident` for a given applicant.
+pub fn approved_resident_as(app: &TestApp, name: &str, email: &str, applicant: &Applicant) -> (Browser, String) {
     let mut b = signed_up_resident(app, name, email);
-    let id = complete_draft(&mut b, due_date_at_week(25));
+    let id = complete_draft_as(&mut b, due_date_at_week(25), applicant);
     submit_application(&mut b, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));
     let mut staff = app.browser();
     staff.login(naju_helper::demo::STAFF_EMAIL, naju_helper::demo::STAFF_PASSWORD);
