@@ -20,6 +20,7 @@ pub mod notify;
 pub mod programs;
 pub mod results;
 pub mod retention;
+pub mod schedule;
 pub mod startup;
 pub mod state;
 pub mod time;

@@ -42,6 +42,7 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/healthz",                                          "",        "",                                    "200   200   200   200   200   200   200"),
     // Without METRICS_TOKEN (as here) the metrics are not served at all.
     ("GET",  "/metrics",                                          "",        "",                                    "404   404   404   404   404   404   404"),
+    ("GET",  "/manifest.webmanifest",                             "",        "",                                    "200   200   200   200   200   200   200"),
     ("GET",  "/lang/{code}",                                      "",        "",                                    "303   303   303   303   303   303   303"),
     ("GET",  "/assets/{path:.*}",                                 "",        "",                                    "200   200   200   200   200   200   200"),
     // accounts/routes
@@ -136,7 +137,10 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/clinic/sessions/{id}",                             "session", "",                                    "200   200   200   200   200   200   200"),
     ("POST", "/clinic/bookings",                                  "",        "",                                    "login 404   404   403   403   403   403"),
     ("GET",  "/my/clinic",                                        "",        "",                                    "login 200   200   403   403   403   403"),
+    ("GET",  "/my/clinic/{id}/calendar.ics",                      "booking", "",                                    "login 200   404   403   403   403   403"),
     ("GET",  "/my/children",                                      "",        "",                                    "login 200   200   403   403   403   403"),
+    // schedule
+    ("GET",  "/my/schedule",                                      "",        "",                                    "login 200   200   403   403   403   403"),
     ("POST", "/my/children",                                      "",        "",                                    "login 422   422   403   403   403   403"),
     // clinic/staff_routes
     ("GET",  "/staff/clinic",                                     "",        "",                                    "login 403   403   403   403   200   200"),

@@ -81,3 +81,59 @@ fn after_login_only_same_site_paths_are_followed() {
     )
     .assert_redirect("/staff/users");
 }
+
+/// Fetches a file as bytes, with its status and content type.
+fn fetch(url: &str) -> (u16, String, Vec<u8>) {
+    let res = ureq::get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let kind = res.content_type().to_string();
+    let status = res.status();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut res.into_reader(), &mut bytes).expect("read body");
+    (status, kind, bytes)
+}
+
+#[test]
+fn the_site_can_be_added_to_the_home_screen() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    let home = b.get("/");
+    home.assert_contains("<link rel=\"manifest\" href=\"/manifest.webmanifest\"")
+        .assert_contains("<meta name=\"theme-color\" content=\"#0b4ea2\">")
+        .assert_contains("<link rel=\"apple-touch-icon\" href=\"/assets/icons/apple-touch-icon.png\">");
+
+    let res = b.get("/manifest.webmanifest");
+    res.assert_status(200);
+    assert_eq!(res.headers.get("content-type").map(String::as_str), Some("application/manifest+json; charset=utf-8"));
+    let manifest: serde_json::Value = serde_json::from_str(&res.body).expect("the manifest is JSON");
+    assert_eq!(manifest["short_name"], "나주헬퍼");
+    assert_eq!(manifest["lang"], "ko");
+    assert_eq!(manifest["start_url"], "/");
+    assert_eq!(manifest["display"], "standalone");
+    assert_eq!(manifest["theme_color"], "#0b4ea2");
+    assert!(manifest["background_color"].is_string());
+
+    // Every icon is served, as the type and (for PNGs) the size it claims.
+    let icons = manifest["icons"].as_array().expect("icons");
+    let sizes: Vec<&str> = icons.iter().filter_map(|i| i["sizes"].as_str()).collect();
+    assert_eq!(sizes, ["192x192", "512x512", "any"]);
+    for icon in icons {
+        let (status, kind, bytes) = fetch(&format!("{}{}", app.base, icon["src"].as_str().expect("src")));
+        assert_eq!(status, 200, "{icon}");
+        assert_eq!(kind, icon["type"].as_str().expect("type"), "{icon}");
+        if kind == "image/png" {
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{icon}");
+            let width = u32::from_be_bytes(bytes[16..20].try_into().expect("IHDR width"));
+            let height = u32::from_be_bytes(bytes[20..24].try_into().expect("IHDR height"));
+            assert_eq!(format!("{width}x{height}"), icon["sizes"].as_str().expect("sizes"), "{icon}");
+        } else {
+            assert!(String::from_utf8_lossy(&bytes).contains("<svg"), "{icon}");
+        }
+    }
+    let (status, kind, _) = fetch(&format!("{}/assets/icons/apple-touch-icon.png", app.base));
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+
+    // In English for a visitor who chose English.
+    b.get("/lang/en?next=/");
+    let en: serde_json::Value = serde_json::from_str(&b.get("/manifest.webmanifest").body).expect("JSON");
+    assert_eq!((en["short_name"].as_str(), en["lang"].as_str()), (Some("Naju Helper"), Some("en")));
+}

@@ -26,6 +26,7 @@ pub fn configure(r: &mut Routes) {
         .post("/clinic/bookings", book)
         .get("/my/clinic", my_bookings)
         .post("/my/clinic/{id}/cancel", cancel)
+        .get("/my/clinic/{id}/calendar.ics", ics)
         .get("/my/children", children_page)
         .post("/my/children", add_child);
 }
@@ -278,6 +279,28 @@ async fn cancel(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
         Err(AppError::Conflict(key)) => Ok(redirect("/my/clinic", Some(key))),
         Err(e) => Err(e),
     }
+}
+
+/// A booked seat as a calendar file (not while only on the waiting list).
+async fn ics(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = resident(&ctx)?;
+    let id = path.into_inner();
+    let (booking, session, slot, program) = db(&state, move |conn, _| {
+        let b = models::bookings_of_user(conn, &user.id)?.into_iter().find(|b| b.id == id && b.status == "booked").ok_or(AppError::NotFound)?;
+        let session = models::session(conn, &b.session_id)?.ok_or(AppError::NotFound)?;
+        let slot = models::slot(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+        let program = models::program(conn, &b.program_id)?;
+        Ok((b, session, slot, program))
+    })
+    .await?;
+    let summary = program.name(ctx.lang).to_string();
+    let description = state.i18n.t(ctx.lang, "schedule.ics_clinic");
+    let start = crate::visits::rules::start_utc(session.day, slot.start_minute);
+    let body = crate::visits::rules::ics(&booking.id, start, slot.end_minute - slot.start_minute, &summary, &description, now_utc());
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((actix_web::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"clinic-{}.ics\"", session.day)))
+        .body(body))
 }
 
 async fn children_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {

@@ -266,7 +266,7 @@ async fn ics(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> R
     }
     let summary = state.i18n.t(ctx.lang, "visits.ics.summary");
     let description = state.i18n.t_with(ctx.lang, "visits.ics.description", &[("helper", visit.helper_name.as_deref().unwrap_or(""))]);
-    let body = rules::ics(&visit.id, rules::start_utc(visit.day, visit.start_minute), visit.hours, &summary, &description, now_utc());
+    let body = rules::ics(&visit.id, rules::start_utc(visit.day, visit.start_minute), visit.hours * 60, &summary, &description, now_utc());
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"visit-{}.ics\"", visit.day)))

@@ -63,14 +63,14 @@ pub fn parse_hhmm(s: &str) -> Option<i32> {
 
 /// An iCalendar file for one visit (times in UTC, so every calendar shows the
 /// right local time). icalendar escapes text and folds lines at 75 octets.
-pub fn ics(uid: &str, start: NaiveDateTime, hours: i32, summary: &str, description: &str, stamp: NaiveDateTime) -> String {
+pub fn ics(uid: &str, start: NaiveDateTime, minutes: i32, summary: &str, description: &str, stamp: NaiveDateTime) -> String {
     // A bare CR would break the CRLF line structure; line breaks become \n.
     let text = |s: &str| s.replace("\r\n", "\n").replace('\r', "\n");
     let event = Event::new()
         .uid(&format!("{uid}@naju-helper"))
         .timestamp(stamp.and_utc())
         .starts(start.and_utc())
-        .ends((start + chrono::Duration::hours(hours as i64)).and_utc())
+        .ends((start + chrono::Duration::minutes(minutes as i64)).and_utc())
         .summary(&text(summary))
         .description(&text(description))
         .done();
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn ics_has_utc_times_and_escapes_text() {
         let start = start_utc(d(2026, 12, 1), 9 * 60);
-        let body = ics("abc", start, 4, "가사돌봄, 방문", "helper; 김", start);
+        let body = ics("abc", start, 240, "가사돌봄, 방문", "helper; 김", start);
         assert!(body.contains("DTSTART:20261201T000000Z\r\n"));
         assert!(body.contains("DTEND:20261201T040000Z\r\n"));
         assert!(body.contains("SUMMARY:가사돌봄\\, 방문"));
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn ics_escapes_separators_and_line_breaks_in_text() {
         let start = start_utc(d(2026, 12, 1), 9 * 60);
-        let body = ics("abc", start, 4, "방문, 오전; 1회\n메모", "a\\b\r\nc\rd", start);
+        let body = ics("abc", start, 240, "방문, 오전; 1회\n메모", "a\\b\r\nc\rd", start);
         assert!(body.contains("SUMMARY:방문\\, 오전\\; 1회\\n메모\r\n"), "{body}");
         assert!(body.contains("DESCRIPTION:a\\\\b\\nc\\nd\r\n"), "{body}");
         assert!(!body.replace("\r\n", "").contains(['\r', '\n']), "no bare CR or LF: {body:?}");
@@ -152,7 +152,7 @@ mod tests {
     fn ics_folds_long_lines_at_75_octets() {
         let start = start_utc(d(2026, 12, 1), 9 * 60);
         let long = "도우미 최도우미 님이 방문합니다. 현관 비밀번호와 주차 안내를 확인해 주세요. 방문 시간 변경은 하루 전까지 가능합니다.";
-        let body = ics("abc", start, 4, "방문", long, start);
+        let body = ics("abc", start, 240, "방문", long, start);
         let lines: Vec<&str> = body.split("\r\n").collect();
         assert!(lines.iter().all(|l| l.len() <= 75), "{lines:#?}");
         assert!(lines.iter().any(|l| l.starts_with(' ')), "the description is folded: {lines:#?}");

@@ -1,7 +1,7 @@
 //! Public pages: home, health check, language switch, unknown routes.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde::Deserialize;
 
@@ -42,6 +42,36 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
         }
     }
 }
+
+/// `GET /manifest.webmanifest`: so the site can be added to a phone's home
+/// screen, named in the visitor's language (Korean by default).
+pub async fn manifest(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let lang = req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value())).unwrap_or(Lang::Ko);
+    let t = |key: &str| state.i18n.t(lang, key);
+    let body = serde_json::json!({
+        "name": t("manifest.name"),
+        "short_name": t("manifest.short_name"),
+        "description": t("manifest.description"),
+        "lang": lang.code(),
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "theme_color": THEME_COLOR,
+        "background_color": "#ffffff",
+        "icons": [
+            {"src": "/assets/icons/icon-192.png", "sizes": "192x192", "type": "image/png"},
+            {"src": "/assets/icons/icon-512.png", "sizes": "512x512", "type": "image/png"},
+            {"src": "/assets/icons/icon.svg", "sizes": "any", "type": "image/svg+xml"},
+        ],
+    });
+    HttpResponse::Ok()
+        .content_type("application/manifest+json; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body.to_string())
+}
+
+/// The header's blue (app.css `--blue`), for the browser's own bars.
+const THEME_COLOR: &str = "#0b4ea2";
 
 #[derive(Deserialize)]
 pub struct LangQuery {
