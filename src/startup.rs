@@ -58,7 +58,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
         .configure(crate::city::routes::configure)
-        .configure(crate::retention::routes::configure);
+        .configure(crate::retention::routes::configure)
+        .configure(crate::api::configure);
 }
 
 impl Application {
