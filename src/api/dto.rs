@@ -145,6 +145,31 @@ impl From<Visit> for VisitDto {
     }
 }
 
+/// A visit's status, as a filter.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum VisitStatus {
+    Requested,
+    Confirmed,
+    Declined,
+    Completed,
+    NoShow,
+    Cancelled,
+}
+
+impl VisitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitStatus::Requested => "requested",
+            VisitStatus::Confirmed => "confirmed",
+            VisitStatus::Declined => "declined",
+            VisitStatus::Completed => "completed",
+            VisitStatus::NoShow => "no_show",
+            VisitStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct VisitSlotDto {
     pub id: String,
@@ -240,9 +265,9 @@ pub struct ConfirmVisitRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct CompleteVisitRequest {
     /// Local time HH:MM.
-    #[schema(example = "09:05")]
+    #[schema(example = "09:05", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub actual_start: String,
-    #[schema(example = "12:00")]
+    #[schema(example = "12:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub actual_end: String,
     #[serde(default)]
     pub tasks_done: String,

@@ -21,6 +21,15 @@ use crate::web::db;
 
 type ApiResult = Result<HttpResponse, ApiError>;
 
+/// Text from the caller goes into queries: PostgreSQL refuses a NUL
+/// character in text, so it is refused here as bad input, not left to fail.
+fn plain_text<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    if values.into_iter().any(|v| v.contains('\0')) {
+        return Err(AppError::BadRequest("api.errors.control_character").into());
+    }
+    Ok(())
+}
+
 #[utoipa::path(get, path = "/api/v1/programs", tag = "catalog",
     responses((status = 200, body = [ProgramDto]), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -91,6 +100,7 @@ pub async fn my_visit_slots(who: ApiUser, state: web::Data<AppState>) -> ApiResu
 pub async fn book_visit(who: ApiUser, state: web::Data<AppState>, body: web::Json<BookVisitRequest>) -> ApiResult {
     let user = who.require(&[Role::Resident])?.clone();
     let body = body.into_inner();
+    plain_text([body.slot_id.as_str(), body.notes.as_str()].into_iter().chain(body.tasks.iter().map(String::as_str)))?;
     if body.slot_id.is_empty() {
         return Err(AppError::BadRequest("visits.errors.choose_time").into());
     }
@@ -115,6 +125,7 @@ pub async fn book_visit(who: ApiUser, state: web::Data<AppState>, body: web::Jso
 pub async fn cancel_visit(who: ApiUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let user_id = who.require(&[Role::Resident])?.id.clone();
     let visit_id = path.into_inner();
+    plain_text([visit_id.as_str()])?;
     let (visit, late) = db(&state, move |conn, state| {
         let late = visits::cancel(conn, &state.notifier, &user_id, &visit_id, now_utc())?;
         Ok((visit_models::find_own(conn, &user_id, &visit_id)?.ok_or(AppError::NotFound)?, late))
@@ -141,6 +152,7 @@ pub async fn my_clinic_bookings(who: ApiUser, state: web::Data<AppState>) -> Api
 pub async fn book_clinic(who: ApiUser, state: web::Data<AppState>, body: web::Json<BookClinicRequest>) -> ApiResult {
     let user = who.require(&[Role::Resident])?.clone();
     let body = body.into_inner();
+    plain_text([body.slot_id.as_str(), body.child_id.as_deref().unwrap_or("")])?;
     let input = clinic::BookingInput {
         slot_id: body.slot_id,
         child_id: body.child_id.filter(|c| !c.is_empty()),
@@ -167,6 +179,7 @@ pub async fn book_clinic(who: ApiUser, state: web::Data<AppState>, body: web::Js
 pub async fn cancel_clinic(who: ApiUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult {
     let user_id = who.require(&[Role::Resident])?.id.clone();
     let booking_id = path.into_inner();
+    plain_text([booking_id.as_str()])?;
     let booking = db(&state, move |conn, state| {
         clinic::cancel(conn, &state.notifier, &user_id, &booking_id, now_utc())?;
         clinic_models::bookings_of_user(conn, &user_id)?.into_iter().find(|b| b.id == booking_id).ok_or(AppError::NotFound)
@@ -178,8 +191,8 @@ pub async fn cancel_clinic(who: ApiUser, state: web::Data<AppState>, path: web::
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgencyVisitsQuery {
-    /// Only visits in this status (requested, confirmed, completed, …).
-    pub status: Option<String>,
+    /// Only visits in this status.
+    pub status: Option<VisitStatus>,
     /// From this day (YYYY-MM-DD).
     pub from: Option<chrono::NaiveDate>,
     /// Up to this day (YYYY-MM-DD).
@@ -194,7 +207,7 @@ pub struct AgencyVisitsQuery {
 pub async fn agency_visits(who: ApiUser, state: web::Data<AppState>, q: web::Query<AgencyVisitsQuery>) -> ApiResult {
     let agency_id = who.agency_id()?;
     let q = q.into_inner();
-    let filter = visit_models::VisitFilter { agency_id: Some(agency_id), status: q.status.filter(|s| !s.is_empty()), from: q.from, to: q.to };
+    let filter = visit_models::VisitFilter { agency_id: Some(agency_id), status: q.status.map(|s| s.as_str().to_string()), from: q.from, to: q.to };
     let list = db(&state, move |conn, _| Ok(visit_models::list(conn, &filter, 500)?)).await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(VisitDto::from).collect::<Vec<_>>()))
 }
@@ -211,6 +224,10 @@ pub async fn agency_helpers(who: ApiUser, state: web::Data<AppState>) -> ApiResu
 
 async fn agency_act(who: ApiUser, state: web::Data<AppState>, visit_id: String, action: visits::AgencyAction) -> ApiResult {
     let agency_id = who.agency_id()?;
+    plain_text([visit_id.as_str()])?;
+    if let visits::AgencyAction::Confirm { helper_id } = &action {
+        plain_text([helper_id.as_str()])?;
+    }
     let visit = db(&state, move |conn, state| {
         visits::agency_update(conn, &state.notifier, &agency_id, &visit_id, action)?;
         visit_models::find(conn, &visit_id)?.ok_or(AppError::NotFound)
@@ -240,6 +257,7 @@ pub async fn complete_visit(who: ApiUser, state: web::Data<AppState>, path: web:
     let (Some(actual_start), Some(actual_end)) = (parse_hhmm(&body.actual_start), parse_hhmm(&body.actual_end)) else {
         return Err(AppError::BadRequest("visits.errors.times").into());
     };
+    plain_text([body.tasks_done.as_str()])?;
     if body.tasks_done.chars().count() > 1000 {
         return Err(AppError::BadRequest("visits.errors.notes_too_long").into());
     }
