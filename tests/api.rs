@@ -113,7 +113,9 @@ fn first_slot(api: &Api) -> String {
 #[test]
 fn a_token_is_made_on_the_account_page_shown_once_kept_as_a_hash_and_revoked() {
     let app = spawn_app();
+    app.browser().get("/account/tokens").assert_redirect("/login?next=/account/tokens");
     let (mut mom, _) = approved_resident(&app, "토큰엄마", "token@example.kr");
+    mom.post("/account/tokens", &[("name", "no csrf")]).assert_status(403);
     let token = make_token(&mut mom, "일정 프로그램");
     assert!(token.starts_with("naju_") && token.len() > 60, "{token}");
 
@@ -188,6 +190,9 @@ fn each_role_reaches_only_its_own_endpoints_and_records() {
     let two = Api::new(&app, Some(&resident_token(&app, "엄마둘", "two@example.kr")));
     let agency = Api::new(&app, Some(&token_for(&app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD)));
     let staff = Api::new(&app, Some(&token_for(&app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD)));
+    let mut roles: Vec<String> = api_tokens::table.select(api_tokens::role).load(&mut app.conn()).unwrap();
+    roles.sort();
+    assert_eq!(roles, ["contractor", "resident", "resident", "staff"]);
 
     // Any token reads the catalog.
     for api in [&one, &agency, &staff] {
