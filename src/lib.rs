@@ -1,6 +1,7 @@
 //! naju-helper: booking web app for a city health center's maternal programs.
 
 pub mod accounts;
+pub mod api;
 pub mod agencies;
 pub mod applications;
 pub mod audit;

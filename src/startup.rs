@@ -68,7 +68,8 @@ fn all_routes(r: &mut Routes) {
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
         .configure(crate::city::routes::configure)
-        .configure(crate::retention::routes::configure);
+        .configure(crate::retention::routes::configure)
+        .configure(crate::api::configure);
 }
 
 /// Registers every route with actix (anything else gets the not-found page).

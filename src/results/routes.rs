@@ -44,13 +44,13 @@ pub struct ReportQuery {
 }
 
 impl ReportQuery {
-    fn program(&self) -> &str {
+    pub fn program(&self) -> &str {
         PROGRAMS.iter().find(|p| **p == self.program).copied().unwrap_or("housework")
     }
 }
 
 /// The period asked for, or the program's term.
-fn period(q: &ReportQuery, term: Period) -> Period {
+pub fn period(q: &ReportQuery, term: Period) -> Period {
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
     match (date(&q.from), date(&q.to)) {
         (Some(start), Some(end)) if start <= end => Period { start, end },
@@ -58,7 +58,7 @@ fn period(q: &ReportQuery, term: Period) -> Period {
     }
 }
 
-async fn load_report(state: &web::Data<AppState>, q: &ReportQuery, lang: crate::i18n::Lang) -> Result<(service::Report, Period), AppError> {
+pub async fn load_report(state: &web::Data<AppState>, q: &ReportQuery, lang: crate::i18n::Lang) -> Result<(service::Report, Period), AppError> {
     let q = q.clone();
     db(state, move |conn, _| {
         let program = q.program();

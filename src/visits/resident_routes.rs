@@ -75,11 +75,8 @@ async fn calendar_context(state: &web::Data<AppState>, user: &User, except_visit
         let (quota, used) = service::quota(conn, &app)?;
         let rule_set = crate::applications::rules::find(conn, &app.rule_set_id)?;
         let agency = service::agency_for(conn, &app)?;
-        let first = today + chrono::Duration::days(settings.min_notice_days as i64);
-        let ends = app.due_date.map(|due| rule_set.service_ends(due, app.pregnancy_loss_on));
-        let last = rules::last_bookable_day(today, &settings, ends);
-        service::ensure_slots(conn, &agency.id, first, last)?;
-        let slots: Vec<models::Slot> = models::slots_between(conn, &agency.id, first, last)?.into_iter().filter(|s| rule_set.visit_day_allowed(s.day)).collect();
+        let (first, last) = service::booking_window(&settings, &rule_set, &app, today);
+        let slots = service::offered_slots(conn, &app, &agency.id, today)?;
         let busy: HashSet<NaiveDate> = models::for_application(conn, &app.id)?
             .into_iter()
             .filter(|v| ACTIVE.contains(&v.status.as_str()) || v.status == "completed")

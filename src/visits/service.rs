@@ -208,6 +208,23 @@ pub fn choose_agency(conn: &mut DbConn, user_id: &str, agency_id: &str) -> Resul
     })
 }
 
+/// The first and last day an approved application may book today.
+pub fn booking_window(settings: &Settings, rule_set: &app_rules::RuleSet, app: &Application, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = today + chrono::Duration::days(settings.min_notice_days as i64);
+    let ends = app.due_date.map(|due| rule_set.service_ends(due, app.pregnancy_loss_on));
+    (first, rules::last_bookable_day(today, settings, ends))
+}
+
+/// The slots of her agency inside her booking window, on days her rules
+/// allow (the agency's week is laid out into slots on first look).
+pub fn offered_slots(conn: &mut DbConn, app: &Application, agency_id: &str, today: NaiveDate) -> Result<Vec<Slot>, AppError> {
+    let settings = models::settings(conn)?;
+    let rule_set = app_rules::find(conn, &app.rule_set_id)?;
+    let (first, last) = booking_window(&settings, &rule_set, app, today);
+    ensure_slots(conn, agency_id, first, last)?;
+    Ok(models::slots_between(conn, agency_id, first, last)?.into_iter().filter(|s| rule_set.visit_day_allowed(s.day)).collect())
+}
+
 /// Whether another of her visits is closer than the rules' minimum gap.
 fn too_close(conn: &mut DbConn, application_id: &str, day: NaiveDate, min_days: i32, except: Option<&str>) -> Result<bool, AppError> {
     if min_days <= 1 {

@@ -3,6 +3,9 @@
 //! it serves, so this record is the app's authoritative route list (the
 //! `routes` command, the authorization test that covers every route).
 
+use std::borrow::Cow;
+
+use actix_web::dev::HttpServiceFactory;
 use actix_web::{web, FromRequest, Handler, Responder};
 use serde::Serialize;
 
@@ -10,7 +13,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct RouteInfo {
     pub method: &'static str,
-    pub pattern: &'static str,
+    pub pattern: Cow<'static, str>,
 }
 
 /// Registers routes with actix (when built over a `ServiceConfig`) and
@@ -59,11 +62,38 @@ impl<'a> Routes<'a> {
         self
     }
 
+    /// Routes under `prefix` in an actix scope that `finish` decorates
+    /// (middleware, app data, the scope's own not-found answer); recorded
+    /// with the prefix, as a request sees them.
+    pub fn scope<S>(&mut self, prefix: &'static str, group: impl FnOnce(&mut Routes<'_>), finish: impl FnOnce(actix_web::Scope) -> S) -> &mut Self
+    where
+        S: HttpServiceFactory + 'static,
+    {
+        let mut inner_list = Vec::new();
+        match self.cfg.as_deref_mut() {
+            Some(cfg) => {
+                let scope = web::scope(prefix).configure(|c| {
+                    let mut inner = Routes::register(c);
+                    group(&mut inner);
+                    inner_list = inner.list;
+                });
+                cfg.service(finish(scope));
+            }
+            None => {
+                let mut inner = Routes::record();
+                group(&mut inner);
+                inner_list = inner.list;
+            }
+        }
+        self.list.extend(inner_list.into_iter().map(|r| RouteInfo { method: r.method, pattern: Cow::Owned(format!("{prefix}{}", r.pattern)) }));
+        self
+    }
+
     fn add(&mut self, method: &'static str, pattern: &'static str, route: impl FnOnce() -> actix_web::Route) -> &mut Self {
         if let Some(cfg) = self.cfg.as_deref_mut() {
             cfg.route(pattern, route());
         }
-        self.list.push(RouteInfo { method, pattern });
+        self.list.push(RouteInfo { method, pattern: Cow::Borrowed(pattern) });
         self
     }
 }
