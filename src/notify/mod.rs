@@ -16,7 +16,8 @@ use serde::Serialize;
 use crate::db::schema::outbox;
 use crate::db::{new_id, write_tx, DbConn};
 use crate::error::AppError;
-use crate::i18n::{I18n, Lang};
+use crate::i18n::Lang;
+use crate::state::Templates;
 use crate::time::now_utc;
 
 pub struct Email<'a> {
@@ -30,15 +31,14 @@ pub struct Email<'a> {
 
 #[derive(Clone)]
 pub struct Notifier {
-    tera: Arc<tera::Tera>,
-    i18n: Arc<I18n>,
+    templates: Arc<Templates>,
     city_name: String,
     public_url: String,
 }
 
 impl Notifier {
-    pub fn new(tera: Arc<tera::Tera>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
-        Notifier { tera, i18n, city_name, public_url }
+    pub fn new(templates: Arc<Templates>, city_name: String, public_url: String) -> Notifier {
+        Notifier { templates, city_name, public_url }
     }
 
     /// Renders the message and queues it on `conn`, which should be inside the
@@ -47,15 +47,14 @@ impl Notifier {
         let c = &mut email.context;
         c.insert("lang", email.lang.code());
         c.insert("kind", email.kind);
-        c.insert("t", self.i18n.catalog(email.lang));
         // The city file's name once a city is set up, else CITY_NAME.
         let city = crate::city::names(conn)?.map(|n| n.name(email.lang).to_string()).unwrap_or_else(|| self.city_name.clone());
         c.insert("city_name", &city);
         c.insert("public_url", &self.public_url);
         let dir = format!("email/{}", email.kind);
-        let subject = self.tera.render(&format!("{dir}/subject.txt"), c)?.trim().to_string();
-        let body_text = self.tera.render(&format!("{dir}/body.txt"), c)?;
-        let body_html = self.tera.render(&format!("{dir}/body.html"), c)?;
+        let subject = self.templates.render(email.lang, &format!("{dir}/subject.txt"), c)?.trim().to_string();
+        let body_text = self.templates.render(email.lang, &format!("{dir}/body.txt"), c)?;
+        let body_html = self.templates.render(email.lang, &format!("{dir}/body.html"), c)?;
         let id = new_id();
         let now = now_utc();
         diesel::insert_into(outbox::table)
