@@ -18,7 +18,7 @@ use crate::monitoring::Metrics;
 use crate::notify::mailer::Mailer;
 use crate::notify::worker::{OutboxWorker, Transports};
 use crate::notify::Notifier;
-use crate::state::{load_templates, AppState};
+use crate::state::{AppState, Templates};
 use crate::web::routes::{RouteInfo, Routes};
 use crate::web::{assets, middleware, pages};
 use crate::{accounts, applications, clinic, demo, results, visits};
@@ -34,7 +34,7 @@ pub struct Application {
 pub struct Core {
     pub pool: DbPool,
     pub backend: Backend,
-    pub tera: Arc<tera::Tera>,
+    pub templates: Arc<Templates>,
     pub i18n: Arc<I18n>,
     pub notifier: Notifier,
 }
@@ -43,10 +43,10 @@ impl Core {
     pub fn open(config: &Config) -> Result<Core, AppError> {
         let (pool, backend) = db::build_pool(&config.database_url, config.db_pool_size)?;
         db::run_migrations(&mut *pool.get()?)?;
-        let tera = Arc::new(load_templates()?);
         let i18n = Arc::new(I18n::load().map_err(AppError::Internal)?);
-        let notifier = Notifier::new(tera.clone(), i18n.clone(), config.city_name.clone(), config.public_url.clone()).with_sms(config.sms.enabled());
-        Ok(Core { pool, backend, tera, i18n, notifier })
+        let templates = Arc::new(Templates::load(&i18n)?);
+        let notifier = Notifier::new(templates.clone(), i18n.clone(), config.city_name.clone(), config.public_url.clone()).with_sms(config.sms.enabled());
+        Ok(Core { pool, backend, templates, i18n, notifier })
     }
 }
 
@@ -121,7 +121,7 @@ impl Application {
             pool: core.pool,
             backend: core.backend,
             config,
-            tera: core.tera,
+            templates: core.templates,
             i18n: core.i18n,
             notifier: core.notifier,
             assets: assets::Assets::load(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::{Backend, DbPool};
-use crate::i18n::I18n;
+use crate::i18n::{I18n, Lang};
 use crate::notify::Notifier;
 use crate::web::assets::Assets;
 
@@ -12,7 +12,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub backend: Backend,
     pub config: Config,
-    pub tera: Arc<tera::Tera>,
+    pub templates: Arc<Templates>,
     pub i18n: Arc<I18n>,
     pub notifier: Notifier,
     pub assets: Assets,
@@ -36,7 +36,38 @@ pub mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// Builds the template engine from the embedded templates.
+/// The templates, parsed once per language, each with its own `t` function
+/// bound to that language's messages: a page's context carries only its data,
+/// never the catalog.
+pub struct Templates {
+    ko: tera::Tera,
+    en: tera::Tera,
+}
+
+impl Templates {
+    pub fn load(i18n: &I18n) -> Result<Templates, tera::Error> {
+        let mut ko = load_templates()?;
+        let mut en = ko.clone();
+        ko.register_function("t", i18n.translate_function(Lang::Ko));
+        en.register_function("t", i18n.translate_function(Lang::En));
+        Ok(Templates { ko, en })
+    }
+
+    pub fn render(&self, lang: Lang, template: &str, context: &tera::Context) -> Result<String, tera::Error> {
+        match lang {
+            Lang::Ko => &self.ko,
+            Lang::En => &self.en,
+        }
+        .render(template, context)
+    }
+
+    /// Whether a template of that name exists (the same in every language).
+    pub fn has(&self, template: &str) -> bool {
+        self.ko.get_template(template).is_ok()
+    }
+}
+
+/// Parses the embedded templates (without the `t` function: see `Templates`).
 pub fn load_templates() -> Result<tera::Tera, tera::Error> {
     let mut tera = tera::Tera::default();
     tera.add_raw_templates(
@@ -59,6 +90,10 @@ fn urlencode_filter(
 
 #[cfg(test)]
 mod tests {
+    use super::embedded::TEMPLATES;
+    use crate::i18n::{I18n, Lang};
+    use serde_json::Value;
+
     #[test]
     fn every_template_parses() {
         if let Err(e) = super::load_templates() {
@@ -70,5 +105,173 @@ mod tests {
             }
             panic!("{msg}");
         }
+    }
+
+    /// The code of each `{{ }}` and `{% %}` tag (comments and text left out).
+    fn tags(body: &str) -> Vec<&str> {
+        let mut out = vec![];
+        let mut rest = body;
+        while let Some(start) = rest.find(['{']) {
+            let after = &rest[start + 1..];
+            let close = match after.chars().next() {
+                Some('{') => "}}",
+                Some('%') => "%}",
+                _ => {
+                    rest = after;
+                    continue;
+                }
+            };
+            let Some(end) = after[1..].find(close) else { break };
+            out.push(&after[1..1 + end]);
+            rest = &after[1 + end + 2..];
+        }
+        out
+    }
+
+    /// `code` with the inside of every string literal blanked.
+    fn without_strings(code: &str) -> String {
+        let mut out = String::new();
+        let mut quote = None;
+        for c in code.chars() {
+            match quote {
+                Some(q) if c == q => {
+                    quote = None;
+                    out.push(c);
+                }
+                Some(_) => out.push(' '),
+                None => {
+                    if matches!(c, '"' | '\'' | '`') {
+                        quote = Some(c);
+                    }
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    fn ident_char(c: char) -> bool {
+        c.is_ascii_alphanumeric() || c == '_'
+    }
+
+    /// The argument of each `t(k=…)` call: the key, split at `~` into string
+    /// literals (`Ok`, unquoted) and variable parts (`Err`).
+    fn keys_used(code: &str) -> Vec<Vec<Result<String, String>>> {
+        let blanked = without_strings(code);
+        let mut out = vec![];
+        for (at, _) in blanked.match_indices("t(k=") {
+            if blanked[..at].chars().next_back().is_some_and(|c| ident_char(c) || c == '.') {
+                continue;
+            }
+            let start = at + 4;
+            let len = blanked[start..].find([',', ')']).unwrap_or(blanked.len() - start);
+            let parts = code[start..start + len]
+                .split('~')
+                .map(|p| {
+                    let p = p.trim();
+                    match p.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                        Some(literal) => Ok(literal.to_string()),
+                        None => Err(p.to_string()),
+                    }
+                })
+                .collect();
+            out.push(parts);
+        }
+        out
+    }
+
+    fn lookup<'a>(catalog: &'a Value, key: &str) -> Option<&'a Value> {
+        key.split('.').filter(|p| !p.is_empty()).try_fold(catalog, |v, part| v.get(part))
+    }
+
+    #[test]
+    fn no_template_reads_the_catalog_object() {
+        let mut found = vec![];
+        for (name, body) in TEMPLATES.iter().filter(|(name, _)| name.ends_with(".html") || name.ends_with(".txt")) {
+            for code in tags(body) {
+                let blanked = without_strings(code);
+                let chars: Vec<char> = blanked.chars().collect();
+                for i in 0..chars.len() {
+                    let before_ok = i == 0 || !(ident_char(chars[i - 1]) || chars[i - 1] == '.');
+                    if chars[i] == 't' && before_ok && matches!(chars.get(i + 1), Some('.' | '[')) {
+                        found.push(format!("{name}: {}", code.trim()));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "run src/i18n/rewrite_templates.py on: {found:#?}");
+    }
+
+    #[test]
+    fn every_key_a_template_uses_is_in_both_catalogs() {
+        let i18n = I18n::load().expect("catalogs parse");
+        let mut missing = vec![];
+        let mut checked = 0;
+        for (name, body) in TEMPLATES.iter().filter(|(name, _)| name.ends_with(".html") || name.ends_with(".txt")) {
+            for code in tags(body) {
+                for parts in keys_used(code) {
+                    checked += 1;
+                    for lang in [Lang::Ko, Lang::En] {
+                        let catalog = i18n.catalog(lang);
+                        let ok = match parts.as_slice() {
+                            // A fixed key: a message.
+                            [Ok(key)] => lookup(catalog, key).is_some_and(Value::is_string),
+                            // "section." ~ var [~ ".rest"]: the section, and `rest` in one of its entries.
+                            [Ok(prefix), Err(_), rest @ ..] => match lookup(catalog, prefix).and_then(Value::as_object) {
+                                Some(section) => match rest {
+                                    [] => section.values().any(Value::is_string),
+                                    [Ok(suffix)] => section.values().any(|v| lookup(v, suffix).is_some_and(Value::is_string)),
+                                    _ => false,
+                                },
+                                None => false,
+                            },
+                            _ => false,
+                        };
+                        if !ok {
+                            missing.push(format!("{name} ({}): {parts:?}", lang.code()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "only {checked} keys found: the scan is broken");
+        assert!(missing.is_empty(), "keys missing from the catalogs (or not checkable): {missing:#?}");
+    }
+
+    #[test]
+    fn pages_are_translated_by_the_language_they_are_rendered_in() {
+        let i18n = I18n::load().expect("catalogs parse");
+        let templates = super::Templates::load(&i18n).expect("templates parse");
+        for lang in [Lang::Ko, Lang::En] {
+            let page = templates.render(lang, "error.html", &{
+                let mut c = tera::Context::new();
+                c.insert("lang", lang.code());
+                c.insert("city_name", "city");
+                c.insert("status", &404);
+                c.insert("message", "msg");
+                c
+            });
+            let page = page.expect("error page renders");
+            assert!(page.contains(&i18n.t(lang, "errors.page_title")), "{} page carries its language's text", lang.code());
+        }
+        assert_ne!(i18n.t(Lang::Ko, "errors.page_title"), i18n.t(Lang::En, "errors.page_title"));
+    }
+
+    #[test]
+    fn t_falls_back_and_fills_named_arguments() {
+        let i18n = I18n::load().expect("catalogs parse");
+        let mut tera = tera::Tera::default();
+        tera.add_raw_template("x", "{{ t(k=\"status.\" ~ s) }}|{{ t(k=\"no.such.key\") }}|{{ t(k=\"errors.too_many_attempts_minutes\", minutes=15) }}").unwrap();
+        tera.register_function("t", i18n.translate_function(Lang::En));
+        let mut c = tera::Context::new();
+        c.insert("s", "approved");
+        let out = tera.render("x", &c).unwrap();
+        let expected = format!(
+            "{}|no.such.key|{}",
+            i18n.t(Lang::En, "status.approved"),
+            i18n.t_with(Lang::En, "errors.too_many_attempts_minutes", &[("minutes", "15")])
+        );
+        assert_eq!(out, expected);
+        assert!(out.contains("15"));
     }
 }

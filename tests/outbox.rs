@@ -287,9 +287,9 @@ fn a_message_with_a_personal_link_is_resent_only_to_its_own_address() {
 fn a_message_rendered_before_its_transaction_is_rendered_again_when_its_data_changed_meanwhile() {
     use naju_helper::notify::{Email, Notifier};
     let app = spawn_app();
-    let tera = std::sync::Arc::new(naju_helper::state::load_templates().unwrap());
     let i18n = std::sync::Arc::new(naju_helper::i18n::I18n::load().unwrap());
-    let notifier = Notifier::new(tera, i18n, "나주시".into(), app.base.clone());
+    let templates = std::sync::Arc::new(naju_helper::state::Templates::load(&i18n).unwrap());
+    let notifier = Notifier::new(templates, i18n, "나주시".into(), app.base.clone());
     let welcome = |name: &str| {
         let mut context = tera::Context::new();
         context.insert("name", name);

@@ -181,3 +181,24 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    #[derive(QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = Text)]
+        compile_options: String,
+    }
+
+    /// .cargo/config.toml builds SQLite with ENABLE_QPSG; without it every query
+    /// with a bound LIMIT is re-prepared on each run (BENCHMARKS.md).
+    #[test]
+    fn sqlite_keeps_plans_independent_of_bound_values() {
+        let mut conn = diesel::sqlite::SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options").load(&mut conn).expect("compile options");
+        assert!(options.iter().any(|o| o.compile_options == "ENABLE_QPSG"), "SQLite built without ENABLE_QPSG");
+    }
+}

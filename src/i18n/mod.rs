@@ -1,5 +1,10 @@
-//! Message catalogs (Korean default, English). Templates read `t.<section>.<key>`;
-//! Rust code looks keys up with `I18n::t`.
+//! Message catalogs (Korean default, English). Templates call
+//! `t(k="section.key")` (see `translate_function`); Rust code looks keys up with
+//! `I18n::t`. `rewrite_templates.py` converts templates written for the former
+//! catalog object (`t.section.key`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +36,9 @@ impl Lang {
 pub struct I18n {
     ko: Value,
     en: Value,
+    /// Every message by its dotted key, Korean filling gaps in English.
+    flat_ko: Arc<HashMap<String, String>>,
+    flat_en: Arc<HashMap<String, String>>,
 }
 
 impl I18n {
@@ -39,7 +47,39 @@ impl I18n {
     pub fn load() -> Result<I18n, String> {
         let ko = serde_json::from_str(include_str!("ko.json")).map_err(|e| format!("ko.json: {e}"))?;
         let en = serde_json::from_str(include_str!("en.json")).map_err(|e| format!("en.json: {e}"))?;
-        Ok(I18n { ko, en })
+        let flat_ko = flatten(&ko);
+        let mut flat_en = flat_ko.clone();
+        flat_en.extend(flatten(&en));
+        Ok(I18n { ko, en, flat_ko: Arc::new(flat_ko), flat_en: Arc::new(flat_en) })
+    }
+
+    fn messages(&self, lang: Lang) -> &Arc<HashMap<String, String>> {
+        match lang {
+            Lang::Ko => &self.flat_ko,
+            Lang::En => &self.flat_en,
+        }
+    }
+
+    /// The tera function `t` of one language: `t(k="section.key")` is the
+    /// message (falling back to Korean, then to the key, as `I18n::t`), with any
+    /// further argument filling its placeholder: `t(k="x.y", n=3)` for `{n}`.
+    pub fn translate_function(&self, lang: Lang) -> impl tera::Function {
+        let messages = self.messages(lang).clone();
+        move |args: &HashMap<String, tera::Value>| -> tera::Result<tera::Value> {
+            let key = match args.get("k") {
+                Some(Value::String(key)) => key.as_str(),
+                _ => return Err(tera::Error::msg("t() needs the key as k=\"section.key\"")),
+            };
+            let text = messages.get(key).map(String::as_str).unwrap_or(key);
+            let filled = args.iter().filter(|(name, _)| name.as_str() != "k").fold(text.to_string(), |s, (name, value)| {
+                let value = match value {
+                    Value::String(v) => v.clone(),
+                    other => other.to_string(),
+                };
+                s.replace(&format!("{{{name}}}"), &value)
+            });
+            Ok(Value::String(filled))
+        }
     }
 
     pub fn catalog(&self, lang: Lang) -> &Value {
@@ -49,16 +89,9 @@ impl I18n {
         }
     }
 
-    fn lookup<'a>(catalog: &'a Value, key: &str) -> Option<&'a str> {
-        key.split('.').try_fold(catalog, |v, part| v.get(part))?.as_str()
-    }
-
     /// Looks `key` ("errors.not_found") up, falling back to Korean, then to the key.
     pub fn t(&self, lang: Lang, key: &str) -> String {
-        Self::lookup(self.catalog(lang), key)
-            .or_else(|| Self::lookup(&self.ko, key))
-            .unwrap_or(key)
-            .to_string()
+        self.messages(lang).get(key).map(String::as_str).unwrap_or(key).to_string()
     }
 
     /// Like `t`, replacing `{name}` placeholders.
@@ -68,8 +101,30 @@ impl I18n {
     }
 
     pub fn has(&self, key: &str) -> bool {
-        Self::lookup(&self.ko, key).is_some()
+        self.flat_ko.contains_key(key)
     }
+}
+
+fn flatten(catalog: &Value) -> HashMap<String, String> {
+    fn walk(prefix: &str, v: &Value, out: &mut HashMap<String, String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    walk(&key, child, out);
+                }
+            }
+            Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    walk("", catalog, &mut out);
+    out
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::db::schema::{outbox, users};
 use crate::db::{new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::{I18n, Lang};
+use crate::state::Templates;
 use crate::time::now_utc;
 
 pub struct Email<'a> {
@@ -95,7 +96,7 @@ fn insert(conn: &mut DbConn, row: Row<'_>) -> Result<String, AppError> {
 
 #[derive(Clone)]
 pub struct Notifier {
-    tera: Arc<tera::Tera>,
+    templates: Arc<Templates>,
     i18n: Arc<I18n>,
     city_name: String,
     public_url: String,
@@ -103,8 +104,8 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(tera: Arc<tera::Tera>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
-        Notifier { tera, i18n, city_name, public_url, sms_on: false }
+    pub fn new(templates: Arc<Templates>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
+        Notifier { templates, i18n, city_name, public_url, sms_on: false }
     }
 
     /// With an SMS provider (SMS_PROVIDER other than none).
@@ -120,7 +121,6 @@ impl Notifier {
     fn fill_context(&self, conn: &mut DbConn, c: &mut tera::Context, kind: &str, lang: Lang) -> Result<(), AppError> {
         c.insert("lang", lang.code());
         c.insert("kind", kind);
-        c.insert("t", self.i18n.catalog(lang));
         // The city file's name once a city is set up, else CITY_NAME.
         let city = crate::city::names(conn)?.map(|n| n.name(lang).to_string()).unwrap_or_else(|| self.city_name.clone());
         c.insert("city_name", &city);
@@ -133,8 +133,8 @@ impl Notifier {
     }
 
     /// The notice's short text, fitted to SMS or LMS (see `sms::fit`).
-    fn render_text(&self, c: &tera::Context, kind: &str, subject: &str) -> Result<sms::SmsText, AppError> {
-        let content = self.tera.render(&Self::sms_template(kind), c)?;
+    fn render_text(&self, lang: Lang, c: &tera::Context, kind: &str, subject: &str) -> Result<sms::SmsText, AppError> {
+        let content = self.templates.render(lang, &Self::sms_template(kind), c)?;
         Ok(sms::fit(subject, &content))
     }
 
@@ -198,11 +198,11 @@ impl Notifier {
         let mut c = email.context.clone();
         self.fill_context(conn, &mut c, email.kind, email.lang)?;
         let dir = format!("email/{}", email.kind);
-        let subject = self.tera.render(&format!("{dir}/subject.txt"), &c)?.trim().to_string();
-        let body_text = self.tera.render(&format!("{dir}/body.txt"), &c)?;
-        let body_html = self.tera.render(&format!("{dir}/body.html"), &c)?;
-        let has_text = self.sms_on && !is_address_bound(email.kind) && self.tera.get_template(&Self::sms_template(email.kind)).is_ok();
-        let text = if has_text { Some(self.render_text(&c, email.kind, &subject)?.content) } else { None };
+        let subject = self.templates.render(email.lang, &format!("{dir}/subject.txt"), &c)?.trim().to_string();
+        let body_text = self.templates.render(email.lang, &format!("{dir}/body.txt"), &c)?;
+        let body_html = self.templates.render(email.lang, &format!("{dir}/body.html"), &c)?;
+        let has_text = self.sms_on && !is_address_bound(email.kind) && self.templates.has(&Self::sms_template(email.kind));
+        let text = if has_text { Some(self.render_text(email.lang, &c, email.kind, &subject)?.content) } else { None };
         Ok(Rendered {
             user_id: email.user_id.map(str::to_string),
             to: email.to.to_string(),
@@ -234,7 +234,7 @@ impl Notifier {
         let c = &mut text.context;
         self.fill_context(conn, c, text.kind, text.lang)?;
         let subject = self.i18n.t(text.lang, &format!("sms.subjects.{}", text.kind));
-        let fitted = self.render_text(c, text.kind, &subject)?;
+        let fitted = self.render_text(text.lang, c, text.kind, &subject)?;
         insert(conn, Row { user_id: text.user_id, kind: text.kind, channel: "sms", recipient: text.to, subject: &subject, body_text: &fitted.content, body_html: "" })
     }
 }

@@ -115,11 +115,10 @@ pub async fn error_pages(
     };
     let mut c = tera::Context::new();
     c.insert("lang", lang.code());
-    c.insert("t", state.i18n.catalog(lang));
     c.insert("city_name", state.city().name(lang));
     c.insert("status", &status.as_u16());
     c.insert("message", &message);
-    let body = match state.tera.render("error.html", &c) {
+    let body = match state.templates.render(lang, "error.html", &c) {
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "error page failed to render");

@@ -311,7 +311,6 @@ pub fn render_status(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     c.insert("lang", ctx.lang.code());
-    c.insert("t", state.i18n.catalog(ctx.lang));
     let city = state.city();
     c.insert("city_name", city.name(ctx.lang));
     c.insert("city", &city);
@@ -327,7 +326,7 @@ pub fn render_status(
     if let Some(key) = &ctx.flash {
         c.insert("flash", &state.i18n.t(ctx.lang, key));
     }
-    let body = state.tera.render(template, c)?;
+    let body = state.templates.render(ctx.lang, template, c)?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if ctx.user.is_some() {

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Instructions per request of one page, counted by callgrind (quiet-machine independent).
+
+    python3 benches/callgrind.py --bin target/release/naju-helper [--path /my] [--n 100] [--lang ko]
+
+Starts the app on a fresh SQLite demo database in a work directory, signs in as
+the demo resident, restarts the server under `valgrind --tool=callgrind` with
+instrumentation off, warms up, switches instrumentation on (callgrind_control)
+for exactly N requests of the page, and prints the instructions per request,
+total and for the functions given with --fn (inclusive, by callgrind_annotate).
+The outbox and scheduler threads are slowed down so that they do not run inside
+the window. Requires valgrind (Debian: apt-get install valgrind).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+DEFAULT_FNS = [
+    "naju_helper::web::render_status",
+    "tera::tera::Tera::render",
+    "naju_helper::web::Ctx::load",
+    "naju_helper::accounts::sessions::load",
+    "tera::context::Context::insert",
+    "sqlite3_step",
+    "sqlite3Reprepare",
+    "sqlite3_prepare_v3",
+    "tokio::runtime::blocking::pool::Inner::run",
+    "malloc",
+    "free",
+]
+
+
+def request(port, method, path, cookie=None, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    headers = {}
+    if cookie:
+        headers["Cookie"] = cookie
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    res = conn.getresponse()
+    data = res.read()
+    conn.close()
+    return res.status, res.getheader("Set-Cookie") or "", data.decode("utf-8", "replace")
+
+
+def wait_ready(proc, port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            if request(port, "GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server not ready after %d s" % timeout)
+
+
+def sid(set_cookie):
+    m = re.search(r"naju_sid=([^;]+)", set_cookie)
+    return m.group(1) if m else None
+
+
+def login(port, email, password):
+    status, set_cookie, html = request(port, "GET", "/login")
+    token = sid(set_cookie)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    body = urllib.parse.urlencode({"csrf_token": csrf, "email": email, "password": password, "next": ""})
+    status, set_cookie, _ = request(port, "POST", "/login", cookie="naju_sid=" + token, body=body)
+    if status != 303 or not sid(set_cookie):
+        raise RuntimeError("login failed: %s" % status)
+    return sid(set_cookie)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default="target/release/naju-helper")
+    ap.add_argument("--path", default="/my")
+    ap.add_argument("--n", type=int, default=100, help="requests counted")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--lang", default="ko", choices=["ko", "en"])
+    ap.add_argument("--email", default="resident@demo.naju-helper.kr")
+    ap.add_argument("--password", default="resident-demo-2026")
+    ap.add_argument("--port", type=int, default=18931)
+    ap.add_argument("--fn", action="append", help="functions to report inclusively (default: render, session, malloc ...)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (the callgrind.out file)")
+    args = ap.parse_args()
+    binary = os.path.abspath(args.bin)
+    work = tempfile.mkdtemp(prefix="naju-callgrind-")
+    env = dict(os.environ)
+    env.update({
+        "DATA_DIR": os.path.join(work, "data"),
+        "DATABASE_URL": os.path.join(work, "data", "naju.db"),
+        "BIND_ADDR": "127.0.0.1:%d" % args.port,
+        "SECRET_KEY": "callgrind-benchmark-secret-key-0123456789",
+        "LOG_LEVEL": "warn",
+        "WORKERS": "1",
+        "OUTBOX_POLL_MS": "3600000",
+        "SCHEDULER_INTERVAL_SECS": "86400",
+        "SESSION_IDLE_MINUTES": "1440",
+    })
+    procs = []
+    try:
+        log = open(os.path.join(work, "server.log"), "ab")
+        proc = subprocess.Popen([binary], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        wait_ready(proc, args.port, 120)
+        token = login(args.port, args.email, args.password)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        out = os.path.join(work, "callgrind.out")
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out, binary],
+                                env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        wait_ready(proc, args.port, 600)
+        cookie = "naju_sid=%s; naju_lang=%s" % (token, args.lang)
+        for _ in range(args.warmup):
+            status = request(args.port, "GET", args.path, cookie=cookie)[0]
+            if status != 200:
+                raise RuntimeError("%s answered %s" % (args.path, status))
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
+        for _ in range(args.n):
+            request(args.port, "GET", args.path, cookie=cookie)
+        subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(300)
+        log.close()
+        annotate = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
+                                  capture_output=True, text=True, check=True).stdout
+        total = int(re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate, re.M).group(1).replace(",", ""))
+        result = {"path": args.path, "lang": args.lang, "n": args.n, "instructions_per_request": total // args.n, "functions": {}}
+        inclusive = {}
+        for line in annotate.splitlines():
+            m = re.match(r"^\s*([\d,]+) \([\s\d.]+%\)\s+(?:\*\s*)?\S*?:(?!:)(.*?)\s*(?:\[[^\]]*\])?$", line)
+            if m:
+                name = m.group(2).split("'")[0]
+                inclusive[name] = max(inclusive.get(name, 0), int(m.group(1).replace(",", "")))
+        for fn in args.fn or DEFAULT_FNS:
+            result["functions"][fn] = inclusive.get(fn, 0) // args.n
+        print(json.dumps(result, indent=2))
+        with open(os.path.join(work, "annotate.txt"), "w") as f:
+            f.write(annotate)
+        if args.keep:
+            print("work directory: %s" % work, file=sys.stderr)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(30)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
