@@ -156,6 +156,11 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     // clinic/routes
     ("GET",  "/clinic",                                           "",        "",                                    "200   200   200   200   200   200   200"),
     ("GET",  "/clinic/sessions/{id}",                             "session", "",                                    "200   200   200   200   200   200   200"),
+    // The booking steps after the program's: without the earlier answers each shows the step that is missing (422).
+    ("GET",  "/clinic/saturday",                                  "",        "",                                    "422   422   422   422   422   422   422"),
+    ("GET",  "/clinic/sessions/{id}/time",                        "session", "",                                    "422   422   422   422   422   422   422"),
+    ("GET",  "/clinic/sessions/{id}/details",                     "session", "",                                    "login 422   422   403   403   403   403"),
+    ("GET",  "/clinic/sessions/{id}/check",                       "session", "",                                    "login 422   422   403   403   403   403"),
     ("POST", "/clinic/bookings",                                  "",        "",                                    "login 404   404   403   403   403   403"),
     ("GET",  "/my/clinic",                                        "",        "",                                    "login 200   200   403   403   403   403"),
     ("GET",  "/my/clinic/{id}/calendar.ics",                      "booking", "",                                    "login 200   404   403   403   403   403"),

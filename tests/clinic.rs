@@ -84,7 +84,9 @@ fn sessions_fall_on_the_second_and_fourth_saturdays() {
         assert!(nth == 2 || nth == 4, "{d} is the {nth}th Saturday");
     }
     let page = app.browser().get("/clinic");
-    page.assert_status(200).assert_contains("둘째·넷째 토요일").assert_contains("남편과 함께하는 출산교실");
+    page.assert_status(200).assert_contains("둘째·넷째 토요일").assert_contains("(토)");
+    // The programs are the next step's question (anyone may look).
+    app.browser().get(&format!("/clinic/sessions/{}", next_session(&app))).assert_status(200).assert_contains("남편과 함께하는 출산교실");
     // Generating again adds nothing twice.
     let mut s = staff(&app);
     let token = s.get("/staff/clinic").csrf();
@@ -249,4 +251,175 @@ fn the_day_before_her_booking_she_gets_a_reminder() {
         outbox::table.filter(outbox::kind.eq("clinic_reminder")).select(outbox::body_text).first::<String>(conn).ok()
     });
     assert!(body.contains("임산부 요가교실") && body.contains("11:40"), "{body}");
+}
+
+// ---- the step-by-step booking ----
+
+/// The hidden fields of the page's booking form (its check-answers step), as
+/// the browser would send them.
+fn booking_form(page: &common::Resp) -> Vec<(String, String)> {
+    let start = page.body.find("action=\"&#x2F;clinic&#x2F;bookings\"").expect("a booking form");
+    let form = &page.body[start..];
+    let form = &form[..form.find("</form>").expect("form ends")];
+    let unescape = |v: &str| v.replace("&#x2F;", "/").replace("&amp;", "&");
+    form.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|i| {
+            let name = i.split("name=\"").nth(1)?.split('"').next()?;
+            let value = i.split("value=\"").nth(1)?.split('"').next()?;
+            Some((name.to_string(), unescape(value)))
+        })
+        .collect()
+}
+
+fn confirm(b: &mut Browser, page: &common::Resp) -> common::Resp {
+    let fields = booking_form(page);
+    let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.post("/clinic/bookings", &form)
+}
+
+fn places_left(app: &TestApp, session: &str) -> i32 {
+    let slots: Vec<(i32, i32)> = clinic_slots::table
+        .filter(clinic_slots::session_id.eq(session))
+        .select((clinic_slots::capacity, clinic_slots::booked))
+        .load(&mut app.conn())
+        .unwrap();
+    slots.iter().map(|(c, b)| (c - b).max(0)).sum()
+}
+
+/// The open session after `session`.
+fn session_after(app: &TestApp, session: &str) -> String {
+    let day: NaiveDate = clinic_sessions::table.find(session).select(clinic_sessions::day).first(&mut app.conn()).unwrap();
+    clinic_sessions::table
+        .filter(clinic_sessions::day.gt(day))
+        .order(clinic_sessions::day.asc())
+        .select(clinic_sessions::id)
+        .first(&mut app.conn())
+        .unwrap()
+}
+
+#[test]
+fn booking_asks_one_question_a_page_saturday_program_time_details_then_check() {
+    let app = spawn_app();
+    let session = next_session(&app);
+    let later = session_after(&app, &session);
+    let closed = session_after(&app, &later);
+    let mut s = staff(&app);
+    let page = s.get(&format!("/staff/clinic/sessions/{closed}"));
+    s.post(&format!("/staff/clinic/sessions/{closed}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "보건소 시설 점검")]);
+    let mut mom = signed_up_resident(&app, "단계맘", "steps@example.kr");
+
+    // 1. The Saturdays: date and weekday, places left overall; the cancelled one is said to be, not offered.
+    let list = mom.get("/clinic");
+    list.assert_status(200).assert_contains("어느 토요일에 오시나요?").assert_contains("(토)");
+    list.assert_contains(&format!("value=\"{session}\"")).assert_contains(&format!("남은 자리 {}", places_left(&app, &session)));
+    list.assert_contains("이 날은 운영하지 않습니다").assert_contains("보건소 시설 점검").assert_lacks(&format!("value=\"{closed}\""));
+    mom.get("/clinic/saturday").assert_status(422).assert_contains("id=\"error-summary\"").assert_contains("토요일을 골라 주세요").assert_contains("id=\"f-session\"");
+    mom.get(&format!("/clinic/saturday?session={closed}")).assert_status(422).assert_contains("id=\"error-summary\"");
+    mom.get(&format!("/clinic/saturday?session={session}")).assert_redirect(&format!("/clinic/sessions/{session}"));
+
+    // 2. The programs of that Saturday only (yoga is not held on it), with who each is for and what to bring.
+    let (yoga, class, bf) = (program_id(&app, "prenatal_yoga"), program_id(&app, "childbirth_class"), program_id(&app, "breastfeeding"));
+    diesel::delete(clinic_slots::table.filter(clinic_slots::session_id.eq(&session)).filter(clinic_slots::program_id.eq(&yoga))).execute(&mut app.conn()).unwrap();
+    let programs = mom.get(&format!("/clinic/sessions/{session}"));
+    programs.assert_status(200).assert_contains("어떤 프로그램을 예약하시나요?").assert_contains("남편과 함께하는 출산교실").assert_contains("1:1 모유수유클리닉");
+    programs.assert_contains("대상: 임신부").assert_contains("산모수첩").assert_lacks("임산부 요가교실").assert_lacks(&format!("value=\"{yoga}\""));
+    mom.get(&format!("/clinic/sessions/{later}")).assert_contains("임산부 요가교실");
+    mom.get(&format!("/clinic/sessions/{session}/time")).assert_status(422).assert_contains("프로그램을 골라 주세요").assert_contains("id=\"f-program\"");
+    mom.get(&format!("/clinic/sessions/{session}/time?program={yoga}")).assert_status(422).assert_contains("프로그램을 골라 주세요");
+
+    // 3. The times of that program, as radio buttons.
+    let times = mom.get(&format!("/clinic/sessions/{session}/time?program={bf}"));
+    times.assert_status(200).assert_contains("몇 시에 오시나요?").assert_contains("09:00–09:30").assert_contains("12:30–13:00").assert_contains("type=\"radio\" id=\"f-slot\" name=\"slot\"");
+    mom.get(&format!("/clinic/sessions/{session}/details?program={bf}")).assert_status(422).assert_contains("시간을 골라 주세요");
+    app.browser().get(&format!("/clinic/sessions/{session}/details?program={bf}")).assert_status(303);
+
+    // 4. Who is coming: the class asks her due date and whether her partner comes.
+    let slot = slot_of(&app, &session, "childbirth_class");
+    let details = mom.get(&format!("/clinic/sessions/{session}/details?program={class}&slot={slot}"));
+    details.assert_status(200).assert_contains("예약하시는 분").assert_contains("id=\"f-due_date\"").assert_contains("id=\"f-with_partner\"");
+    // Going on without a due date returns to this step with the error; her answers stay.
+    let missing = mom.get(&format!("/clinic/sessions/{session}/check?program={class}&slot={slot}&with_partner=yes"));
+    missing.assert_status(422).assert_contains("예약하시는 분").assert_contains("임신부만 예약할 수 있습니다").assert_contains("href=\"#f-due_date\"");
+    missing.assert_contains(&format!("value=\"{slot}\"")).assert_contains("id=\"f-with_partner\" name=\"with_partner\" value=\"yes\" checked");
+
+    // 5. Her answers, each with a change link; a change from here comes back here.
+    let due = due();
+    let check = mom.get(&format!("/clinic/sessions/{session}/check?program={class}&slot={slot}&due_date={due}&with_partner=yes"));
+    check.assert_status(200).assert_contains("예약 내용 확인").assert_contains("남편과 함께하는 출산교실").assert_contains("10:00–11:30").assert_contains("배우자와 함께 (2석)");
+    check.assert_contains("checking=yes").assert_contains("변경<span class=\"visually-hidden\"> 시간</span>").assert_lacks("join_waitlist");
+    let change = mom.get(&format!("/clinic/sessions/{session}/time?program={class}&slot={slot}&due_date={due}&with_partner=yes&checking=yes"));
+    change.assert_status(200).assert_contains("&#x2F;check\" novalidate").assert_contains("checked>");
+
+    // The booking, as the check page's form sends it.
+    confirm(&mut mom, &check).assert_redirect("/my/clinic");
+    mom.get("/my/clinic").assert_contains("예약되었습니다").assert_contains("남편과 함께하는 출산교실");
+    let (status, seats, booked_due): (String, i32, Option<NaiveDate>) = clinic_bookings::table
+        .select((clinic_bookings::status, clinic_bookings::seats, clinic_bookings::due_date))
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!((status.as_str(), seats, booked_due.map(|d| d.to_string())), ("booked", 2, Some(due.clone())));
+    let taken: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    assert_eq!(taken, 2);
+    // Booking it again sends her back to the program step.
+    confirm(&mut mom, &check).assert_status(409).assert_contains("어떤 프로그램을 예약하시나요?").assert_contains("이미 예약하셨습니다");
+}
+
+#[test]
+fn a_full_time_offers_the_waiting_list_and_a_place_taken_meanwhile_returns_to_the_time_step() {
+    let app = spawn_app();
+    set_capacity(&app, "prenatal_yoga", "1");
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "prenatal_yoga");
+    let yoga = program_id(&app, "prenatal_yoga");
+    let due = due();
+    let check_url = format!("/clinic/sessions/{session}/check?program={yoga}&slot={slot}&due_date={due}");
+    let mut first = signed_up_resident(&app, "먼저", "first@example.kr");
+    let mut second = signed_up_resident(&app, "나중", "second@example.kr");
+
+    // Both reach the check page while the seat is free; the first books it.
+    let hers = second.get(&check_url);
+    hers.assert_status(200).assert_contains("예약하기").assert_lacks("join_waitlist");
+    let page = first.get(&check_url);
+    confirm(&mut first, &page).assert_redirect("/my/clinic");
+
+    // The second presses book: back at the time step, the error summary, her answers kept.
+    let back = confirm(&mut second, &hers);
+    back.assert_status(409).assert_contains("몇 시에 오시나요?").assert_contains("id=\"error-summary\"").assert_contains("방금 자리가 모두 찼습니다");
+    back.assert_contains("마감 — 대기 신청 가능").assert_contains(&format!("value=\"{due}\"")).assert_contains(&format!("value=\"{slot}\" checked"));
+    assert!(status_of(&app, "second@example.kr").is_empty());
+
+    // The full time, chosen again, is the waiting list.
+    let wait = second.get(&check_url);
+    wait.assert_status(200).assert_contains("대기자로 신청하기").assert_contains("name=\"join_waitlist\" value=\"yes\"");
+    confirm(&mut second, &wait).assert_redirect("/my/clinic");
+    assert_eq!(status_of(&app, "second@example.kr"), vec!["waitlisted"]);
+    second.get("/my/clinic").assert_contains("대기자로 등록했습니다").assert_contains("대기 1번");
+    let seats: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    assert_eq!(seats, 1, "no overbooking");
+}
+
+#[test]
+fn an_infant_program_asks_for_a_child_at_the_details_step() {
+    let app = spawn_app();
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "infant_checkup");
+    let infant = program_id(&app, "infant_checkup");
+    let mut mom = signed_up_resident(&app, "아기맘", "baby@example.kr");
+    let details = format!("/clinic/sessions/{session}/details?program={infant}&slot={slot}");
+    mom.get(&details).assert_status(200).assert_contains("/my/children").assert_lacks("id=\"f-due_date\"");
+    let page = mom.get("/my/children");
+    let birth = (today() - chrono::Duration::days(200)).to_string();
+    mom.post("/my/children", &[("csrf_token", &page.csrf()), ("name", "새싹"), ("birth_date", &birth)]).assert_redirect("/my/children");
+    let child: String = naju_helper::db::schema::children::table.select(naju_helper::db::schema::children::id).first(&mut app.conn()).unwrap();
+    mom.get(&details).assert_status(200).assert_contains("새싹").assert_contains("id=\"f-child_id\"");
+    mom.get(&format!("/clinic/sessions/{session}/check?program={infant}&slot={slot}"))
+        .assert_status(422)
+        .assert_contains("대상 연령의 자녀를 선택해 주세요")
+        .assert_contains("href=\"#f-child_id\"");
+    let check = mom.get(&format!("/clinic/sessions/{session}/check?program={infant}&slot={slot}&child_id={child}"));
+    check.assert_status(200).assert_contains("새싹").assert_contains("아기 수첩");
+    confirm(&mut mom, &check).assert_redirect("/my/clinic");
+    let booked_child: Option<String> = clinic_bookings::table.select(clinic_bookings::child_id).first(&mut app.conn()).unwrap();
+    assert_eq!(booked_child, Some(child));
 }

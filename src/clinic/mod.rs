@@ -7,6 +7,7 @@ pub mod routes;
 pub mod rules;
 pub mod service;
 pub mod staff_routes;
+pub mod steps;
 
 use crate::web::routes::Routes;
 

@@ -1,5 +1,5 @@
-//! The resident's side of the Saturday clinic: sessions, booking, waiting
-//! list, her bookings and her children.
+//! The resident's side of the Saturday clinic: her bookings (booking itself
+//! is the step flow in `steps`), the waiting list and her children.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -7,12 +7,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::models::{self, ClinicProgram, ClinicSlot};
-use super::service::{self, BookOutcome, BookingInput};
+use super::service;
 use crate::accounts::domain::PersonName;
 use crate::accounts::models::{Role, User};
 use crate::accounts::routes::Empty;
 use crate::error::AppError;
-use crate::monitoring::Booking;
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::time::{format_date, now_utc, today_seoul};
@@ -21,10 +20,8 @@ use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
-    r.get("/clinic", sessions)
-        .get("/clinic/sessions/{id}", session)
-        .post("/clinic/bookings", book)
-        .get("/my/clinic", my_bookings)
+    super::steps::configure(r);
+    r.get("/my/clinic", my_bookings)
         .post("/my/clinic/{id}/cancel", cancel)
         .get("/my/clinic/{id}/calendar.ics", ics)
         .get("/my/children", children_page)
@@ -86,133 +83,13 @@ pub fn program_views(programs: &[ClinicProgram], slots: &[ClinicSlot], lang: Lan
 }
 
 #[derive(Serialize)]
-struct SessionRow {
-    id: String,
-    date: String,
-    status: String,
-    reason: String,
-    programs: Vec<ProgramView>,
-}
-
-async fn sessions(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let lang = ctx.lang;
-    let rows = db(&state, move |conn, _| {
-        let programs = models::programs(conn, true)?;
-        let open = crate::programs::open_name(conn, crate::programs::SATURDAY_CLINIC, lang)?;
-        if open.is_none() || programs.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(service::upcoming(conn, today_seoul(), 8)?
-            .into_iter()
-            .map(|(s, slots)| SessionRow {
-                id: s.id.clone(),
-                date: format_date(s.day, lang),
-                status: s.status.clone(),
-                reason: s.cancel_reason.clone().unwrap_or_default(),
-                programs: program_views(&programs, &slots, lang),
-            })
-            .collect::<Vec<_>>()))
-    })
-    .await?;
-    let Some(rows) = rows else {
-        return crate::web::pages::not_open(&state, &ctx, None);
-    };
-    let mut c = tera::Context::new();
-    c.insert("sessions", &rows);
-    render(&state, &ctx, "clinic/sessions.html", c)
-}
-
-#[derive(Serialize)]
 struct ChildView {
     id: String,
     name: String,
     birth: String,
 }
 
-async fn session_page(state: &web::Data<AppState>, ctx: &Ctx, id: String, errors: Option<(&'static str, &'static str)>, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let lang = ctx.lang;
-    let user_id = ctx.user.as_ref().map(|u| u.id.clone());
-    let (session, programs, children, due) = db(state, move |conn, _| {
-        let session = models::session(conn, &id)?.ok_or(AppError::NotFound)?;
-        let programs = models::programs(conn, true)?;
-        let slots = models::slots_of(conn, &session.id)?;
-        let (children, due) = match &user_id {
-            Some(uid) => {
-                let kids = models::children_of(conn, uid)?;
-                let due: Option<NaiveDate> = {
-                    use crate::db::schema::applications;
-                    applications::table
-                        .filter(applications::user_id.eq(uid))
-                        .filter(applications::due_date.is_not_null())
-                        .order(applications::created_at.desc())
-                        .select(applications::due_date)
-                        .first::<Option<NaiveDate>>(conn)
-                        .optional()?
-                        .flatten()
-                };
-                (kids, due)
-            }
-            None => (vec![], None),
-        };
-        Ok((session, program_views(&programs, &slots, lang), children, due))
-    })
-    .await?;
-    let mut c = tera::Context::new();
-    c.insert("session_id", &session.id);
-    c.insert("date", &format_date(session.day, lang));
-    c.insert("status", &session.status);
-    c.insert("reason", &session.cancel_reason.unwrap_or_default());
-    c.insert("programs", &programs);
-    c.insert("children", &children.iter().map(|k| ChildView { id: k.id.clone(), name: k.name.clone(), birth: format_date(k.birth_date, lang) }).collect::<Vec<_>>());
-    c.insert("due_date", &due.map(|d| d.to_string()).unwrap_or_default());
-    if let Some((field, key)) = errors {
-        c.insert("errors", &field_errors(state, lang, &[(field, key)]));
-        c.insert("offer_waitlist", &(key == "clinic.errors.full"));
-    }
-    render_status(state, ctx, "clinic/session.html", &mut c, status)
-}
-
 use diesel::prelude::*;
-
-async fn session(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    session_page(&state, &ctx, path.into_inner(), None, StatusCode::OK).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct BookForm {
-    session_id: String,
-    slot_id: String,
-    child_id: String,
-    due_date: String,
-    with_partner: String,
-    join_waitlist: String,
-}
-
-async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) -> Result<HttpResponse, AppError> {
-    let form = form.verify(&ctx)?;
-    let user = resident(&ctx)?;
-    if form.slot_id.is_empty() {
-        return session_page(&state, &ctx, form.session_id.clone(), Some(("slot_id", "clinic.errors.choose_slot")), StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let input = BookingInput {
-        slot_id: form.slot_id.clone(),
-        child_id: (!form.child_id.is_empty()).then(|| form.child_id.clone()),
-        due_date: NaiveDate::parse_from_str(form.due_date.trim(), "%Y-%m-%d").ok(),
-        with_partner: form.with_partner == "yes",
-        join_waitlist: form.join_waitlist == "yes",
-    };
-    let result = db(&state, move |conn, state| service::book(conn, &state.notifier, &user, &input, today_seoul())).await;
-    match result {
-        Ok(BookOutcome::Booked) => {
-            state.metrics.booking(Booking::Clinic);
-            Ok(redirect("/my/clinic", Some("clinic.flash.booked")))
-        }
-        Ok(BookOutcome::Waitlisted) => Ok(redirect("/my/clinic", Some("clinic.flash.waitlisted"))),
-        Err(AppError::Conflict(key)) => session_page(&state, &ctx, form.session_id.clone(), Some(("slot_id", key)), StatusCode::CONFLICT).await,
-        Err(e) => Err(e),
-    }
-}
 
 #[derive(Serialize)]
 struct BookingView {
