@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{spawn_app, TestApp};
 use diesel::prelude::*;
 use fantoccini::{Client, ClientBuilder, Locator};
-use naju_helper::db::schema::{applications, clinic_bookings, visit_quotas, visits};
+use naju_helper::db::schema::{applications, children, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, users, visit_quotas, visits};
 use naju_helper::demo;
 
 type Res<T = ()> = Result<T, String>;
@@ -507,16 +507,22 @@ fn housework_journey_of_resident_staff_and_agency() {
     });
 }
 
-/// Opens the next session and books (or queues for) the prenatal yoga class.
-async fn book_yoga(c: &Client, app: &TestApp, due: &str, waitlist: bool) -> Res {
+/// Books the prenatal yoga class on the first open Saturday through the
+/// booking steps; `full`: the class is full, so its time is the waiting list.
+async fn book_yoga(c: &Client, app: &TestApp, due: &str, full: bool) -> Res {
     visit(c, app, "/clinic").await?;
-    click(c, "main .card h2 a").await?;
-    let form = "#program-prenatal_yoga form";
-    fill(c, &format!("{form} input[name=due_date]"), due).await?;
-    if waitlist {
-        find(c, &format!("{form} input[name=join_waitlist]")).await?.click().await.map_err(e("waitlist"))?;
-    }
-    click(c, &format!("{form} button")).await
+    find(c, "input[name=session]").await?.click().await.map_err(e("saturday"))?;
+    click(c, "main form button[type=submit]").await?;
+    let yoga: String = clinic_programs::table.filter(clinic_programs::code.eq("prenatal_yoga")).select(clinic_programs::id).first(&mut app.conn()).map_err(e("yoga"))?;
+    find(c, &format!("input[name=program][value='{yoga}']")).await?.click().await.map_err(e("program"))?;
+    click(c, "main form button[type=submit]").await?;
+    expect_text(c, if full { "마감 — 대기 신청 가능" } else { "남은 자리 1" }).await?;
+    click(c, "main form button[type=submit]").await?; // a class has one time, chosen already
+    fill(c, "#f-due_date", due).await?;
+    click(c, "main form button[type=submit]").await?;
+    expect_text(c, "예약 내용 확인").await?;
+    expect_text(c, if full { "대기자로 신청하기" } else { "예약하기" }).await?;
+    click(c, "form[action='/clinic/bookings'] button").await
 }
 
 #[test]
@@ -549,8 +555,6 @@ fn clinic_journey_with_waiting_list_promotion() {
             find(c, "#f-agree_terms").await?.click().await.map_err(e("consent"))?;
             click(c, "form[action='/signup'] button[type=submit]").await?;
             finish_signup(c, app, "waiting-mom@example.kr").await?;
-            book_yoga(c, app, &due, false).await?;
-            expect_text(c, "방금 자리가 모두 찼습니다").await?;
             book_yoga(c, app, &due, true).await?;
             expect_text(c, "대기자로 등록했습니다").await?;
             logout(c).await?;
@@ -729,6 +733,187 @@ fn axe_catches_what_our_own_checks_do_not() {
                 if found.contains(ours) {
                     return Err(format!("the page was meant to pass our own checks ({ours}): {found}"));
                 }
+            }
+            Ok(())
+        })
+    });
+}
+
+// ---- clinicsteps ----
+
+const TAB: &str = "\u{E004}";
+const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
+const ENTER: &str = "\u{E007}";
+const ARROW_DOWN: &str = "\u{E015}";
+const ARROW_UP: &str = "\u{E013}";
+
+/// Presses a key that submits a form or follows a link, waits for the page it
+/// loads and audits it.
+async fn press_to_page(c: &Client, key: &str) -> Res {
+    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+    press(c, key).await?;
+    new_page(c).await?;
+    audit(c).await
+}
+
+/// The focused form control as "tag name value" (and " checked" for a checked radio).
+async fn focused_control(c: &Client) -> Res<String> {
+    eval(c, "const a = document.activeElement; return [a.tagName.toLowerCase(), a.name || '', a.value || ''].join(' ') + (a.checked ? ' checked' : '');").await
+}
+
+/// Tabs forward (at most `max` times) until the focused control or link
+/// starts with `want` (as `focused_control`, or `focused` for links).
+async fn tab_until(c: &Client, want: &str, max: usize) -> Res {
+    let mut seen = Vec::new();
+    for _ in 0..max {
+        press(c, TAB).await?;
+        let (control, link) = (focused_control(c).await?, focused(c).await?);
+        if control.starts_with(want) || link.starts_with(want) {
+            return Ok(());
+        }
+        seen.push(link);
+    }
+    Err(format!("Tab never reached {want:?}; it went through {seen:?}"))
+}
+
+async fn expect_focus(c: &Client, want: &str) -> Res {
+    let now = focused_control(c).await?;
+    if now == want {
+        Ok(())
+    } else {
+        Err(format!("expected the focus on {want:?}, it is on {now:?}"))
+    }
+}
+
+/// A screenshot of the current step at the journey's 360 px, named as
+/// `screenshots` names its pages (resident-clinic-STEP-360.png).
+async fn step_shot(c: &Client, name: &str) -> Res {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
+    std::fs::create_dir_all(&dir).map_err(e("screenshot dir"))?;
+    let png = c.screenshot().await.map_err(e("screenshot"))?;
+    std::fs::write(dir.join(format!("resident-clinic-{name}-360.png")), png).map_err(e("write screenshot"))
+}
+
+#[test]
+fn a_resident_books_a_clinic_seat_step_by_step_by_keyboard_alone() {
+    journey("clinic_by_keyboard", |c, app| {
+        Box::pin(async move {
+            let (mom, child, sessions, infant, times) = {
+                let conn = &mut app.conn();
+                let mom: String = users::table.filter(users::email.eq(demo::RESIDENT_EMAIL)).select(users::id).first(conn).map_err(e("resident"))?;
+                let child = uuid::Uuid::new_v4().to_string();
+                // Her baby is registered already (the children page is not this journey's subject).
+                diesel::insert_into(children::table)
+                    .values((
+                        children::id.eq(&child),
+                        children::user_id.eq(&mom),
+                        children::name.eq("새봄"),
+                        children::birth_date.eq(common::today() - chrono::Duration::days(200)),
+                        children::created_at.eq(naju_helper::time::now_utc()),
+                    ))
+                    .execute(conn)
+                    .map_err(e("child"))?;
+                let sessions: Vec<String> = clinic_sessions::table
+                    .filter(clinic_sessions::day.ge(common::today()))
+                    .filter(clinic_sessions::status.eq("open"))
+                    .order(clinic_sessions::day.asc())
+                    .select(clinic_sessions::id)
+                    .load(conn)
+                    .map_err(e("sessions"))?;
+                let infant: String = clinic_programs::table.filter(clinic_programs::code.eq("infant_checkup")).select(clinic_programs::id).first(conn).map_err(e("program"))?;
+                let times: Vec<String> = clinic_slots::table
+                    .filter(clinic_slots::session_id.eq(&sessions[0]))
+                    .filter(clinic_slots::program_id.eq(&infant))
+                    .order(clinic_slots::start_minute.asc())
+                    .select(clinic_slots::id)
+                    .load(conn)
+                    .map_err(e("slots"))?;
+                (mom, child, sessions, infant, times)
+            };
+
+            login(c, app, demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).await?;
+            visit(c, app, "/clinic").await?;
+            step_shot(c, "1-saturday").await?;
+            // Going on without an answer: the error summary has the focus.
+            tab_to(c, "button 다음", 30).await?;
+            press_to_page(c, ENTER).await?;
+            if eval::<String>(c, "return document.activeElement.id;").await? != "error-summary" {
+                return Err(format!("the error summary should have the focus, not {}", focused(c).await?));
+            }
+            expect_text(c, "토요일을 골라 주세요").await?;
+            step_shot(c, "1-saturday-error").await?;
+            // Its link leads to the question; Space picks the first Saturday, the arrows move between them.
+            tab_to(c, "a #f-session", 3).await?;
+            tab_until(c, "input session", 5).await?;
+            press(c, " ").await?;
+            expect_focus(c, &format!("input session {} checked", sessions[0])).await?;
+            press(c, ARROW_DOWN).await?;
+            expect_focus(c, &format!("input session {} checked", sessions[1])).await?;
+            press(c, ARROW_UP).await?;
+            expect_focus(c, &format!("input session {} checked", sessions[0])).await?;
+            tab_to(c, "button 다음", 3).await?;
+            press_to_page(c, ENTER).await?;
+            expect_text(c, "어떤 프로그램을 예약하시나요?").await?;
+            step_shot(c, "2-program").await?;
+
+            // The second program (infant check-ups) with an arrow key.
+            tab_until(c, "input program", 30).await?;
+            press(c, " ").await?;
+            press(c, ARROW_DOWN).await?;
+            expect_focus(c, &format!("input program {infant} checked")).await?;
+            tab_to(c, "button 다음", 3).await?;
+            press_to_page(c, ENTER).await?;
+            expect_text(c, "몇 시에 오시나요?").await?;
+            step_shot(c, "3-time").await?;
+
+            // The second time; Shift+Tab from the button comes back to the chosen one.
+            tab_until(c, "input slot", 30).await?;
+            press(c, " ").await?;
+            press(c, ARROW_DOWN).await?;
+            tab_to(c, "button 다음", 3).await?;
+            press(c, SHIFT_TAB).await?;
+            expect_focus(c, &format!("input slot {} checked", times[1])).await?;
+            press(c, TAB).await?;
+            press_to_page(c, ENTER).await?;
+            expect_text(c, "예약하시는 분").await?;
+            step_shot(c, "4-details").await?;
+
+            // Her child, then her answers.
+            tab_until(c, "input child_id", 30).await?;
+            press(c, " ").await?;
+            expect_focus(c, &format!("input child_id {child} checked")).await?;
+            tab_to(c, "button 다음", 3).await?;
+            press_to_page(c, ENTER).await?;
+            expect_text(c, "예약 내용 확인").await?;
+            expect_text(c, "새봄").await?;
+            expect_text(c, "09:20–09:40").await?;
+            step_shot(c, "5-check").await?;
+
+            // She changes the time from there and comes straight back.
+            tab_until(c, &format!("a /clinic/sessions/{}/time?", sessions[0]), 40).await?;
+            press_to_page(c, ENTER).await?;
+            tab_until(c, "input slot", 30).await?;
+            expect_focus(c, &format!("input slot {} checked", times[1])).await?;
+            press(c, ARROW_DOWN).await?;
+            tab_to(c, "button 다음", 3).await?;
+            press_to_page(c, ENTER).await?;
+            if !path(c).await?.ends_with("/check") {
+                return Err(format!("a change should lead back to the check page, not {}", path(c).await?));
+            }
+            expect_text(c, "09:40–10:00").await?;
+
+            tab_to(c, "button 예약하기", 40).await?;
+            press_to_page(c, ENTER).await?;
+            expect_text(c, "예약되었습니다").await?;
+            step_shot(c, "6-booked").await?;
+            let (slot, with): (String, Option<String>) = clinic_bookings::table
+                .filter(clinic_bookings::user_id.eq(&mom))
+                .filter(clinic_bookings::status.eq("booked"))
+                .select((clinic_bookings::slot_id, clinic_bookings::child_id))
+                .first(&mut app.conn())
+                .map_err(e("booking"))?;
+            if (slot.as_str(), with.as_deref()) != (times[2].as_str(), Some(child.as_str())) {
+                return Err(format!("booked {slot} for {with:?}"));
             }
             Ok(())
         })
