@@ -407,10 +407,12 @@ fn an_infant_program_asks_for_a_child_at_the_details_step() {
     let infant = program_id(&app, "infant_checkup");
     let mut mom = signed_up_resident(&app, "아기맘", "baby@example.kr");
     let details = format!("/clinic/sessions/{session}/details?program={infant}&slot={slot}");
-    mom.get(&details).assert_status(200).assert_contains("/my/children").assert_lacks("id=\"f-due_date\"");
-    let page = mom.get("/my/children");
+    // No child yet: a link to register one, which comes back to this step.
+    mom.get(&details).assert_status(200).assert_contains("/my/children?next=").assert_lacks("id=\"f-due_date\"");
+    let page = mom.get(&format!("/my/children?next={}", naju_helper::web::urlencode(&details)));
+    page.assert_contains("예약으로 돌아가기");
     let birth = (today() - chrono::Duration::days(200)).to_string();
-    mom.post("/my/children", &[("csrf_token", &page.csrf()), ("name", "새싹"), ("birth_date", &birth)]).assert_redirect("/my/children");
+    mom.post("/my/children", &[("csrf_token", &page.csrf()), ("name", "새싹"), ("birth_date", &birth), ("next", &details)]).assert_redirect(&details);
     let child: String = naju_helper::db::schema::children::table.select(naju_helper::db::schema::children::id).first(&mut app.conn()).unwrap();
     mom.get(&details).assert_status(200).assert_contains("새싹").assert_contains("id=\"f-child_id\"");
     mom.get(&format!("/clinic/sessions/{session}/check?program={infant}&slot={slot}"))

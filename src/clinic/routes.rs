@@ -180,9 +180,22 @@ async fn ics(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> R
         .body(body))
 }
 
-async fn children_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+/// Where to go back to after adding a child: a booking step she came from.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Next {
+    next: String,
+}
+
+fn booking_step(next: &str) -> Option<&str> {
+    next.starts_with("/clinic/sessions/").then_some(next)
+}
+
+async fn children_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Next>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
-    children_render(&state, &ctx, &user, tera::Context::new(), StatusCode::OK).await
+    let mut c = tera::Context::new();
+    c.insert("next", booking_step(&q.next).unwrap_or_default());
+    children_render(&state, &ctx, &user, c, StatusCode::OK).await
 }
 
 async fn children_render(state: &web::Data<AppState>, ctx: &Ctx, user: &User, mut c: tera::Context, status: StatusCode) -> Result<HttpResponse, AppError> {
@@ -197,6 +210,8 @@ async fn children_render(state: &web::Data<AppState>, ctx: &Ctx, user: &User, mu
 pub struct ChildForm {
     name: String,
     birth_date: String,
+    /// A booking step to go back to (see `Next`).
+    next: String,
 }
 
 async fn add_child(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<ChildForm>) -> Result<HttpResponse, AppError> {
@@ -218,9 +233,10 @@ async fn add_child(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<ChildFor
     if let (Some(name), Some(birth)) = (name, birth) {
         let uid = user.id.clone();
         db(&state, move |conn, _| service::add_child(conn, &uid, name.as_str(), birth)).await?;
-        return Ok(redirect("/my/children", Some("clinic.flash.child_added")));
+        return Ok(redirect(booking_step(&form.next).unwrap_or("/my/children"), Some("clinic.flash.child_added")));
     }
     let mut c = tera::Context::new();
+    c.insert("next", booking_step(&form.next).unwrap_or_default());
     c.insert("form", &form);
     c.insert("errors", &field_errors(&state, ctx.lang, &errors));
     children_render(&state, &ctx, &user, c, StatusCode::UNPROCESSABLE_ENTITY).await

@@ -321,6 +321,9 @@ fn build(conn: &mut crate::db::DbConn, state: &AppState, lang: Lang, user: Optio
                 let slot = slot.expect("checked above");
                 c.insert("time", &format!("{}–{}", hhmm(slot.start_minute), hhmm(slot.end_minute)));
                 c.insert("children", &kids.iter().map(|k| ChildRow { id: k.id.clone(), name: k.name.clone(), birth: format_date(k.birth_date, lang) }).collect::<Vec<_>>());
+                if at == Step::Details {
+                    c.insert("details_url", &choice.url(Step::Details, false));
+                }
                 if at == Step::Details && err.is_none() && choice.due_date.is_empty() && due_asked {
                     if let Some(u) = user {
                         choice.due_date = latest_due_date(conn, &u.id)?.map(|d| d.to_string()).unwrap_or_default();
