@@ -175,12 +175,12 @@ fn seats(program: &ClinicProgram, choice: &Choice) -> i32 {
     }
 }
 
-/// The catalog key of what to bring to a program.
+/// What to bring to a program: its key in the catalog's `schedule` section.
 fn prepare_key(audience: &str) -> &'static str {
     match audience {
-        "pregnant" => "schedule.prepare_pregnant",
-        "infant" => "schedule.prepare_infant",
-        _ => "clinic.steps.prepare_either",
+        "pregnant" => "prepare_pregnant",
+        "infant" => "prepare_infant",
+        _ => "prepare_either",
     }
 }
 
