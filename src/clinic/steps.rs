@@ -313,7 +313,7 @@ fn build(conn: &mut crate::db::DbConn, state: &AppState, lang: Lang, user: Optio
             c.insert("audience", &p.audience);
             if at == Step::Time {
                 let own: Vec<ClinicSlot> = slots.iter().filter(|s| s.program_id == p.id).cloned().collect();
-                if own.len() == 1 && choice.slot.is_empty() {
+                if own.len() == 1 && !own.iter().any(|s| s.id == choice.slot) {
                     choice.slot = own[0].id.clone();
                 }
                 c.insert("slots", &program_views(&[p.clone()], &own, lang).into_iter().next().map(|v| v.slots).unwrap_or_default());
