@@ -178,7 +178,8 @@ impl Notifier {
         self.queue_routed(conn, &again, &route)
     }
 
-    /// Queues `r` only if it has every part `route` needs.
+    /// Queues the parts of `r` that `route` sends (the caller checked that
+    /// `r` covers it).
     fn queue_routed(&self, conn: &mut DbConn, r: &Rendered, route: &Route) -> Result<String, AppError> {
         let mut id = None;
         if let (Some(mobile), Some(text)) = (&route.sms_to, &r.text) {
