@@ -57,6 +57,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the work tree
 import seed as seedmod  # noqa: E402
 
 SECRET = "bench-secret-key-0123456789abcdef-naju-helper"
+PAGE_VIEWS = ("my", "clinic", "queue", "results", "login_page")
 LOOPBACK = "127.0.0.1"
 ALIVE = []  # every server process started, stopped in `finally`
 
@@ -361,6 +362,25 @@ def baseline_phase(args, binary, workdir, wrk):
         srv.stop()
 
 
+def argon2_phase(args, binary, workdir):
+    """Argon2id hashes per second alone on these cores (`naju-helper bench-argon2`,
+    one line `argon2_hashes_per_s=<float>`): the ceiling of logins per second."""
+    log("\n== argon2id alone (bench-argon2)")
+    env = server_env(args, os.path.join(workdir, "unused.db"), os.path.join(workdir, "argon2-data"), free_port())
+    try:
+        p = subprocess.run([binary, "bench-argon2"], env=env, capture_output=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log("  bench-argon2 failed: %s" % e)
+        return {"error": str(e)}
+    m = re.search(r"argon2_hashes_per_s=([0-9.eE+-]+)", p.stdout.decode(errors="replace"))
+    if p.returncode != 0 or not m:
+        log("  bench-argon2 failed (exit %s): %s" % (p.returncode, p.stderr.decode(errors="replace")[-500:].strip()))
+        return {"error": "exit %s" % p.returncode}
+    out = {"hashes_per_s": float(m.group(1))}
+    log("  %.2f hashes/s" % out["hashes_per_s"])
+    return out
+
+
 def book_request(resident, session_id, slot_id, due, key):
     return {"tag": "book", "key": key, "method": "POST", "path": "/clinic/bookings", "cookie": "naju_sid=" + resident["token"],
             "body": {"csrf_token": resident["csrf"], "session_id": session_id, "slot_id": slot_id, "due_date": due}}
@@ -460,6 +480,9 @@ def mix_phase(args, port, workdir, info, srv):
            "client_cpu_cores": res["client_cpu_cores"],
            "server_cpu_cores": round((cpu1 - cpu0) / res["wall_s"], 2) if cpu0 is not None and cpu1 is not None else None,
            "server_cpu_ms_per_req": round((cpu1 - cpu0) * 1000 / max(1, total), 3) if cpu0 is not None and cpu1 is not None else None}
+    # Page views (issue 15's p99 goal): every GET of the mix, the login page included, not the logins themselves.
+    out["page_views"] = lat_summary([x for tag in PAGE_VIEWS for x in res["lat"].get(tag, [])])
+    out["logins_per_s"] = round(res["status"].get("login", {}).get("303", 0) / res["wall_s"], 2) if res["wall_s"] else None
     log("  mix: %d requests in %.1f s = %s rps; p50 %s p95 %s p99 %s ms; errors %d; server CPU %s ms/request; client used %s cores" % (
         total, res["wall_s"], out["rps"], out["latency"].get("p50_ms"), out["latency"].get("p95_ms"), out["latency"].get("p99_ms"), errors,
         out["server_cpu_ms_per_req"], out["client_cpu_cores"]))
@@ -467,6 +490,8 @@ def mix_phase(args, port, workdir, info, srv):
         log("      transport errors (status 0): %s" % "; ".join("%s x%d" % kv for kv in sorted(out["transport_errors"].items())))
     for tag, s in out["by_op"].items():
         log("      %-10s n=%-6d p50 %-8s p95 %-8s p99 %-8s ms" % (tag, s.get("n", 0), s.get("p50_ms"), s.get("p95_ms"), s.get("p99_ms")))
+    pv = out["page_views"]
+    log("      page views n=%d p50 %s p95 %s p99 %s ms; logins %s/s" % (pv.get("n", 0), pv.get("p50_ms"), pv.get("p95_ms"), pv.get("p99_ms"), out["logins_per_s"]))
     return out
 
 
@@ -658,6 +683,11 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
             for path, tok in (("/my", residents[-1]["token"]), ("/clinic", residents[-1]["token"]), ("/staff/applications", info["staff"][0]["token"])):
                 for _ in range(3):
                     http_get(port, path, "naju_sid=" + tok, timeout=120)
+            if args.report_only:
+                res["report"] = report_phase(port, info)
+                st = proc_status(srv.pid)
+                res["vm_hwm_kb"], res["vm_rss_kb"] = st.get("VmHWM"), st.get("VmRSS")
+                return res
             res["burst"] = burst_phase(db, port, bdir, residents[:nb], session_id, burst_slot, due, args.seats, args.burst_concurrency, "burst",
                                        "burst (%d seats)" % args.seats)
             res["open_burst"] = burst_phase(db, port, bdir, residents[nb:2 * nb], session_id, open_slot, due, nb, args.burst_concurrency, "open-burst",
@@ -795,6 +825,64 @@ def print_summary(run):
     log("=" * 100)
 
 
+# ---------------------------------------------------------------- goals ---
+
+
+def _get(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or d.get(k) is None:
+            return None
+        d = d[k]
+    return d
+
+
+def goals(run):
+    """Issue 15's goals, per backend: [label, figure, goal, verdict]; verdict
+    "met", "not met", "n/a" (not measured in this run) or "reported" (no goal)."""
+    base = run.get("baseline") or {}
+    hashes = _get(run, "argon2", "hashes_per_s")
+    out = {}
+    for r in run["backends"]:
+        ratios = r.get("ratios") or {}
+        visits = _get(run, "args", "visits") or 0
+        report_goal = 100.0 if visits >= 1000000 else 10.0
+        logins = _get(r, "mix", "logins_per_s")
+        rows = [
+            ("wrk GET /my : wrk bare actix+tera page", ratios.get("wrk_my_rps / wrk_baseline_rps"), ">=", 0.25, "%.3f"),
+            ("open-burst bookings/s : raw write tx/s (bench-db)", ratios.get("open_burst_booked_per_s / raw_tx_per_s"), ">=", 0.5, "%.3f"),
+            ("mix p99 of page views, ms", _get(r, "mix", "page_views", "p99_ms"), "<", 100.0, "%.1f"),
+            ("mix p50 : baseline p50", ratios.get("mix_p50 / baseline_p50"), "<", 5.0, "%.1f"),
+            ("results report alone, median ms (%d visits)" % visits, _get(r, "report", "year", "median_ms"), "<", report_goal, "%.1f"),
+            ("results report p50 under the mix, ms", _get(r, "mix", "by_op", "results", "p50_ms"), "<", 50.0, "%.1f"),
+            ("peak memory VmHWM, MiB", (r["vm_hwm_kb"] / 1024.0) if r.get("vm_hwm_kb") else None, "<=", 150.0, "%.0f"),
+        ]
+        table = []
+        for label, v, op, goal, f in rows:
+            if v is None:
+                verdict = "n/a"
+            else:
+                verdict = "met" if {"<": v < goal, "<=": v <= goal, ">=": v >= goal}[op] else "not met"
+            table.append([label, None if v is None else float(f % v), "%s %s" % (op, goal), verdict])
+        ratio = round(logins / hashes, 3) if logins is not None and hashes else None
+        figure = None if ratio is None else ratio
+        table.append(["logins/s : argon2id hashes/s alone (%s : %s)" % (logins if logins is not None else "-", hashes if hashes else "n/a"), figure, "(reported)",
+                      "reported" if figure is not None else "n/a"])
+        out[r["backend"]] = table
+    return out
+
+
+def print_goals(run):
+    g = run.get("goals") or {}
+    if not g:
+        return
+    log("\nIssue 15's goals (both backends):")
+    for backend, table in g.items():
+        log("  %s" % backend)
+        w = max(len(row[0]) for row in table) + 2
+        for label, v, goal, verdict in table:
+            log("    %s%-12s %-12s %s" % (label.ljust(w), "n/a" if v is None else fmt(v, 3 if abs(v) < 10 else 1), goal, verdict))
+
+
 # ----------------------------------------------------------------- main ---
 
 
@@ -831,6 +919,8 @@ def main():
     ap.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (a database is created and dropped)")
     ap.add_argument("--out", default=os.path.join(HERE, "last-run.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory under /tmp")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only seed, rebuild the results and time the report alone (and VmHWM): e.g. --backends postgres --visits 1000000")
     args = ap.parse_args()
 
     args.burst_concurrency = args.burst_concurrency or min(args.burst, 256)
@@ -841,6 +931,8 @@ def main():
         if b not in ("sqlite", "postgres"):
             ap.error("unknown backend %r" % b)
     need = 2 * args.burst + (args.crash_burst if args.crash else 0)
+    if args.report_only:
+        args.crash, need = False, 0
     if args.residents < need + 10:
         ap.error("--residents must be at least %d (2 x burst + crash burst + 10)" % (need + 10))
     if args.seats > args.burst:
@@ -875,13 +967,22 @@ def main():
     t_start = time.time()
     failed = False
     try:
-        if has_baseline:
+        if args.report_only:
+            run["baseline_skipped"] = "--report-only"
+        elif has_baseline:
             run["baseline"] = baseline_phase(args, binary, workdir, wrk)
         else:
             run["baseline_skipped"] = "this binary has no `bench-baseline` command"
             log("\n== baseline: SKIPPED (this binary has no `bench-baseline` command)")
         if not args.has_bench_db:
             log("== bench-db: SKIPPED (this binary has no `bench-db` command)")
+        if args.report_only:
+            run["argon2"] = {"error": "--report-only"}
+        elif "bench-argon2" in helptext:
+            run["argon2"] = argon2_phase(args, binary, workdir)
+        else:
+            run["argon2"] = {"error": "this binary has no `bench-argon2` command"}
+            log("== bench-argon2: SKIPPED (this binary has no `bench-argon2` command): logins/s : hashes/s is n/a")
         for b in backends:
             try:
                 run["backends"].append(run_backend(args, b, binary, workdir, wrk, run.get("baseline")))
@@ -901,7 +1002,11 @@ def main():
             json.dump(run, f, indent=1)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    run["goals"] = goals(run)
+    with open(args.out, "w") as f:
+        json.dump(run, f, indent=1)
     print_summary(run)
+    print_goals(run)
     log("total %.0f s; results in %s%s" % (run["total_s"], args.out, ("; work dir kept: %s" % workdir) if args.keep else ""))
     verdicts = [r.get(k, {}).get("ok", True) for r in run["backends"] for k in ("burst", "open_burst", "crash")]
     return 1 if failed or not all(verdicts) else 0

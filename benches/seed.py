@@ -34,6 +34,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -120,16 +121,31 @@ class PgDB:
     def execute(self, sql):
         self._psql(["-c", sql])
 
-    def load(self, tables):
-        parts = ["BEGIN;\n"]
-        for table, cols, rows in tables:
-            if not rows:
-                continue
-            parts.append("COPY %s (%s) FROM STDIN;\n" % (table, ", ".join(cols)))
-            parts.extend("\t".join(copy_value(v) for v in r) + "\n" for r in rows)
-            parts.append("\\.\n")
-        parts.append("COMMIT;\n")
-        self._psql([], stdin="".join(parts).encode())
+    def load(self, tables, chunk=20000):
+        """One transaction of COPY FROM STDIN, streamed to psql in chunks of
+        rows (a million visits never sit in memory as one text)."""
+        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url]
+        with tempfile.TemporaryFile() as errf:
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errf)
+            try:
+                w = p.stdin
+                w.write(b"BEGIN;\n")
+                for table, cols, rows in tables:
+                    if not rows:
+                        continue
+                    w.write(("COPY %s (%s) FROM STDIN;\n" % (table, ", ".join(cols))).encode())
+                    for i in range(0, len(rows), chunk):
+                        w.write("".join("\t".join(copy_value(v) for v in r) + "\n" for r in rows[i:i + chunk]).encode())
+                    w.write(b"\\.\n")
+                w.write(b"COMMIT;\n")
+                w.close()
+            except BrokenPipeError:
+                pass  # psql stopped on an error: reported below
+            finally:
+                rc = p.wait()
+            if rc != 0:
+                errf.seek(0)
+                raise RuntimeError("psql failed: %s" % errf.read().decode(errors="replace")[-2000:])
 
     def close(self):
         pass
@@ -345,7 +361,7 @@ def seed(db, secret, residents=10000, visits=50000, staff_sessions=8, rng_seed=8
                           agency, 0))
         quotas.append((aid, max(4, used), used))
 
-    vslots = [(sid, a, d, m, 1000, slot_booked[(a, d, m)]) for (a, d, m), sid in slot_ids.items()]
+    vslots = [(sid, a, d, m, max(1000, slot_booked[(a, d, m)]), slot_booked[(a, d, m)]) for (a, d, m), sid in slot_ids.items()]
 
     # A year of past Saturday-clinic sessions with attended bookings.
     csessions, cslots, cbookings, walkins = [], [], [], []

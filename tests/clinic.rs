@@ -4,7 +4,8 @@
 mod common;
 
 use chrono::{Datelike, NaiveDate, Weekday};
-use common::{signed_up_resident, spawn_app, today, Browser, TestApp};
+use common::smtp::{decoded, SmtpSink};
+use common::{signed_up_resident, spawn_app, spawn_app_with, today, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::db::schema::{clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, clinic_walkins, outbox};
 use naju_helper::demo;
@@ -424,4 +425,113 @@ fn an_infant_program_asks_for_a_child_at_the_details_step() {
     confirm(&mut mom, &check).assert_redirect("/my/clinic");
     let booked_child: Option<String> = clinic_bookings::table.select(clinic_bookings::child_id).first(&mut app.conn()).unwrap();
     assert_eq!(booked_child, Some(child));
+}
+
+// ---- notices rendered before the transaction (issue 15) ----
+
+/// An app that delivers its mail to `sink`.
+fn app_mailing_to(sink: &SmtpSink) -> TestApp {
+    let port = sink.port;
+    spawn_app_with(move |c| {
+        c.smtp = Some(naju_helper::config::SmtpConfig { host: "127.0.0.1".into(), port, security: naju_helper::config::SmtpSecurity::None, username: None, password: None })
+    })
+}
+
+/// The `kind` messages in the outbox as (recipient, id, body_text), by recipient.
+fn queued(app: &TestApp, kind: &str) -> Vec<(String, String, String)> {
+    outbox::table
+        .filter(outbox::kind.eq(kind))
+        .order(outbox::recipient.asc())
+        .select((outbox::recipient, outbox::id, outbox::body_text))
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+/// Each queued message arrives at the sink exactly once, to its recipient;
+/// returns what arrived, decoded.
+fn delivered_once(sink: &SmtpSink, messages: &[(String, String, String)]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|(to, id, _)| {
+            let mark = format!("Message-ID: <{id}@naju-helper>");
+            let got = sink.wait_for_message(std::time::Duration::from_secs(30), |m| m.contains(&mark));
+            assert!(got.contains(&format!("To: {to}")), "{got}");
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert_eq!(sink.messages().iter().filter(|m| m.contains(&mark)).count(), 1, "{to} gets it once");
+            decoded(&got)
+        })
+        .collect()
+}
+
+#[test]
+fn a_cancelled_seat_goes_to_the_first_in_line_and_each_is_told_once_by_mail() {
+    let sink = SmtpSink::start();
+    let app = app_mailing_to(&sink);
+    set_capacity(&app, "childbirth_class", "2");
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "childbirth_class");
+    let mut couple = signed_up_resident(&app, "부부", "pair@example.kr");
+    let mut first = signed_up_resident(&app, "첫대기", "first@example.kr");
+    let mut second = signed_up_resident(&app, "둘대기", "second@example.kr");
+    let mut third = signed_up_resident(&app, "셋대기", "third@example.kr");
+    book(&mut couple, &session, &slot, &[("due_date", &due()), ("with_partner", "yes")]).assert_redirect("/my/clinic");
+    for b in [&mut first, &mut second, &mut third] {
+        book(b, &session, &slot, &[("due_date", &due()), ("join_waitlist", "yes")]).assert_redirect("/my/clinic");
+    }
+
+    // Her two seats go to the first two in line; the third keeps waiting.
+    let booking: String = clinic_bookings::table.filter(clinic_bookings::status.eq("booked")).select(clinic_bookings::id).first(&mut app.conn()).unwrap();
+    let token = couple.get("/my/clinic").csrf();
+    couple.post(&format!("/my/clinic/{booking}/cancel"), &[("csrf_token", &token)]).assert_redirect("/my/clinic");
+    assert_eq!(status_of(&app, "first@example.kr"), vec!["booked"]);
+    assert_eq!(status_of(&app, "second@example.kr"), vec!["booked"]);
+    assert_eq!(status_of(&app, "third@example.kr"), vec!["waitlisted"]);
+
+    let promoted = queued(&app, "clinic_promoted");
+    assert_eq!(promoted.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), vec!["first@example.kr", "second@example.kr"]);
+    let cancelled = queued(&app, "clinic_cancelled");
+    assert_eq!(cancelled.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), vec!["pair@example.kr"]);
+    let (promoted_mails, cancelled_mails) = (delivered_once(&sink, &promoted), delivered_once(&sink, &cancelled));
+    for text in promoted_mails.iter().chain(&cancelled_mails) {
+        assert!(text.contains("남편과 함께하는 출산교실"), "{text}");
+    }
+    assert!(promoted_mails[0].contains("첫대기") && promoted_mails[1].contains("둘대기"), "each her own: {promoted_mails:?}");
+}
+
+#[test]
+fn a_cancelled_session_tells_everyone_booked_or_waiting_once_by_mail() {
+    let sink = SmtpSink::start();
+    let app = app_mailing_to(&sink);
+    set_capacity(&app, "prenatal_yoga", "1");
+    let session = next_session(&app);
+    let yoga = slot_of(&app, &session, "prenatal_yoga");
+    let class = slot_of(&app, &session, "childbirth_class");
+    let mut booked = signed_up_resident(&app, "요가예약", "yoga-booked@example.kr");
+    let mut waiting = signed_up_resident(&app, "요가대기", "yoga-waiting@example.kr");
+    let mut classy = signed_up_resident(&app, "교실예약", "class-booked@example.kr");
+    book(&mut booked, &session, &yoga, &[("due_date", &due())]).assert_redirect("/my/clinic");
+    book(&mut waiting, &session, &yoga, &[("due_date", &due()), ("join_waitlist", "yes")]).assert_redirect("/my/clinic");
+    book(&mut classy, &session, &class, &[("due_date", &due())]).assert_redirect("/my/clinic");
+    let mut s = staff(&app);
+    let page = s.get(&format!("/staff/clinic/sessions/{session}"));
+    s.post(&format!("/staff/clinic/sessions/{session}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "정전으로 휴진")]);
+    for who in ["yoga-booked@example.kr", "yoga-waiting@example.kr", "class-booked@example.kr"] {
+        assert_eq!(status_of(&app, who), vec!["cancelled"], "{who}");
+    }
+    let told = queued(&app, "clinic_session_cancelled");
+    assert_eq!(
+        told.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(),
+        vec!["class-booked@example.kr", "yoga-booked@example.kr", "yoga-waiting@example.kr"],
+        "one message each, nobody twice"
+    );
+    assert!(queued(&app, "clinic_promoted").is_empty(), "a cancelled session promotes nobody");
+    let mails = delivered_once(&sink, &told);
+    for ((_, _, body), mail) in told.iter().zip(&mails) {
+        assert!(body.contains("정전으로 휴진") && mail.contains("정전으로 휴진"), "{mail}");
+    }
+    assert!(mails[0].contains("교실예약") && mails[0].contains("남편과 함께하는 출산교실"), "{}", mails[0]);
+    assert!(mails[1].contains("요가예약") && mails[1].contains("임산부 요가교실"), "{}", mails[1]);
+    // Cancelling it again changes nothing and tells nobody again.
+    s.post(&format!("/staff/clinic/sessions/{session}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "정전으로 휴진")]);
+    assert_eq!(queued(&app, "clinic_session_cancelled").len(), 3);
 }

@@ -303,3 +303,87 @@ fn a_message_rendered_before_its_transaction_is_rendered_again_when_its_data_cha
     let body: String = outbox::table.filter(outbox::recipient.eq("rename@example.kr")).select(outbox::body_text).first(&mut conn).unwrap();
     assert!(body.contains("새이름") && !body.contains("옛이름"), "{body}");
 }
+
+// ---- notices whose recipients only the transaction knows (issue 15) ----
+
+/// A notifier as the app builds it, for driving `write_tx_with_notices` directly.
+fn notifier(app: &TestApp) -> naju_helper::notify::Notifier {
+    let i18n = std::sync::Arc::new(naju_helper::i18n::I18n::load().unwrap());
+    let templates = std::sync::Arc::new(naju_helper::state::Templates::load(&i18n).unwrap());
+    naju_helper::notify::Notifier::new(templates, i18n, "나주시".into(), app.base.clone())
+}
+
+fn welcome_to<'a>(to: &'a str, name: &str) -> naju_helper::notify::Email<'a> {
+    let mut context = tera::Context::new();
+    context.insert("name", name);
+    context.insert("role_key", "resident");
+    naju_helper::notify::Email { user_id: None, to, kind: "welcome", lang: naju_helper::i18n::Lang::Ko, context }
+}
+
+fn bodies_to(conn: &mut naju_helper::db::DbConn, to: &str) -> Vec<String> {
+    outbox::table.filter(outbox::recipient.eq(to)).select(outbox::body_text).load(conn).unwrap()
+}
+
+#[test]
+fn notices_prepared_for_recipients_that_changed_meanwhile_are_prepared_again_before_the_transaction() {
+    let app = spawn_app();
+    let notifier = notifier(&app);
+    let mut conn = app.conn();
+    // The transaction finds another name than the one read before it, once:
+    // it is rolled back (nothing of it stays), prepared again, and run again.
+    let prepared = std::cell::Cell::new(0);
+    let ran = std::cell::Cell::new(0);
+    let queued = notifier
+        .write_tx_with_notices(
+            &mut conn,
+            |c| {
+                prepared.set(prepared.get() + 1);
+                let name = if prepared.get() == 1 { "옛이름" } else { "새이름" };
+                Ok(vec![notifier.render(c, welcome_to("changed@example.kr", name))?])
+            },
+            |c, notices| {
+                ran.set(ran.get() + 1);
+                notifier.enqueue(c, welcome_to("side-effect@example.kr", "새이름"))?;
+                notices.enqueue(c, welcome_to("changed@example.kr", "새이름"))
+            },
+        )
+        .unwrap();
+    assert_eq!((prepared.get(), ran.get()), (2, 2));
+    let bodies = bodies_to(&mut conn, "changed@example.kr");
+    assert_eq!(bodies.len(), 1, "queued once");
+    assert!(bodies[0].contains("새이름") && !bodies[0].contains("옛이름"), "{}", bodies[0]);
+    let id: String = outbox::table.filter(outbox::recipient.eq("changed@example.kr")).select(outbox::id).first(&mut conn).unwrap();
+    assert_eq!(queued, id);
+    assert_eq!(bodies_to(&mut conn, "side-effect@example.kr").len(), 1, "the first run was rolled back");
+
+    // A set that keeps changing: after NOTICE_ATTEMPTS - 1 tries, the last
+    // run renders what is missing inside, so the change still happens, once.
+    prepared.set(0);
+    notifier
+        .write_tx_with_notices(
+            &mut conn,
+            |c| {
+                prepared.set(prepared.get() + 1);
+                Ok(vec![notifier.render(c, welcome_to("restless@example.kr", "옛이름"))?])
+            },
+            |c, notices| notices.enqueue(c, welcome_to("restless@example.kr", "새이름")),
+        )
+        .unwrap();
+    assert_eq!(prepared.get(), naju_helper::notify::NOTICE_ATTEMPTS);
+    let bodies = bodies_to(&mut conn, "restless@example.kr");
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].contains("새이름"), "{}", bodies[0]);
+
+    // A change refused for its own reason is refused once, not retried.
+    prepared.set(0);
+    let refused = notifier.write_tx_with_notices(
+        &mut conn,
+        |_| {
+            prepared.set(prepared.get() + 1);
+            Ok(vec![])
+        },
+        |_, _| -> Result<(), naju_helper::error::AppError> { Err(naju_helper::error::AppError::Conflict("clinic.errors.full")) },
+    );
+    assert!(matches!(refused, Err(naju_helper::error::AppError::Conflict("clinic.errors.full"))));
+    assert_eq!(prepared.get(), 1);
+}

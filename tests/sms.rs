@@ -222,3 +222,49 @@ fn in_development_each_text_is_a_file_in_the_data_directory() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0, "sms");
 }
+
+// ---- only what will be sent is rendered (issue 15) ----
+
+#[test]
+fn with_sms_on_a_notice_is_rendered_only_for_the_channels_she_chose() {
+    use naju_helper::notify::{Email, Notifier};
+    let sens = SensServer::start();
+    let app = app_with_sens(&sens, 24);
+    signed_up_resident(&app, "메일만", "mail-only@example.kr");
+    resident_by_sms(&app, "문자만", "text-only@example.kr", "010-3333-4444");
+    let id_of = |email: &str| -> String { users::table.filter(users::email.eq(email)).select(users::id).first(&mut app.conn()).unwrap() };
+    let (mail_id, text_id) = (id_of("mail-only@example.kr"), id_of("text-only@example.kr"));
+    let i18n = std::sync::Arc::new(naju_helper::i18n::I18n::load().unwrap());
+    let templates = std::sync::Arc::new(naju_helper::state::Templates::load(&i18n).unwrap());
+    let notifier = Notifier::new(templates, i18n, "나주시".into(), app.base.clone()).with_sms(true);
+    fn welcome<'a>(user_id: &'a str, to: &'a str) -> Email<'a> {
+        let mut context = tera::Context::new();
+        context.insert("name", "알림");
+        context.insert("role_key", "resident");
+        Email { user_id: Some(user_id), to, kind: "welcome", lang: naju_helper::i18n::Lang::Ko, context }
+    }
+    let (mail_id, text_id) = (mail_id.as_str(), text_id.as_str());
+    let mut conn = app.conn();
+    let by_mail = notifier.render(&mut conn, welcome(mail_id, "mail-only-2@example.kr")).unwrap();
+    assert_eq!(by_mail.channels(), "email", "no text rendered for a resident who chose email");
+    let by_text = notifier.render(&mut conn, welcome(text_id, "text-only-2@example.kr")).unwrap();
+    assert_eq!(by_text.channels(), "sms", "no email rendered for a resident who chose SMS");
+    naju_helper::db::write_tx(&mut conn, |c| notifier.queue(c, &by_mail)).unwrap();
+    let rows: Vec<(String, String)> = outbox::table.filter(outbox::recipient.eq("mail-only-2@example.kr")).select((outbox::channel, outbox::body_text)).load(&mut conn).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].0 == "email" && rows[0].1.contains("알림"), "{rows:?}");
+
+    // She switches to email between the rendering and the transaction: the
+    // email is rendered there, and she gets it, not the text.
+    diesel::update(users::table.find(text_id)).set(users::notify_channels.eq("email")).execute(&mut conn).unwrap();
+    naju_helper::db::write_tx(&mut conn, |c| notifier.queue(c, &by_text)).unwrap();
+    let rows: Vec<(String, String, String)> = outbox::table
+        .filter(outbox::user_id.eq(text_id))
+        .filter(outbox::kind.eq("welcome"))
+        .filter(outbox::recipient.eq_any(["text-only-2@example.kr", "010-3333-4444"]))
+        .select((outbox::channel, outbox::recipient, outbox::body_text))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].0 == "email" && rows[0].1 == "text-only-2@example.kr" && rows[0].2.contains("알림"), "{rows:?}");
+}

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use common::{approved_resident, spawn_app, today, Browser, TestApp};
+use common::smtp::{decoded, SmtpSink};
+use common::{approved_resident, spawn_app, spawn_app_with, today, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::db::schema::{applications, helpers, outbox, visit_quotas, visit_slots, visits};
 use naju_helper::demo;
@@ -323,4 +324,39 @@ fn fifty_residents_pressing_book_for_the_last_place_book_exactly_one() {
     let booked: i32 = visit_slots::table.find(&target).select(visit_slots::booked).first(&mut app.conn()).unwrap();
     let rows: i64 = visits::table.filter(visits::slot_id.eq(&target)).count().get_result(&mut app.conn()).unwrap();
     assert_eq!((booked, rows), (1, 1));
+}
+
+// ---- notices rendered before the transaction (issue 15) ----
+
+#[test]
+fn a_recorded_birth_tells_her_once_by_mail_of_each_visit_it_cancels() {
+    let sink = SmtpSink::start();
+    let port = sink.port;
+    let app = spawn_app_with(move |c| {
+        c.smtp = Some(naju_helper::config::SmtpConfig { host: "127.0.0.1".into(), port, security: naju_helper::config::SmtpSecurity::None, username: None, password: None })
+    });
+    let (mut mom, app_id) = approved_resident(&app, "출산알림", "born@example.kr");
+    let slots = slots_on_distinct_days(&app, &mut mom, 2);
+    book(&mut mom, &slots[0]).assert_redirect("/my/visits");
+    book(&mut mom, &slots[1]).assert_redirect("/my/visits");
+    let page = mom.get(&format!("/my/applications/{app_id}/birth"));
+    mom.post(&format!("/my/applications/{app_id}/birth"), &[("csrf_token", &page.csrf()), ("born_on", &today().to_string())])
+        .assert_redirect(&format!("/my/applications/{app_id}"));
+    let told: Vec<(String, String, String)> = outbox::table
+        .filter(outbox::kind.eq("visit_cancelled"))
+        .order(outbox::body_text.asc())
+        .select((outbox::id, outbox::recipient, outbox::body_text))
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(told.len(), 2, "one message per cancelled visit");
+    assert_ne!(told[0].2, told[1].2, "each speaks of its own visit");
+    for (id, to, body) in &told {
+        assert_eq!(to, "born@example.kr");
+        assert!(body.contains("출산알림") && body.contains("출산으로 서비스가 종료되어"), "{body}");
+        let mark = format!("Message-ID: <{id}@naju-helper>");
+        let mail = decoded(&sink.wait_for_message(Duration::from_secs(30), |m| m.contains(&mark)));
+        assert!(mail.contains("출산으로 서비스가 종료되어"), "{mail}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(sink.messages().iter().filter(|m| m.contains(&mark)).count(), 1, "delivered once");
+    }
 }

@@ -14,7 +14,7 @@ use crate::db::schema::{application_documents, application_events, applications,
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::notify::{Email as Mail, Notifier, Rendered};
+use crate::notify::{Email as Mail, Notices, Notifier, Rendered};
 use crate::results::rollup;
 use crate::time::now_utc;
 
@@ -418,14 +418,18 @@ fn app_mail<'a>(conn: &mut DbConn, app: &'a Application, kind: &'static str, ext
     Ok(Mail { user_id: Some(&app.user_id), to: &app.email, kind, lang, context })
 }
 
-fn notify(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<(), AppError> {
-    notify_prepared(conn, notifier, app, kind, extra, None)
-}
-
 /// `notify` using the message rendered before the transaction when it is still the same.
 fn notify_prepared(conn: &mut DbConn, notifier: &Notifier, app: &Application, kind: &'static str, extra: &[(&str, &str)], ready: Option<&Rendered>) -> Result<(), AppError> {
     let mail = app_mail(conn, app, kind, extra)?;
     notifier.enqueue_prepared(conn, mail, ready)?;
+    Ok(())
+}
+
+/// Queues an application's message inside the transaction from its
+/// rendering prepared before it (see `Notifier::write_tx_with_notices`).
+fn notify_in(conn: &mut DbConn, notices: &mut Notices<'_>, app: &Application, kind: &'static str, extra: &[(&str, &str)]) -> Result<(), AppError> {
+    let mail = app_mail(conn, app, kind, extra)?;
+    notices.enqueue(conn, mail)?;
     Ok(())
 }
 
@@ -449,8 +453,13 @@ pub fn submit(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &st
     let draft = own_draft(conn, user_id, app_id)?;
     let key = counter_key(&draft.program_id, rules::capacity_year(today));
     ensure_counter(conn, &key)?;
-    // Most submissions get a place: that email is rendered before the transaction.
-    let ready = prepare_app_mail(conn, notifier, &draft, "application_received", &[]);
+    // The email it will most likely send (a place while places are left,
+    // else the waiting list), rendered before the transaction.
+    let full = rules::in_force(conn, &draft.program_id, today).ok().flatten().is_some_and(|r| {
+        places_used(conn, &draft.program_id, rules::capacity_year(today)).is_ok_and(|used| used >= r.yearly_capacity)
+    });
+    let kind = if full { "application_waitlisted" } else { "application_received" };
+    let ready = prepare_app_mail(conn, notifier, &draft, kind, &[]);
     write_tx(conn, |conn| {
         let app = own_draft(conn, user_id, app_id)?;
         let docs = models::documents(conn, &app.id)?;
@@ -513,19 +522,24 @@ fn next_in_line(conn: &mut DbConn, waiting: &[Application]) -> Result<Option<App
     Ok(waiting.first().cloned())
 }
 
+/// The program's waiting list of `year`, in the order of submission.
+fn waiting_list(conn: &mut DbConn, program_id: &str, year: i32) -> Result<Vec<Application>, AppError> {
+    Ok(applications::table
+        .filter(applications::program_id.eq(program_id))
+        .filter(applications::status.eq(Status::Waitlisted.as_str()))
+        .filter(applications::capacity_year.eq(year))
+        .order((applications::submitted_at.asc(), applications::reference.asc()))
+        .select(Application::as_select())
+        .load(conn)?)
+}
+
 /// Gives a place back and moves the next on the waiting list into review,
-/// telling her by email.
-fn release_and_promote(conn: &mut DbConn, notifier: &Notifier, program_id: &str, year: i32, capacity: i32) -> Result<(), AppError> {
+/// telling her by email (rendered before the transaction: see `withdraw`).
+fn release_and_promote(conn: &mut DbConn, notices: &mut Notices<'_>, program_id: &str, year: i32, capacity: i32) -> Result<(), AppError> {
     let key = counter_key(program_id, year);
     release_place(conn, &key)?;
     for _ in 0..5 {
-        let waiting: Vec<Application> = applications::table
-            .filter(applications::program_id.eq(program_id))
-            .filter(applications::status.eq(Status::Waitlisted.as_str()))
-            .filter(applications::capacity_year.eq(year))
-            .order((applications::submitted_at.asc(), applications::reference.asc()))
-            .select(Application::as_select())
-            .load(conn)?;
+        let waiting = waiting_list(conn, program_id, year)?;
         let Some(next) = next_in_line(conn, &waiting)? else { return Ok(()) };
         if !take_place(conn, &key, capacity)? {
             return Ok(());
@@ -535,7 +549,7 @@ fn release_and_promote(conn: &mut DbConn, notifier: &Notifier, program_id: &str,
             .execute(conn)?;
         if moved == 1 {
             add_event(conn, &next.id, None, "promoted", "")?;
-            notify(conn, notifier, &next, "application_promoted", &[])?;
+            notify_in(conn, notices, &next, "application_promoted", &[])?;
             return Ok(());
         }
         release_place(conn, &key)?;
@@ -547,9 +561,25 @@ fn capacity_of(conn: &mut DbConn, app: &Application) -> Result<i32, AppError> {
     Ok(rules::find(conn, &app.rule_set_id)?.yearly_capacity)
 }
 
-/// The resident withdraws her application (or discards her draft).
+/// The message `release_and_promote` will send once `app` gives its place
+/// back, rendered before the transaction for the one next in line now.
+fn prepare_promotion(conn: &mut DbConn, notifier: &Notifier, app: &Application) -> Result<Vec<Rendered>, AppError> {
+    let (true, Some(year)) = (app.status().holds_place(), app.capacity_year) else { return Ok(vec![]) };
+    let waiting = waiting_list(conn, &app.program_id, year)?;
+    let Some(next) = next_in_line(conn, &waiting)? else { return Ok(vec![]) };
+    let mail = app_mail(conn, &next, "application_promoted", &[])?;
+    Ok(vec![notifier.render(conn, mail)?])
+}
+
+/// The resident withdraws her application (or discards her draft). If it
+/// held a place, the next on the waiting list gets it; her message is
+/// rendered before the transaction for the one next in line then.
 pub fn withdraw(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &str) -> Result<(), AppError> {
-    write_tx(conn, |conn| {
+    let prepare = |conn: &mut DbConn| -> Result<Vec<Rendered>, AppError> {
+        let Some(app) = models::find_own(conn, user_id, app_id)? else { return Ok(vec![]) };
+        prepare_promotion(conn, notifier, &app)
+    };
+    notifier.write_tx_with_notices(conn, prepare, |conn, notices| {
         let app = models::find_own(conn, user_id, app_id)?.ok_or(AppError::NotFound)?;
         let status = app.status();
         if !status.withdrawable() {
@@ -561,7 +591,7 @@ pub fn withdraw(conn: &mut DbConn, notifier: &Notifier, user_id: &str, app_id: &
         add_event(conn, &app.id, Some(user_id), "withdrawn", "")?;
         if let (true, Some(year)) = (status.holds_place(), app.capacity_year) {
             let capacity = capacity_of(conn, &app)?;
-            release_and_promote(conn, notifier, &app.program_id, year, capacity)?;
+            release_and_promote(conn, notices, &app.program_id, year, capacity)?;
         }
         Ok(())
     })
@@ -616,18 +646,24 @@ pub enum Decision {
 /// A staff decision, recorded with who and when, and emailed. Approval keeps
 /// the rule set in force on the day of the decision.
 pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str, decision: Decision, today: NaiveDate) -> Result<(), AppError> {
-    let ready = prepare_decision_mail(conn, notifier, app_id, &decision, today);
-    write_tx(conn, |conn| {
+    let prepare = |conn: &mut DbConn| -> Result<Vec<Rendered>, AppError> {
+        let mut ready: Vec<Rendered> = prepare_decision_mail(conn, notifier, app_id, &decision, today).into_iter().collect();
+        if let (Decision::Reject(_), Some(app)) = (&decision, models::find(conn, app_id)?) {
+            ready.extend(prepare_promotion(conn, notifier, &app)?);
+        }
+        Ok(ready)
+    };
+    notifier.write_tx_with_notices(conn, prepare, |conn, notices| {
         let app = models::find(conn, app_id)?.ok_or(AppError::NotFound)?;
         let status = app.status();
         let now: NaiveDateTime = now_utc();
-        match decision {
+        match &decision {
             Decision::Approve { income_checked } => {
                 if !matches!(status, Status::Submitted | Status::InfoRequested) {
                     return Err(AppError::Conflict("applications.errors.not_decidable"));
                 }
                 let rules = rules::in_force(conn, &app.program_id, today)?.ok_or(AppError::Conflict("applications.errors.no_rules"))?;
-                if income_check_needed(&rules, &app) && !income_checked {
+                if income_check_needed(&rules, &app) && !*income_checked {
                     return Err(AppError::Conflict("applications.errors.income_unchecked"));
                 }
                 diesel::update(applications::table.find(&app.id))
@@ -642,7 +678,7 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                     .execute(conn)?;
                 add_event(conn, &app.id, Some(&staff.id), "approved", "")?;
                 let (count, hours) = (rules.visit_count.to_string(), rules.visit_hours.to_string());
-                notify_prepared(conn, notifier, &app, "application_approved", &[("visit_count", &count), ("visit_hours", &hours)], ready.as_ref())?;
+                notify_in(conn, notices, &app, "application_approved", &[("visit_count", &count), ("visit_hours", &hours)])?;
             }
             Decision::Reject(reason) => {
                 if !matches!(status, Status::Submitted | Status::InfoRequested | Status::Waitlisted) {
@@ -651,17 +687,17 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                 diesel::update(applications::table.find(&app.id))
                     .set((
                         applications::status.eq(Status::Rejected.as_str()),
-                        applications::decision_reason.eq(Some(&reason)),
+                        applications::decision_reason.eq(Some(reason)),
                         applications::decided_by.eq(Some(&staff.id)),
                         applications::decided_at.eq(Some(now)),
                         applications::updated_at.eq(now),
                     ))
                     .execute(conn)?;
-                add_event(conn, &app.id, Some(&staff.id), "rejected", &reason)?;
-                notify_prepared(conn, notifier, &app, "application_rejected", &[("reason", &reason)], ready.as_ref())?;
+                add_event(conn, &app.id, Some(&staff.id), "rejected", reason)?;
+                notify_in(conn, notices, &app, "application_rejected", &[("reason", reason)])?;
                 if let (true, Some(year)) = (status.holds_place(), app.capacity_year) {
                     let capacity = capacity_of(conn, &app)?;
-                    release_and_promote(conn, notifier, &app.program_id, year, capacity)?;
+                    release_and_promote(conn, notices, &app.program_id, year, capacity)?;
                 }
             }
             Decision::RequestInfo(message) => {
@@ -671,13 +707,13 @@ pub fn decide(conn: &mut DbConn, notifier: &Notifier, staff: &User, app_id: &str
                 diesel::update(applications::table.find(&app.id))
                     .set((
                         applications::status.eq(Status::InfoRequested.as_str()),
-                        applications::info_request.eq(Some(&message)),
+                        applications::info_request.eq(Some(message)),
                         applications::decided_by.eq(Some(&staff.id)),
                         applications::updated_at.eq(now),
                     ))
                     .execute(conn)?;
-                add_event(conn, &app.id, Some(&staff.id), "info_requested", &message)?;
-                notify_prepared(conn, notifier, &app, "application_info_requested", &[("message", &message)], ready.as_ref())?;
+                add_event(conn, &app.id, Some(&staff.id), "info_requested", message)?;
+                notify_in(conn, notices, &app, "application_info_requested", &[("message", message)])?;
             }
         }
         Ok(())

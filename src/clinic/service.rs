@@ -2,7 +2,7 @@
 //! (booked + seats <= capacity) inside the transaction; a unique index keeps
 //! one booking per program per session for each resident.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -13,7 +13,7 @@ use crate::accounts::models::User;
 use crate::db::schema::{children, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, clinic_walkins};
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
-use crate::notify::{Email as Mail, Notifier, Recipient, Rendered};
+use crate::notify::{Email as Mail, Notices, Notifier, Recipient, Rendered};
 use crate::results::rollup;
 use crate::time::{format_date, now_utc, to_seoul};
 use crate::visits::rules::{hhmm, start_utc};
@@ -161,26 +161,41 @@ fn booking_mail<'a>(to: &'a Recipient, (program, session, slot): (&ClinicProgram
     to.mail(kind, context)
 }
 
-fn notify_booking(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
-    notify_booking_prepared(conn, notifier, b, kind, extra, None)
-}
+/// The rows a booking's message speaks of: to whom, which program, session and slot.
+type BookingRows = (Recipient, ClinicProgram, ClinicSession, ClinicSlot);
 
-/// `notify_booking` using the message rendered before the transaction when it is still the same.
-fn notify_booking_prepared(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)], ready: Option<&Rendered>) -> Result<(), AppError> {
+fn booking_rows(conn: &mut DbConn, b: &Booking) -> Result<BookingRows, AppError> {
     let to = Recipient::of(conn, &b.user_id)?;
     let session = models::session(conn, &b.session_id)?.ok_or(AppError::NotFound)?;
     let program = models::program(conn, &b.program_id)?;
     let slot = models::slot(conn, &b.slot_id)?.ok_or(AppError::NotFound)?;
+    Ok((to, program, session, slot))
+}
+
+/// Queues a booking's message inside the transaction from its rendering
+/// prepared before it (see `Notifier::write_tx_with_notices`).
+fn notify_booking(conn: &mut DbConn, notices: &mut Notices<'_>, b: &Booking, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
+    let (to, program, session, slot) = booking_rows(conn, b)?;
+    notices.enqueue(conn, booking_mail(&to, (&program, &session, &slot), b.seats, kind, extra))?;
+    Ok(())
+}
+
+/// Renders a booking's message, before the transaction that will queue it.
+fn render_booking(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)]) -> Result<Rendered, AppError> {
+    let (to, program, session, slot) = booking_rows(conn, b)?;
+    notifier.render(conn, booking_mail(&to, (&program, &session, &slot), b.seats, kind, extra))
+}
+
+/// `notify_booking` for a single message rendered before the transaction, used when it is still the same.
+fn notify_booking_prepared(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str, extra: &[(&str, String)], ready: Option<&Rendered>) -> Result<(), AppError> {
+    let (to, program, session, slot) = booking_rows(conn, b)?;
     notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), b.seats, kind, extra), ready)?;
     Ok(())
 }
 
 /// A booking's message rendered before the transaction that will queue it.
 fn prepare_booking_notice(conn: &mut DbConn, notifier: &Notifier, b: &Booking, kind: &'static str) -> Option<Rendered> {
-    let to = Recipient::of(conn, &b.user_id).ok()?;
-    let session = models::session(conn, &b.session_id).ok()??;
-    let program = models::program(conn, &b.program_id).ok()?;
-    let slot = models::slot(conn, &b.slot_id).ok()??;
+    let (to, program, session, slot) = booking_rows(conn, b).ok()?;
     notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), b.seats, kind, &[])))
 }
 
@@ -303,32 +318,65 @@ fn find(conn: &mut DbConn, id: &str) -> Result<Booking, AppError> {
     clinic_bookings::table.find(id).select(Booking::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)
 }
 
+/// The waiting list of a slot, first in line first.
+fn waiting(conn: &mut DbConn, slot_id: &str) -> Result<Vec<Booking>, AppError> {
+    Ok(clinic_bookings::table
+        .filter(clinic_bookings::slot_id.eq(slot_id))
+        .filter(clinic_bookings::status.eq("waitlisted"))
+        .order((clinic_bookings::created_at.asc(), clinic_bookings::id.asc()))
+        .select(Booking::as_select())
+        .load(conn)?)
+}
+
 /// Gives freed seats to the waiting list, first in line first; stops at the
 /// first booking that does not fit, so nobody is passed over.
-fn promote(conn: &mut DbConn, notifier: &Notifier, slot_id: &str) -> Result<(), AppError> {
-    loop {
-        let next: Option<Booking> = clinic_bookings::table
-            .filter(clinic_bookings::slot_id.eq(slot_id))
-            .filter(clinic_bookings::status.eq("waitlisted"))
-            .order(clinic_bookings::created_at.asc())
-            .select(Booking::as_select())
-            .first(conn)
-            .optional()?;
-        let Some(next) = next else { return Ok(()) };
+fn promote(conn: &mut DbConn, notices: &mut Notices<'_>, slot_id: &str) -> Result<(), AppError> {
+    for next in waiting(conn, slot_id)? {
         if !take_seats(conn, slot_id, next.seats)? {
             return Ok(());
         }
         diesel::update(clinic_bookings::table.find(&next.id))
             .set((clinic_bookings::status.eq("booked"), clinic_bookings::updated_at.eq(now_utc())))
             .execute(conn)?;
-        notify_booking(conn, notifier, &next, "clinic_promoted", &[])?;
+        notify_booking(conn, notices, &next, "clinic_promoted", &[])?;
     }
+    Ok(())
 }
 
-/// The resident cancels (until the program's cut-off before her slot).
+/// The bookings `promote` would move up once `freed` seats of the slot are
+/// given back, as the slot and its waiting list are now.
+fn would_promote(conn: &mut DbConn, slot_id: &str, freed: i32) -> Result<Vec<Booking>, AppError> {
+    let slot = models::slot(conn, slot_id)?.ok_or(AppError::NotFound)?;
+    let mut free = slot.capacity - (slot.booked - freed).max(0);
+    let mut out = vec![];
+    for next in waiting(conn, slot_id)? {
+        if next.seats > free {
+            break;
+        }
+        free -= next.seats;
+        out.push(next);
+    }
+    Ok(out)
+}
+
+/// The resident cancels (until the program's cut-off before her slot). The
+/// first in line on the waiting list get the seats, each told by a message
+/// rendered before the transaction from the waiting list as it was then.
 pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, booking_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
-    let ready = find(conn, booking_id).ok().filter(|b| b.user_id == user_id).and_then(|b| prepare_booking_notice(conn, notifier, &b, "clinic_cancelled"));
-    write_tx(conn, |conn| {
+    let prepare = |conn: &mut DbConn| -> Result<Vec<Rendered>, AppError> {
+        let b = find(conn, booking_id)?;
+        if b.user_id != user_id {
+            return Ok(vec![]);
+        }
+        let mut ready = vec![render_booking(conn, notifier, &b, "clinic_cancelled", &[])?];
+        if b.status == "booked" {
+            for next in would_promote(conn, &b.slot_id, b.seats)? {
+                ready.push(render_booking(conn, notifier, &next, "clinic_promoted", &[])?);
+            }
+        }
+        Ok(ready)
+    };
+    notifier.write_tx_with_notices(conn, prepare, |conn, notices| {
         let b = find(conn, booking_id)?;
         if b.user_id != user_id {
             return Err(AppError::NotFound);
@@ -345,19 +393,38 @@ pub fn cancel(conn: &mut DbConn, notifier: &Notifier, user_id: &str, booking_id:
         diesel::update(clinic_bookings::table.find(&b.id))
             .set((clinic_bookings::status.eq("cancelled"), clinic_bookings::cancelled_at.eq(Some(now)), clinic_bookings::updated_at.eq(now)))
             .execute(conn)?;
-        notify_booking_prepared(conn, notifier, &b, "clinic_cancelled", &[], ready.as_ref())?;
+        notify_booking(conn, notices, &b, "clinic_cancelled", &[])?;
         if b.status == "booked" {
             release_seats(conn, &b.slot_id, b.seats)?;
-            promote(conn, notifier, &b.slot_id)?;
+            promote(conn, notices, &b.slot_id)?;
         }
         Ok(())
     })
 }
 
+/// The bookings a cancelled session takes away: everyone booked or waiting.
+fn of_session(conn: &mut DbConn, session_id: &str) -> Result<Vec<Booking>, AppError> {
+    Ok(clinic_bookings::table
+        .filter(clinic_bookings::session_id.eq(session_id))
+        .filter(clinic_bookings::status.eq_any(["booked", "waitlisted"]))
+        .select(Booking::as_select())
+        .load(conn)?)
+}
+
 /// Staff cancel a whole session (holiday, closure); everyone booked or
-/// waiting is told.
+/// waiting is told. The messages are rendered before the transaction for the
+/// bookings as they are then; a booking made or cancelled in between makes
+/// the transaction run again with the messages prepared anew.
 pub fn cancel_session(conn: &mut DbConn, notifier: &Notifier, session_id: &str, reason: &str) -> Result<usize, AppError> {
-    write_tx(conn, |conn| {
+    let extra = [("reason", reason.to_string())];
+    let prepare = |conn: &mut DbConn| -> Result<Vec<Rendered>, AppError> {
+        let mut ready = vec![];
+        for b in of_session(conn, session_id)? {
+            ready.push(render_booking(conn, notifier, &b, "clinic_session_cancelled", &extra)?);
+        }
+        Ok(ready)
+    };
+    notifier.write_tx_with_notices(conn, prepare, |conn, notices| {
         let session = models::session(conn, session_id)?.ok_or(AppError::NotFound)?;
         if session.status == "cancelled" {
             return Ok(0);
@@ -365,17 +432,17 @@ pub fn cancel_session(conn: &mut DbConn, notifier: &Notifier, session_id: &str, 
         diesel::update(clinic_sessions::table.find(&session.id))
             .set((clinic_sessions::status.eq("cancelled"), clinic_sessions::cancel_reason.eq(Some(reason))))
             .execute(conn)?;
-        let affected: Vec<Booking> = clinic_bookings::table
-            .filter(clinic_bookings::session_id.eq(&session.id))
-            .filter(clinic_bookings::status.eq_any(["booked", "waitlisted"]))
-            .select(Booking::as_select())
-            .load(conn)?;
+        let affected = of_session(conn, &session.id)?;
+        let slots: HashMap<String, ClinicSlot> = models::slots_of(conn, &session.id)?.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let programs: HashMap<String, ClinicProgram> = models::programs(conn, false)?.into_iter().map(|p| (p.id.clone(), p)).collect();
         let now = now_utc();
         for b in &affected {
             diesel::update(clinic_bookings::table.find(&b.id))
                 .set((clinic_bookings::status.eq("cancelled"), clinic_bookings::cancelled_at.eq(Some(now)), clinic_bookings::updated_at.eq(now)))
                 .execute(conn)?;
-            notify_booking(conn, notifier, b, "clinic_session_cancelled", &[("reason", reason.to_string())])?;
+            let to = Recipient::of(conn, &b.user_id)?;
+            let (Some(program), Some(slot)) = (programs.get(&b.program_id), slots.get(&b.slot_id)) else { return Err(AppError::NotFound) };
+            notices.enqueue(conn, booking_mail(&to, (program, &session, slot), b.seats, "clinic_session_cancelled", &extra))?;
         }
         diesel::update(clinic_slots::table.filter(clinic_slots::session_id.eq(&session.id))).set(clinic_slots::booked.eq(0)).execute(conn)?;
         Ok(affected.len())

@@ -143,7 +143,8 @@ impl Notifier {
     /// to a resident who chose it (see `channels`). Messages with a personal
     /// link stay email only. Returns the email's id, or the text's. Where the
     /// message can be known before, prefer `render` before the transaction and
-    /// `enqueue_prepared` inside it: rendering then happens outside the lock.
+    /// `enqueue_prepared` inside it (or `write_tx_with_notices` when the
+    /// recipients are known only inside): rendering then happens outside the lock.
     pub fn enqueue(&self, conn: &mut DbConn, email: Email<'_>) -> Result<String, AppError> {
         self.enqueue_prepared(conn, email, None)
     }
@@ -157,52 +158,94 @@ impl Notifier {
         match ready {
             Some(r) if r.is_for(&email) => self.queue(conn, r),
             _ => {
-                let rendered = self.render(conn, email)?;
-                self.queue(conn, &rendered)
+                let route = self.route(conn, email.user_id, email.kind)?;
+                let rendered = self.render_for(conn, email, &route)?;
+                self.queue_routed(conn, &rendered, &route)
             }
         }
     }
 
     /// Queues a message rendered before the transaction, to the channels the
-    /// resident chose as the transaction reads them.
+    /// resident chose as the transaction reads them. If she changed her
+    /// choice in between and a part she now gets was not rendered, it is
+    /// rendered here.
     pub fn queue(&self, conn: &mut DbConn, r: &Rendered) -> Result<String, AppError> {
-        let choice = match (r.user_id.as_deref(), &r.text) {
-            (Some(user_id), Some(_)) if self.sms_on => users::table
+        let route = self.route(conn, r.user_id.as_deref(), r.kind)?;
+        if r.covers(&route) {
+            return self.queue_routed(conn, r, &route);
+        }
+        let again = self.render_for(conn, r.email(), &route)?;
+        self.queue_routed(conn, &again, &route)
+    }
+
+    /// Queues the parts of `r` that `route` sends (the caller checked that
+    /// `r` covers it).
+    fn queue_routed(&self, conn: &mut DbConn, r: &Rendered, route: &Route) -> Result<String, AppError> {
+        let mut id = None;
+        if let (Some(mobile), Some(text)) = (&route.sms_to, &r.text) {
+            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "sms", recipient: mobile, subject: &r.subject, body_text: text, body_html: "" };
+            id = Some(insert(conn, row)?);
+        }
+        if let (true, Some((body_text, body_html))) = (route.email, &r.bodies) {
+            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "email", recipient: &r.to, subject: &r.subject, body_text, body_html };
+            id = Some(insert(conn, row)?);
+        }
+        id.ok_or_else(|| AppError::Internal("a notice with no channel".into()))
+    }
+
+    /// Whether the notice `kind` has a short text that may go by SMS.
+    fn has_text(&self, kind: &str) -> bool {
+        self.sms_on && !is_address_bound(kind) && self.templates.has(&Self::sms_template(kind))
+    }
+
+    /// Where a notice of `kind` to `user_id` goes, from her choice as `conn`
+    /// reads it now: one query by primary key, and none at all when SMS is
+    /// off, the message goes to an address only or the notice has no text.
+    fn route(&self, conn: &mut DbConn, user_id: Option<&str>, kind: &str) -> Result<Route, AppError> {
+        let choice = match user_id {
+            Some(user_id) if self.has_text(kind) => users::table
                 .find(user_id)
                 .select((users::notify_channels, users::mobile))
                 .first::<(String, Option<String>)>(conn)
                 .optional()?,
             _ => None,
         };
-        let route = match &choice {
-            Some((choice, mobile)) => channels(choice, mobile.is_some(), self.sms_on, r.text.is_some()),
-            None => Channels { email: true, sms: false },
-        };
-        let mut id = None;
-        if let (true, Some((_, Some(mobile))), Some(text)) = (route.sms, &choice, &r.text) {
-            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "sms", recipient: mobile, subject: &r.subject, body_text: text, body_html: "" };
-            id = Some(insert(conn, row)?);
-        }
-        if route.email {
-            let row = Row { user_id: r.user_id.as_deref(), kind: r.kind, channel: "email", recipient: &r.to, subject: &r.subject, body_text: &r.body_text, body_html: &r.body_html };
-            id = Some(insert(conn, row)?);
-        }
-        id.ok_or_else(|| AppError::Internal("a notice with no channel".into()))
+        Ok(match choice {
+            Some((choice, mobile)) => {
+                let c = channels(&choice, mobile.is_some(), self.sms_on, true);
+                Route { email: c.email, sms_to: mobile.filter(|_| c.sms) }
+            }
+            None => Route { email: true, sms_to: None },
+        })
     }
 
     /// Renders a message without queueing it, to be done before the write
     /// transaction: templates and the city's name (a setting read) stay out
-    /// of SQLite's write lock and PostgreSQL's row locks. With SMS on, the
-    /// notice's short text is rendered too, for a resident who chose it.
+    /// of SQLite's write lock and PostgreSQL's row locks. Only what will be
+    /// sent is rendered: her channel choice is read first, and a resident who
+    /// chose email gets no short text rendered, one who chose SMS no email
+    /// bodies (`queue` renders what is missing should she change her choice
+    /// before the transaction).
     pub fn render(&self, conn: &mut DbConn, email: Email<'_>) -> Result<Rendered, AppError> {
+        let route = self.route(conn, email.user_id, email.kind)?;
+        self.render_for(conn, email, &route)
+    }
+
+    /// Renders the parts of `email` that `route` sends: the subject always
+    /// (a text's subject), the bodies for email, the short text for SMS.
+    fn render_for(&self, conn: &mut DbConn, email: Email<'_>, route: &Route) -> Result<Rendered, AppError> {
         let mut c = email.context.clone();
         self.fill_context(conn, &mut c, email.kind, email.lang)?;
         let dir = format!("email/{}", email.kind);
         let subject = self.templates.render(email.lang, &format!("{dir}/subject.txt"), &c)?.trim().to_string();
-        let body_text = self.templates.render(email.lang, &format!("{dir}/body.txt"), &c)?;
-        let body_html = self.templates.render(email.lang, &format!("{dir}/body.html"), &c)?;
-        let has_text = self.sms_on && !is_address_bound(email.kind) && self.templates.has(&Self::sms_template(email.kind));
-        let text = if has_text { Some(self.render_text(email.lang, &c, email.kind, &subject)?.content) } else { None };
+        let bodies = if route.email {
+            let body_text = self.templates.render(email.lang, &format!("{dir}/body.txt"), &c)?;
+            let body_html = self.templates.render(email.lang, &format!("{dir}/body.html"), &c)?;
+            Some((body_text, body_html))
+        } else {
+            None
+        };
+        let text = if route.sms_to.is_some() { Some(self.render_text(email.lang, &c, email.kind, &subject)?.content) } else { None };
         Ok(Rendered {
             user_id: email.user_id.map(str::to_string),
             to: email.to.to_string(),
@@ -210,8 +253,7 @@ impl Notifier {
             lang: email.lang,
             context: email.context,
             subject,
-            body_text,
-            body_html,
+            bodies,
             text,
         })
     }
@@ -229,6 +271,48 @@ impl Notifier {
         }
     }
 
+    /// Runs `change` in a write transaction that queues notices whose
+    /// recipients only the transaction knows for sure (everyone booked on a
+    /// session being cancelled, the next in line on a waiting list, the
+    /// visits a birth cancels). `prepare` reads the recipients as they are
+    /// now and renders their notices, outside the transaction; `change`
+    /// queues each through `Notices::enqueue`, which uses the prepared one.
+    /// If the transaction meets a notice that was not prepared (a resident
+    /// booked, cancelled or changed her details in between), it is rolled
+    /// back, and preparing and the transaction run again. After
+    /// `NOTICE_ATTEMPTS - 1` such tries the last run renders what is missing
+    /// inside the transaction, so that a set that keeps changing cannot
+    /// starve the change.
+    pub fn write_tx_with_notices<T>(
+        &self,
+        conn: &mut DbConn,
+        mut prepare: impl FnMut(&mut DbConn) -> Result<Vec<Rendered>, AppError>,
+        mut change: impl FnMut(&mut DbConn, &mut Notices<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut attempt = 1;
+        loop {
+            let ready = prepare(conn).unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "notices not prepared ahead");
+                vec![]
+            });
+            let mut notices = Notices { notifier: self, ready, strict: attempt < NOTICE_ATTEMPTS, missed: false };
+            let outcome = write_tx(conn, |c| {
+                let value = change(c, &mut notices)?;
+                // A miss whose error the change swallowed still rolls it back.
+                match notices.missed {
+                    true => Err(AppError::Internal("a notice was not prepared before its transaction".into())),
+                    false => Ok(value),
+                }
+            });
+            match outcome {
+                Err(_) if notices.missed => {
+                    tracing::debug!(attempt, "a notice was not prepared: its recipients changed; preparing again");
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
     /// Queues a text that goes by SMS only (the code that proves a number).
     pub fn enqueue_text(&self, conn: &mut DbConn, mut text: Text<'_>) -> Result<String, AppError> {
         let c = &mut text.context;
@@ -263,6 +347,17 @@ impl Recipient {
     }
 }
 
+/// How many times `Notifier::write_tx_with_notices` runs a transaction whose
+/// notices were all rendered before it; one more run may render inside.
+pub const NOTICE_ATTEMPTS: u32 = 3;
+
+/// Where one notice goes, as read from the resident's choice.
+struct Route {
+    email: bool,
+    /// Her proven mobile number, when the notice goes by SMS.
+    sms_to: Option<String>,
+}
+
 /// A message rendered ahead of the transaction that queues it, with the
 /// parameters it was rendered from.
 pub struct Rendered {
@@ -272,15 +367,70 @@ pub struct Rendered {
     lang: Lang,
     context: tera::Context,
     subject: String,
-    body_text: String,
-    body_html: String,
-    /// The short text for SMS, when the notice has one and SMS is on.
+    /// The email's text and HTML bodies, when it goes by email.
+    bodies: Option<(String, String)>,
+    /// The short text for SMS, when it goes by SMS.
     text: Option<String>,
 }
 
 impl Rendered {
     fn is_for(&self, email: &Email<'_>) -> bool {
         self.kind == email.kind && self.lang == email.lang && self.to == email.to && self.user_id.as_deref() == email.user_id && self.context == email.context
+    }
+
+    /// Whether every part `route` sends was rendered.
+    fn covers(&self, route: &Route) -> bool {
+        (!route.email || self.bodies.is_some()) && (route.sms_to.is_none() || self.text.is_some())
+    }
+
+    /// The message this was rendered from.
+    fn email(&self) -> Email<'_> {
+        Email { user_id: self.user_id.as_deref(), to: &self.to, kind: self.kind, lang: self.lang, context: self.context.clone() }
+    }
+
+    /// The channels it was rendered for: "email", "sms" or "both".
+    pub fn channels(&self) -> &'static str {
+        match (self.bodies.is_some(), self.text.is_some()) {
+            (true, true) => "both",
+            (false, true) => "sms",
+            _ => "email",
+        }
+    }
+}
+
+/// The notices rendered before a transaction of `write_tx_with_notices`.
+pub struct Notices<'a> {
+    notifier: &'a Notifier,
+    ready: Vec<Rendered>,
+    /// Whether a notice that was not prepared rolls the transaction back
+    /// (to be prepared outside) rather than being rendered inside it.
+    strict: bool,
+    missed: bool,
+}
+
+impl Notices<'_> {
+    /// Queues `email` inside the transaction from its prepared rendering
+    /// (same recipient, kind, language and parameters, and every channel
+    /// she gets now rendered). Without one, the transaction fails and
+    /// `write_tx_with_notices` prepares again, except on its last try, where
+    /// the message is rendered here.
+    pub fn enqueue(&mut self, conn: &mut DbConn, email: Email<'_>) -> Result<String, AppError> {
+        let notifier = self.notifier;
+        let ready = self.ready.iter().find(|r| r.is_for(&email));
+        if !self.strict {
+            return match ready {
+                Some(r) => notifier.queue(conn, r),
+                None => notifier.enqueue(conn, email),
+            };
+        }
+        if let Some(r) = ready {
+            let route = notifier.route(conn, r.user_id.as_deref(), r.kind)?;
+            if r.covers(&route) {
+                return notifier.queue_routed(conn, r, &route);
+            }
+        }
+        self.missed = true;
+        Err(AppError::Internal(format!("a {} notice was not prepared before its transaction", email.kind)))
     }
 }
 

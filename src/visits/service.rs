@@ -336,10 +336,6 @@ fn visit_mail<'a>(to: &'a Recipient, (id, day, start_minute, hours): (&str, Naiv
     to.mail(kind, context)
 }
 
-fn notify_visit(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)]) -> Result<(), AppError> {
-    notify_visit_prepared(conn, notifier, visit, kind, extra, None)
-}
-
 /// `notify_visit` using the message rendered before the transaction when it is still the same.
 fn notify_visit_prepared(conn: &mut DbConn, notifier: &Notifier, visit: &Visit, kind: &'static str, extra: &[(&str, String)], ready: Option<&Rendered>) -> Result<(), AppError> {
     let to = Recipient::of(conn, &visit.user_id)?;
@@ -643,13 +639,34 @@ pub fn confirm_and_rate(conn: &mut DbConn, user_id: &str, visit_id: &str, rating
     Ok(())
 }
 
+/// Her visits still to come from `today`: those a birth cancels.
+fn still_to_come(conn: &mut DbConn, app_id: &str, today: NaiveDate) -> Result<Vec<Visit>, AppError> {
+    Ok(visits::table
+        .filter(visits::application_id.eq(app_id))
+        .filter(visits::status.eq_any(ACTIVE))
+        .filter(visits::day.ge(today))
+        .select(Visit::as_select())
+        .load(conn)?)
+}
+
 /// A birth ends the service: the application ends and every visit still to
-/// come is cancelled (given back, not counted), each with an email.
+/// come is cancelled (given back, not counted), each with an email rendered
+/// before the transaction for the visits as they are then (booked or moved
+/// in between, the transaction runs again with the emails prepared anew).
 pub fn record_birth(conn: &mut DbConn, notifier: &Notifier, app_id: &str, actor_id: &str, born_on: NaiveDate, today: NaiveDate) -> Result<usize, AppError> {
     if born_on > today {
         return Err(AppError::BadRequest("visits.errors.birth_future"));
     }
-    write_tx(conn, |conn| {
+    let extra = [("quota_note_key", "cancel_birth".to_string())];
+    let prepare = |conn: &mut DbConn| -> Result<Vec<Rendered>, AppError> {
+        let mut ready = vec![];
+        for visit in still_to_come(conn, app_id, today)? {
+            let to = Recipient::of(conn, &visit.user_id)?;
+            ready.push(notifier.render(conn, visit_mail(&to, (&visit.id, visit.day, visit.start_minute, visit.hours), "visit_cancelled", &extra))?);
+        }
+        Ok(ready)
+    };
+    notifier.write_tx_with_notices(conn, prepare, |conn, notices| {
         let app = apps::find(conn, app_id)?.ok_or(AppError::NotFound)?;
         if !matches!(app.status(), Status::Approved | Status::Submitted | Status::InfoRequested | Status::Waitlisted) {
             return Err(AppError::Conflict("applications.errors.not_editable"));
@@ -671,12 +688,7 @@ pub fn record_birth(conn: &mut DbConn, notifier: &Notifier, app_id: &str, actor_
                 application_events::note.eq(born_on.to_string()),
             ))
             .execute(conn)?;
-        let upcoming: Vec<Visit> = visits::table
-            .filter(visits::application_id.eq(&app.id))
-            .filter(visits::status.eq_any(ACTIVE))
-            .filter(visits::day.ge(today))
-            .select(Visit::as_select())
-            .load(conn)?;
+        let upcoming = still_to_come(conn, &app.id, today)?;
         for visit in &upcoming {
             release_slot(conn, &visit.slot_id)?;
             release_quota(conn, &visit.application_id)?;
@@ -688,7 +700,8 @@ pub fn record_birth(conn: &mut DbConn, notifier: &Notifier, app_id: &str, actor_
                     visits::updated_at.eq(now_utc()),
                 ))
                 .execute(conn)?;
-            notify_visit(conn, notifier, visit, "visit_cancelled", &[("quota_note_key", "cancel_birth".to_string())])?;
+            let to = Recipient::of(conn, &visit.user_id)?;
+            notices.enqueue(conn, visit_mail(&to, (&visit.id, visit.day, visit.start_minute, visit.hours), "visit_cancelled", &extra))?;
         }
         Ok(upcoming.len())
     })

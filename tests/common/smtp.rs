@@ -208,3 +208,64 @@ fn serve(stream: TcpStream, messages: Arc<Mutex<Vec<String>>>, rules: Arc<Mutex<
         }
     }
 }
+
+/// A received message with its headers and its parts' bodies decoded
+/// (base64 or quoted-printable, as lettre chose), to look for text in it.
+pub fn decoded(message: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut lines = message.lines().peekable();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        out.push('\n');
+        let encoding = line.to_ascii_lowercase();
+        let (b64, qp) = (encoding == "content-transfer-encoding: base64", encoding == "content-transfer-encoding: quoted-printable");
+        if !(b64 || qp) {
+            continue;
+        }
+        // The part's remaining headers, a blank line, then its body up to the next boundary.
+        for header in lines.by_ref() {
+            if header.trim().is_empty() {
+                break;
+            }
+        }
+        let mut body = String::new();
+        while let Some(l) = lines.peek() {
+            if l.starts_with("--") {
+                break;
+            }
+            body.push_str(l);
+            body.push('\n');
+            lines.next();
+        }
+        let bytes = if b64 {
+            let compact: String = body.split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD.decode(compact).unwrap_or_default()
+        } else {
+            unquote(&body)
+        };
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        out.push('\n');
+    }
+    out
+}
+
+fn unquote(body: &str) -> Vec<u8> {
+    let joined = body.replace("=\r\n", "").replace("=\n", "");
+    let raw = joined.as_bytes();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
