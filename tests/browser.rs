@@ -765,6 +765,10 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
             login(c, app, "keyboard-mom@example.kr", "safe-pass-2026").await?;
             visit(c, app, "/my/visits/new").await?;
             screenshots(c, app, ("keyboard-mom@example.kr", "safe-pass-2026"), "resident", &[("calendar", "/my/visits/new")]).await?;
+            // The calendar itself, whole, at 360 px.
+            let grid = find(c, "#f-day").await?.screenshot().await.map_err(e("calendar screenshot"))?;
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
+            std::fs::write(dir.join("resident-calendar-grid-360.png"), grid).map_err(e("write screenshot"))?;
 
             // Next month and back, by Tab and Enter.
             let next: String = eval(c, "return document.getElementById('month-next').getAttribute('href');").await?;
