@@ -170,66 +170,6 @@ fn step_context(offer: &Offer, flow: &Flow, lang: Lang) -> tera::Context {
 
 type Errors<'a> = &'a [(&'static str, &'static str)];
 
-/// Step 1: the month's calendar (the month of `month`, kept inside her window;
-/// by default the month of the first free day).
-fn calendar_step(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, month: Option<NaiveDate>, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let default = offer.free.keys().next().copied().unwrap_or(offer.first);
-    let month = views::month_of(month.unwrap_or(default)).clamp(views::month_of(offer.first), views::month_of(offer.last.max(offer.first)));
-    let mut c = step_context(offer, flow, ctx.lang);
-    c.insert("month", &views::month_view(month, &offer.free, offer.first, offer.last, &flow.base, ctx.lang));
-    c.insert("has_times", &!offer.free.is_empty());
-    c.insert("errors", &field_errors(state, ctx.lang, errors));
-    render_status(state, ctx, "visits/book_calendar.html", &mut c, status)
-}
-
-/// What she chose or typed, carried from step to step.
-fn insert_choice(c: &mut tera::Context, form: &BookForm) {
-    c.insert("notes", &form.notes);
-    c.insert("chosen_tasks", &form.tasks().split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>());
-    c.insert("carry", &(!form.notes.is_empty() || !form.tasks().is_empty()));
-}
-
-/// Step 2: the free start times of one day (a day with free times).
-fn times_step(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, day: NaiveDate, form: &BookForm, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let hours = flow.visit.as_ref().map_or(offer.rule_set.visit_hours, |v| v.hours);
-    let mut c = step_context(offer, flow, ctx.lang);
-    c.insert("day", &day.to_string());
-    c.insert("day_label", &views::long_date(day, ctx.lang));
-    c.insert("month_value", &day.format("%Y-%m").to_string());
-    c.insert("times", &views::times(offer.free.get(&day).map_or(&[][..], |v| &v[..]), hours));
-    c.insert("selected", &form.slot_id);
-    insert_choice(&mut c, form);
-    c.insert("errors", &field_errors(state, ctx.lang, errors));
-    render_status(state, ctx, "visits/book_times.html", &mut c, status)
-}
-
-/// Step 3: her answers to check, with links back to each step, and the button that books.
-fn check_step(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, slot: &Slot, form: &BookForm, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let hours = flow.visit.as_ref().map_or(offer.rule_set.visit_hours, |v| v.hours);
-    let mut c = step_context(offer, flow, ctx.lang);
-    c.insert("slot_id", &slot.id);
-    c.insert("day", &slot.day.to_string());
-    c.insert("day_label", &views::long_date(slot.day, ctx.lang));
-    c.insert("month_value", &slot.day.format("%Y-%m").to_string());
-    c.insert("time", &views::time_range(slot.start_minute, hours));
-    c.insert("hours", &hours);
-    let district = offer.rule_set.district_name(&offer.app.district_code).unwrap_or(&offer.app.district_code);
-    c.insert("address", &format!("{district} {}", offer.app.street_address).trim().to_string());
-    c.insert("copay", &offer.rule_set.copay_on(slot.day));
-    insert_choice(&mut c, form);
-    c.insert("errors", &field_errors(state, ctx.lang, errors));
-    render_status(state, ctx, "visits/book_check.html", &mut c, status)
-}
-
-/// Back to the step where she can put `key` right: the day's times while
-/// the day still has free times, else the calendar at that day's month.
-fn back_to(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, day: Option<NaiveDate>, form: &BookForm, key: &'static str, status: StatusCode) -> Result<HttpResponse, AppError> {
-    match day {
-        Some(d) if offer.free.contains_key(&d) => times_step(state, ctx, offer, flow, d, form, &[("slot_id", key)], status),
-        _ => calendar_step(state, ctx, offer, flow, day, &[("day", key)], status),
-    }
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct StepQuery {
@@ -242,41 +182,124 @@ fn parse_day(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
 }
 
-/// Steps 1 and 2 by their query: `?day=` shows a day's times, else the
-/// calendar (`?month=YYYY-MM`).
-fn step_page(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, q: &StepQuery) -> Result<HttpResponse, AppError> {
-    let none = BookForm::default();
-    if !q.day.is_empty() {
-        return match parse_day(&q.day) {
-            Some(day) if offer.free.contains_key(&day) => times_step(state, ctx, offer, flow, day, &none, &[], StatusCode::OK),
-            Some(day) => calendar_step(state, ctx, offer, flow, Some(day), &[("day", "visits.errors.day_full")], StatusCode::CONFLICT),
-            None => calendar_step(state, ctx, offer, flow, None, &[("day", "visits.errors.bad_date")], StatusCode::UNPROCESSABLE_ENTITY),
-        };
-    }
-    if q.month.is_empty() {
-        return calendar_step(state, ctx, offer, flow, None, &[], StatusCode::OK);
-    }
-    match parse_day(&format!("{}-01", q.month.trim())) {
-        Some(month) => calendar_step(state, ctx, offer, flow, Some(month), &[], StatusCode::OK),
-        None => calendar_step(state, ctx, offer, flow, None, &[("day", "visits.errors.bad_date")], StatusCode::UNPROCESSABLE_ENTITY),
-    }
+/// What she chose or typed, carried from step to step.
+fn insert_choice(c: &mut tera::Context, form: &BookForm) {
+    c.insert("notes", &form.notes);
+    c.insert("chosen_tasks", &form.tasks().split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>());
+    c.insert("carry", &(!form.notes.is_empty() || !form.tasks().is_empty()));
 }
 
-/// Step 3 for the chosen slot while it is free; else back to its day
-/// (or the day she was on) with why.
-fn check_or_back(state: &AppState, ctx: &Ctx, offer: &Offer, flow: &Flow, form: &BookForm, status: StatusCode) -> Result<HttpResponse, AppError> {
-    if let Some(slot) = offer.free_slot(&form.slot_id) {
-        return check_step(state, ctx, offer, flow, slot, form, &[], status);
+/// The booking steps of one flow for one request: each renders a step, or
+/// goes back to the step that can put a refusal right.
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    state: &'a AppState,
+    ctx: &'a Ctx,
+    offer: &'a Offer,
+    flow: &'a Flow,
+}
+
+fn steps<'a>(state: &'a AppState, ctx: &'a Ctx, offer: &'a Offer, flow: &'a Flow) -> Steps<'a> {
+    Steps { state, ctx, offer, flow }
+}
+
+impl Steps<'_> {
+    /// Step 1: the month's calendar (the month of `month`, kept inside her window;
+    /// by default the month of the first free day).
+    fn calendar(&self, month: Option<NaiveDate>, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
+        let Steps { state, ctx, offer, flow } = *self;
+        let default = offer.free.keys().next().copied().unwrap_or(offer.first);
+        let month = views::month_of(month.unwrap_or(default)).clamp(views::month_of(offer.first), views::month_of(offer.last.max(offer.first)));
+        let mut c = step_context(offer, flow, ctx.lang);
+        c.insert("month", &views::month_view(month, &offer.free, offer.first, offer.last, &flow.base, ctx.lang));
+        c.insert("has_times", &!offer.free.is_empty());
+        c.insert("errors", &field_errors(state, ctx.lang, errors));
+        render_status(state, ctx, "visits/book_calendar.html", &mut c, status)
     }
-    let key = if form.slot_id.is_empty() { "visits.errors.choose_time" } else { "visits.errors.slot_full" };
-    let day = offer.asked_day.or_else(|| parse_day(&form.day));
-    back_to(state, ctx, offer, flow, day, form, key, StatusCode::CONFLICT)
+
+
+    /// Step 2: the free start times of one day (a day with free times).
+    fn times(&self, day: NaiveDate, form: &BookForm, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
+        let Steps { state, ctx, offer, flow } = *self;
+        let hours = flow.visit.as_ref().map_or(offer.rule_set.visit_hours, |v| v.hours);
+        let mut c = step_context(offer, flow, ctx.lang);
+        c.insert("day", &day.to_string());
+        c.insert("day_label", &views::long_date(day, ctx.lang));
+        c.insert("month_value", &day.format("%Y-%m").to_string());
+        c.insert("times", &views::times(offer.free.get(&day).map_or(&[][..], |v| &v[..]), hours));
+        c.insert("selected", &form.slot_id);
+        insert_choice(&mut c, form);
+        c.insert("errors", &field_errors(state, ctx.lang, errors));
+        render_status(state, ctx, "visits/book_times.html", &mut c, status)
+    }
+
+    /// Step 3: her answers to check, with links back to each step, and the button that books.
+    fn check(&self, slot: &Slot, form: &BookForm, errors: Errors, status: StatusCode) -> Result<HttpResponse, AppError> {
+        let Steps { state, ctx, offer, flow } = *self;
+        let hours = flow.visit.as_ref().map_or(offer.rule_set.visit_hours, |v| v.hours);
+        let mut c = step_context(offer, flow, ctx.lang);
+        c.insert("slot_id", &slot.id);
+        c.insert("day", &slot.day.to_string());
+        c.insert("day_label", &views::long_date(slot.day, ctx.lang));
+        c.insert("month_value", &slot.day.format("%Y-%m").to_string());
+        c.insert("time", &views::time_range(slot.start_minute, hours));
+        c.insert("hours", &hours);
+        let district = offer.rule_set.district_name(&offer.app.district_code).unwrap_or(&offer.app.district_code);
+        c.insert("address", &format!("{district} {}", offer.app.street_address).trim().to_string());
+        c.insert("copay", &offer.rule_set.copay_on(slot.day));
+        insert_choice(&mut c, form);
+        c.insert("errors", &field_errors(state, ctx.lang, errors));
+        render_status(state, ctx, "visits/book_check.html", &mut c, status)
+    }
+
+    /// Back to the step where she can put `key` right: the day's times while
+    /// the day still has free times, else the calendar at that day's month.
+    fn back_to(&self, day: Option<NaiveDate>, form: &BookForm, key: &'static str, status: StatusCode) -> Result<HttpResponse, AppError> {
+        let Steps { offer, .. } = *self;
+        match day {
+            Some(d) if offer.free.contains_key(&d) => self.times(d, form, &[("slot_id", key)], status),
+            _ => self.calendar(day, &[("day", key)], status),
+        }
+    }
+
+    /// Steps 1 and 2 by their query: `?day=` shows a day's times, else the
+    /// calendar (`?month=YYYY-MM`).
+    fn page(&self, q: &StepQuery) -> Result<HttpResponse, AppError> {
+        let Steps { offer, .. } = *self;
+        let none = BookForm::default();
+        if !q.day.is_empty() {
+            return match parse_day(&q.day) {
+                Some(day) if offer.free.contains_key(&day) => self.times(day, &none, &[], StatusCode::OK),
+                Some(day) => self.calendar(Some(day), &[("day", "visits.errors.day_full")], StatusCode::CONFLICT),
+                None => self.calendar(None, &[("day", "visits.errors.bad_date")], StatusCode::UNPROCESSABLE_ENTITY),
+            };
+        }
+        if q.month.is_empty() {
+            return self.calendar(None, &[], StatusCode::OK);
+        }
+        match parse_day(&format!("{}-01", q.month.trim())) {
+            Some(month) => self.calendar(Some(month), &[], StatusCode::OK),
+            None => self.calendar(None, &[("day", "visits.errors.bad_date")], StatusCode::UNPROCESSABLE_ENTITY),
+        }
+    }
+
+    /// Step 3 for the chosen slot while it is free; else back to its day
+    /// (or the day she was on) with why.
+    fn check_or_back(&self, form: &BookForm, status: StatusCode) -> Result<HttpResponse, AppError> {
+        let Steps { offer, .. } = *self;
+        if let Some(slot) = offer.free_slot(&form.slot_id) {
+            return self.check(slot, form, &[], status);
+        }
+        let key = if form.slot_id.is_empty() { "visits.errors.choose_time" } else { "visits.errors.slot_full" };
+        let day = offer.asked_day.or_else(|| parse_day(&form.day));
+        self.back_to(day, form, key, StatusCode::CONFLICT)
+    }
 }
 
 async fn book_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<StepQuery>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
     match offer(&state, &user, None, "").await {
-        Ok(offer) => step_page(&state, &ctx, &offer, &Flow::new_visit(), &q),
+        Ok(offer) => steps(&state, &ctx, &offer, &Flow::new_visit()).page(&q),
         Err(AppError::Conflict(key)) => Ok(redirect("/my/visits", Some(key))),
         Err(e) => Err(e),
     }
@@ -286,7 +309,7 @@ async fn check_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<StepQuer
     let user = resident(&ctx)?;
     let form = BookForm { slot_id: q.slot_id.clone(), day: q.day.clone(), ..BookForm::default() };
     match offer(&state, &user, None, &form.slot_id).await {
-        Ok(offer) => check_or_back(&state, &ctx, &offer, &Flow::new_visit(), &form, StatusCode::OK),
+        Ok(offer) => steps(&state, &ctx, &offer, &Flow::new_visit()).check_or_back(&form, StatusCode::OK),
         Err(AppError::Conflict(key)) => Ok(redirect("/my/visits", Some(key))),
         Err(e) => Err(e),
     }
@@ -343,7 +366,7 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
     let flow = Flow::new_visit();
     if form.step == "check" {
         let offer = offer(&state, &user, None, &form.slot_id).await?;
-        return check_or_back(&state, &ctx, &offer, &flow, &form, StatusCode::OK);
+        return steps(&state, &ctx, &offer, &flow).check_or_back(&form, StatusCode::OK);
     }
     let mut refused = None;
     let notes_too_long = form.notes.chars().count() > 1000;
@@ -365,11 +388,11 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
     }
     let offer = offer(&state, &user, None, &form.slot_id).await?;
     match (refused, offer.free_slot(&form.slot_id)) {
-        (None, Some(slot)) => check_step(&state, &ctx, &offer, &flow, slot, &form, &[("notes", "visits.errors.notes_too_long")], StatusCode::UNPROCESSABLE_ENTITY),
+        (None, Some(slot)) => steps(&state, &ctx, &offer, &flow).check(slot, &form, &[("notes", "visits.errors.notes_too_long")], StatusCode::UNPROCESSABLE_ENTITY),
         (refused, _) => {
             let key = refused.unwrap_or("visits.errors.slot_full");
             let day = offer.asked_day.or_else(|| parse_day(&form.day));
-            back_to(&state, &ctx, &offer, &flow, day, &form, key, StatusCode::CONFLICT)
+            steps(&state, &ctx, &offer, &flow).back_to(day, &form, key, StatusCode::CONFLICT)
         }
     }
 }
@@ -393,14 +416,14 @@ async fn reschedule_offer(ctx: &Ctx, state: &web::Data<AppState>, user: &User, v
 async fn reschedule_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, q: web::Query<StepQuery>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
     let (flow, offer) = reschedule_offer(&ctx, &state, &user, &path, "").await?;
-    step_page(&state, &ctx, &offer, &flow, &q)
+    steps(&state, &ctx, &offer, &flow).page(&q)
 }
 
 async fn reschedule_check(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, q: web::Query<StepQuery>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
     let (flow, offer) = reschedule_offer(&ctx, &state, &user, &path, &q.slot_id).await?;
     let form = BookForm { slot_id: q.slot_id.clone(), day: q.day.clone(), ..BookForm::default() };
-    check_or_back(&state, &ctx, &offer, &flow, &form, StatusCode::OK)
+    steps(&state, &ctx, &offer, &flow).check_or_back(&form, StatusCode::OK)
 }
 
 async fn reschedule(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<BookForm>) -> Result<HttpResponse, AppError> {
@@ -418,7 +441,9 @@ async fn reschedule(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
     };
     let (flow, offer) = reschedule_offer(&ctx, &state, &user, &visit_id, &form.slot_id).await?;
     let day = offer.asked_day.or_else(|| parse_day(&form.day));
-    back_to(&state, &ctx, &offer, &flow, day, &form, key, StatusCode::CONFLICT)
+    // Moving a visit has no tasks or notes to carry.
+    let choice = BookForm { slot_id: form.slot_id.clone(), day: form.day.clone(), ..BookForm::default() };
+    steps(&state, &ctx, &offer, &flow).back_to(day, &choice, key, StatusCode::CONFLICT)
 }
 
 async fn cancel_page(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
