@@ -124,10 +124,13 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     // visits/resident_routes
     ("GET",  "/my/visits",                                        "",        "",                                    "login 200   200   403   403   403   403"),
     ("GET",  "/my/visits/new",                                    "",        "",                                    "login 200   200   403   403   403   403"),
+    // Step 3 without a chosen time goes back a step (409).
+    ("GET",  "/my/visits/new/check",                              "",        "",                                    "login 409   409   403   403   403   403"),
     ("POST", "/my/visits/new",                                    "",        "",                                    "login 409   409   403   403   403   403"),
     // This city's rules assign the agency by district: nobody chooses.
     ("POST", "/my/visits/agency",                                 "",        "",                                    "login 403   403   403   403   403   403"),
     ("GET",  "/my/visits/{id}/reschedule",                        "visit",   "",                                    "login 200   404   403   403   403   403"),
+    ("GET",  "/my/visits/{id}/reschedule/check",                  "visit",   "",                                    "login 409   404   403   403   403   403"),
     ("POST", "/my/visits/{id}/reschedule",                        "visit",   "",                                    "login 409   404   403   403   403   403"),
     ("GET",  "/my/visits/{id}/cancel",                            "visit",   "",                                    "login 200   404   403   403   403   403"),
     ("POST", "/my/visits/{id}/rate",                              "visit",   "rating=5",                            "login 409   404   403   403   403   403"),

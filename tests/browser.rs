@@ -453,15 +453,20 @@ fn housework_journey_of_resident_staff_and_agency() {
             login(c, app, "browser-mom@example.kr", "browser-pass-1").await?;
             for n in 0..4 {
                 visit(c, app, "/my/visits/new").await?;
-                // The first day still open (days with a visit are not offered).
+                // The first day still open in the calendar (days with a visit
+                // are not offered), its first time, then her answers.
+                click(c, "a.cal-free").await?;
                 find(c, "input[name=slot_id]").await?.click().await.map_err(e("slot"))?;
                 click(c, "main form button[type=submit]").await?;
+                click(c, "#confirm").await?;
                 expect_text(c, "방문을 요청했습니다").await.map_err(|m| format!("visit {}: {m}", n + 1))?;
             }
             expect_text(c, "남은 방문 횟수가 없습니다").await?;
             visit(c, app, "/my/visits/new").await?;
+            click(c, "a.cal-free").await?;
             find(c, "input[name=slot_id]").await?.click().await.map_err(e("slot"))?;
             click(c, "main form button[type=submit]").await?;
+            click(c, "#confirm").await?;
             expect_text(c, "방문 횟수를 모두 사용했습니다").await?;
             let used: i32 = visit_quotas::table.select(visit_quotas::used).first(&mut app.conn()).map_err(e("quota"))?;
             if used != 4 {
@@ -914,6 +919,85 @@ fn a_resident_books_a_clinic_seat_step_by_step_by_keyboard_alone() {
                 .map_err(e("booking"))?;
             if (slot.as_str(), with.as_deref()) != (times[2].as_str(), Some(child.as_str())) {
                 return Err(format!("booked {slot} for {with:?}"));
+            }
+            Ok(())
+        })
+    });
+}
+
+// ---- visit booking calendar ----
+
+#[test]
+fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
+    journey("visit_calendar_by_keyboard", |c, app| {
+        Box::pin(async move {
+            // Two start times a day, every day.
+            let mut agency = app.browser();
+            agency.login(demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD);
+            let week = (1..=7).map(|d| format!("{d} 09:00 2\n{d} 14:00 2")).collect::<Vec<_>>().join("\n");
+            let token = agency.get("/contractor/capacity").csrf();
+            agency.post("/contractor/capacity", &[("csrf_token", &token), ("week", &week)]).assert_redirect("/contractor/capacity");
+            let (_, application) = common::approved_resident(app, "키보드맘", "keyboard-mom@example.kr");
+            login(c, app, "keyboard-mom@example.kr", "safe-pass-2026").await?;
+            visit(c, app, "/my/visits/new").await?;
+            screenshots(c, app, ("keyboard-mom@example.kr", "safe-pass-2026"), "resident", &[("calendar", "/my/visits/new")]).await?;
+            // The calendar itself, whole, at 360 px.
+            let grid = find(c, "#f-day").await?.screenshot().await.map_err(e("calendar screenshot"))?;
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
+            std::fs::write(dir.join("resident-calendar-grid-360.png"), grid).map_err(e("write screenshot"))?;
+
+            // Next month and back, by Tab and Enter.
+            let next: String = eval(c, "return document.getElementById('month-next').getAttribute('href');").await?;
+            tab_to(c, &format!("a {next}"), 80).await?;
+            press_to_page(c, "\u{E007}").await?;
+            let prev: String = eval(c, "return document.getElementById('month-prev').getAttribute('href');").await?;
+            tab_to(c, &format!("a {prev}"), 80).await?;
+            press_to_page(c, "\u{E007}").await?;
+
+            // Step 1: the first free day; its link names the whole date.
+            let day: String = eval(c, "return document.querySelector('a.cal-free').getAttribute('href');").await?;
+            let name: String = eval(c, "return document.querySelector('a.cal-free').textContent;").await?;
+            if !name.contains("요일, 예약 가능") {
+                return Err(format!("the day's link should name its date and weekday: {name:?}"));
+            }
+            tab_to(c, &format!("a {day}"), 80).await?;
+            press_to_page(c, "\u{E007}").await?;
+
+            // Step 2: arrow keys move between the times, Space chooses.
+            tab_to(c, "input ", 20).await?;
+            press(c, "\u{E015}").await?; // ArrowDown
+            press(c, " ").await?;
+            let chosen: String = eval(c, "return document.querySelector('input[name=slot_id]:checked').id + ' ' + document.activeElement.id;").await?;
+            let second: String = eval(c, "return document.querySelectorAll('input[name=slot_id]')[1].id;").await?;
+            if chosen != format!("{second} {second}") {
+                return Err(format!("ArrowDown and Space should choose the second time {second}: {chosen}"));
+            }
+            tab_to(c, "button 계속", 5).await?;
+            press_to_page(c, "\u{E007}").await?;
+
+            // Step 3: her answers, a task by Space, notes typed, then Enter books.
+            expect_text(c, "예약 내용 확인").await?;
+            expect_text(c, "14:00–18:00").await?;
+            tab_to(c, "input ", 40).await?;
+            if eval::<String>(c, "return document.activeElement.id;").await? != "task-cleaning" {
+                return Err("the first checkbox after the answers is cleaning".into());
+            }
+            press(c, " ").await?;
+            tab_to(c, "textarea ", 5).await?;
+            press(c, "강아지가 있어요").await?;
+            tab_to(c, "button 예약 신청", 5).await?;
+            press_to_page(c, "\u{E007}").await?;
+            expect_text(c, "방문을 요청했습니다").await?;
+            if path(c).await? != "/my/visits" {
+                return Err(format!("after booking: {}", path(c).await?));
+            }
+            let (start, tasks, notes): (i32, String, String) = visits::table
+                .filter(visits::application_id.eq(&application))
+                .select((visits::start_minute, visits::tasks, visits::notes))
+                .first(&mut app.conn())
+                .map_err(e("the booked visit"))?;
+            if (start, tasks.as_str(), notes.as_str()) != (14 * 60, "cleaning", "강아지가 있어요") {
+                return Err(format!("booked {start} {tasks:?} {notes:?}"));
             }
             Ok(())
         })

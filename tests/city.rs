@@ -176,6 +176,18 @@ struct Case {
     bad_reason: &'static str,
 }
 
+/// The booking steps' first offer: the calendar's first free day, then that
+/// day's first start time (the page with the times, and the slot's id).
+fn first_offered_time(mom: &mut Browser) -> (common::Resp, Option<String>) {
+    let calendar = mom.get("/my/visits/new");
+    let Some(day) = calendar.body.split("class=\"cal-free\" href=\"").nth(1).map(|s| s.split('"').next().unwrap().to_string()) else {
+        return (calendar, None);
+    };
+    let page = mom.get(&day);
+    let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).map(|s| s.split('"').next().unwrap().to_string());
+    (page, slot)
+}
+
 fn days(n: i64) -> chrono::Duration {
     chrono::Duration::days(n)
 }
@@ -309,9 +321,8 @@ fn every_shipped_city_takes_an_eligible_and_an_ineligible_application_through_ht
         let status: String = applications::table.find(&id).select(applications::status).first(&mut app.conn()).unwrap();
         assert_eq!(status, "approved", "{}", case.file);
 
-        let page = mom.get("/my/visits/new");
-        page.assert_status(200);
-        let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).map(|s| s.split('"').next().unwrap().to_string());
+        mom.get("/my/visits/new").assert_status(200);
+        let (page, slot) = first_offered_time(&mut mom);
         let slot = slot.unwrap_or_else(|| panic!("{}: an open time to book", case.file));
         let token = page.csrf();
         mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
@@ -364,7 +375,8 @@ fn each_agency_sees_and_acts_only_on_its_own_visits() {
     staff.post(&format!("/staff/applications/{id}/decision"), &[("csrf_token", &token), ("action", "approve")]);
     let page = mom.get("/my/visits/new");
     page.assert_contains("영산강돌봄");
-    let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (page, slot) = first_offered_time(&mut mom);
+    let slot = slot.expect("an open time to book");
     mom.post("/my/visits/new", &[("csrf_token", &page.csrf()), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
     let visit: String = visits::table.select(visits::id).first(&mut app.conn()).unwrap();
 
@@ -476,7 +488,8 @@ fn where_the_city_allows_it_she_chooses_her_agency_before_booking() {
     mom.post("/my/visits/agency", &[("csrf_token", &page.csrf()), ("agency_id", &second)]).assert_redirect("/my/visits/new");
     let page = mom.get("/my/visits/new");
     page.assert_contains("제공기관을 바꿨습니다").assert_contains("<strong>영산강돌봄</strong>");
-    let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (page, slot) = first_offered_time(&mut mom);
+    let slot = slot.expect("an open time to book");
     mom.post("/my/visits/new", &[("csrf_token", &page.csrf()), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
     let agency: Option<String> = visits::table.select(visits::agency_id).first(&mut app.conn()).unwrap();
     assert_eq!(agency, Some(second.clone()));
@@ -503,8 +516,8 @@ fn staff_see_every_agencys_visits_and_can_filter_by_agency() {
         common::submit_application(&mut mom, &id);
         let token = staff.get(&format!("/staff/applications/{id}")).csrf();
         staff.post(&format!("/staff/applications/{id}/decision"), &[("csrf_token", &token), ("action", "approve")]);
-        let page = mom.get("/my/visits/new");
-        let slot = page.body.split("name=\"slot_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let (page, slot) = first_offered_time(&mut mom);
+        let slot = slot.expect("an open time to book");
         mom.post("/my/visits/new", &[("csrf_token", &page.csrf()), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
     }
     let all = staff.get("/staff/visits");

@@ -360,3 +360,241 @@ fn a_recorded_birth_tells_her_once_by_mail_of_each_visit_it_cancels() {
         assert_eq!(sink.messages().iter().filter(|m| m.contains(&mark)).count(), 1, "delivered once");
     }
 }
+
+// ---- booking steps: calendar, times, check your answers ----
+
+/// The agency's week: `lines` as the capacity form takes them.
+fn set_week(app: &TestApp, lines: &str) {
+    let mut agency = agency(app);
+    let token = agency.get("/contractor/capacity").csrf();
+    agency.post("/contractor/capacity", &[("csrf_token", &token), ("week", lines)]).assert_redirect("/contractor/capacity");
+}
+
+/// Every `?day=` link of the booking calendar, month after month (following
+/// the "next month" links from the first month shown).
+fn calendar_days(b: &mut Browser, base: &str) -> Vec<String> {
+    let mut days = vec![];
+    let mut page = b.get(base);
+    page.assert_status(200);
+    for _ in 0..6 {
+        for part in page.body.split("class=\"cal-free\" href=\"").skip(1) {
+            let href = part.split('"').next().unwrap();
+            days.push(href.split("?day=").nth(1).unwrap().to_string());
+        }
+        let Some(next) = page.body.split("rel=\"next\" id=\"month-next\"").next().and_then(|before| before.rsplit("href=\"").next()) else { break };
+        if !page.body.contains("id=\"month-next\"") {
+            break;
+        }
+        let next = next.split('"').next().unwrap().to_string();
+        page = b.get(&next);
+        page.assert_status(200);
+    }
+    days
+}
+
+/// Open days of the resident's booking window as the database has them.
+fn open_days_in_db(app: &TestApp) -> Vec<String> {
+    let mut days: Vec<NaiveDate> = visit_slots::table
+        .filter(visit_slots::day.ge(today() + chrono::Duration::days(2)))
+        .filter(visit_slots::booked.lt(visit_slots::capacity))
+        .select(visit_slots::day)
+        .load(&mut app.conn())
+        .unwrap();
+    days.dedup();
+    days.sort();
+    days.dedup();
+    days.into_iter().map(|d| d.to_string()).collect()
+}
+
+fn slots_of_day(app: &TestApp, day: &str) -> Vec<String> {
+    let day: NaiveDate = day.parse().unwrap();
+    visit_slots::table
+        .filter(visit_slots::day.eq(day))
+        .filter(visit_slots::booked.lt(visit_slots::capacity))
+        .order(visit_slots::start_minute.asc())
+        .select(visit_slots::id)
+        .load(&mut app.conn())
+        .unwrap()
+}
+
+/// "2026년 12월 3일 목요일" as the calendar announces a day.
+fn long_ko(day: NaiveDate) -> String {
+    use chrono::Datelike;
+    let wd = ["월", "화", "수", "목", "금", "토", "일"][day.weekday().num_days_from_monday() as usize];
+    format!("{}년 {}월 {}일 {wd}요일", day.year(), day.month(), day.day())
+}
+
+#[test]
+fn the_calendar_offers_exactly_the_days_with_free_times() {
+    let app = spawn_app();
+    // Mondays and Thursdays only; one Thursday's only time is closed.
+    set_week(&app, "1 09:00 2\n4 13:00 1");
+    let (mut mom, _) = approved_resident(&app, "달력", "calendar@example.kr");
+    mom.get("/my/visits/new").assert_status(200);
+    let first_thursday = open_days_in_db(&app).into_iter().map(|d| d.parse::<NaiveDate>().unwrap()).find(|d| d.format("%u").to_string() == "4").unwrap();
+    let closed = slots_of_day(&app, &first_thursday.to_string()).remove(0);
+    let mut agency = agency(&app);
+    let token = agency.get("/contractor/capacity").csrf();
+    agency.post(&format!("/contractor/slots/{closed}"), &[("csrf_token", &token), ("capacity", "0")]).assert_redirect("/contractor/capacity");
+
+    let offered = calendar_days(&mut mom, "/my/visits/new");
+    let expected = open_days_in_db(&app);
+    assert!(!expected.is_empty());
+    assert_eq!(offered, expected, "the calendar links exactly the days with free times");
+    assert!(!offered.contains(&first_thursday.to_string()), "the closed day is not offered");
+    for day in &offered {
+        let wd = day.parse::<NaiveDate>().unwrap().format("%u").to_string();
+        assert!(wd == "1" || wd == "4", "{day} is a Monday or Thursday");
+    }
+
+    // A real table: caption, weekday headers, each day named in full.
+    let first: NaiveDate = offered[0].parse().unwrap();
+    // A day of the same month without times (Mondays and Thursdays have them).
+    let off = if first.format("%d").to_string() == "01" { first + chrono::Duration::days(1) } else { first - chrono::Duration::days(1) };
+    let page = mom.get(&format!("/my/visits/new?month={}", first.format("%Y-%m")));
+    page.assert_contains("<table class=\"calendar\"")
+        .assert_contains(&format!("<caption>{}년 {}월</caption>", first.format("%Y"), first.format("%-m")))
+        .assert_contains("<th scope=\"col\"><span aria-hidden=\"true\">일</span><span class=\"visually-hidden\">일요일</span></th>")
+        .assert_contains(&format!("href=\"/my/visits/new?day={first}\"><span aria-hidden=\"true\">{}</span><span class=\"visually-hidden\">{}, 예약 가능</span>", first.format("%-d"), long_ko(first)))
+        .assert_contains(&format!("<span class=\"visually-hidden\">{}, 예약 불가</span>", long_ko(off)));
+    // In English, the same day.
+    mom.get("/lang/en");
+    mom.get(&format!("/my/visits/new?month={}", first.format("%Y-%m"))).assert_contains(&format!("{}, available", first.format("%A %-d %B %Y")));
+    mom.get("/lang/ko");
+
+    // A bad date or a day without times: back to the calendar, with why.
+    mom.get("/my/visits/new?day=2026-13-45").assert_status(422).assert_contains("그런 날짜는 없습니다").assert_contains("href=\"#f-day\"");
+    mom.get(&format!("/my/visits/new?day={first_thursday}")).assert_status(409).assert_contains("그 날에는 예약할 수 있는 시간이 없습니다");
+    mom.get("/my/visits/new?month=soon").assert_status(422).assert_contains("<table class=\"calendar\"");
+}
+
+#[test]
+fn a_day_lists_its_times_then_she_checks_her_answers_and_books() {
+    let app = spawn_app();
+    set_week(&app, &(1..=7).map(|d| format!("{d} 09:00 2\n{d} 14:00 1")).collect::<Vec<_>>().join("\n"));
+    let (mut mom, app_id) = approved_resident(&app, "세단계", "steps@example.kr");
+    let day = calendar_days(&mut mom, "/my/visits/new").remove(0);
+    let date: NaiveDate = day.parse().unwrap();
+
+    // Step 2: that day's free times, and no other day's.
+    let times = mom.get(&format!("/my/visits/new?day={day}"));
+    times.assert_status(200).assert_contains(&format!("<legend class=\"legend--large\">{}</legend>", long_ko(date)));
+    let slots = slots_of_day(&app, &day);
+    assert_eq!(times.body.matches("name=\"slot_id\"").count(), slots.len());
+    for s in &slots {
+        times.assert_contains(&format!("value=\"{s}\""));
+    }
+    times.assert_contains("09:00–13:00").assert_contains("14:00–18:00").assert_contains("action=\"/my/visits/new/check\"");
+    // No time chosen: back to the times with the error.
+    mom.get(&format!("/my/visits/new/check?day={day}")).assert_status(409).assert_contains("방문 날짜와 시간을 골라 주세요").assert_contains("<legend");
+
+    // Step 3: her answers with links back to each step.
+    let check = mom.get(&format!("/my/visits/new/check?day={day}&slot_id={}", slots[1]));
+    check
+        .assert_status(200)
+        .assert_contains(&format!("<dd id=\"answer-date\">{}</dd>", long_ko(date)))
+        .assert_contains("<dd id=\"answer-time\">14:00–18:00</dd>")
+        .assert_contains("<dd id=\"answer-hours\">4시간</dd>")
+        .assert_contains("<dd id=\"answer-agency\">")
+        .assert_contains("빛가람로 100, 101동 202호")
+        .assert_contains(&format!("href=\"/my/visits/new?month={}\"", date.format("%Y-%m")))
+        .assert_contains(&format!("href=\"/my/visits/new?day={day}\""));
+    let token = check.csrf();
+    assert_eq!(visit_ids(&app, &app_id).len(), 0, "nothing is booked before she confirms");
+    let done = mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slots[1]), ("day", &day), ("laundry", "yes"), ("notes", "초인종 고장")]);
+    done.assert_redirect("/my/visits");
+    mom.get("/my/visits").assert_contains("방문을 요청했습니다");
+    let (slot, tasks, notes): (String, String, String) =
+        visits::table.filter(visits::application_id.eq(&app_id)).select((visits::slot_id, visits::tasks, visits::notes)).first(&mut app.conn()).unwrap();
+    assert_eq!((slot.as_str(), tasks.as_str(), notes.as_str()), (slots[1].as_str(), "laundry", "초인종 고장"));
+    // Her booked day is no longer offered.
+    assert!(!calendar_days(&mut mom, "/my/visits/new").contains(&day));
+
+    // Moving it goes through the same steps.
+    let visit = visit_ids(&app, &app_id).remove(0);
+    let base = format!("/my/visits/{visit}/reschedule");
+    let other = calendar_days(&mut mom, &base).into_iter().find(|d| *d != day).unwrap();
+    let target = slots_of_day(&app, &other).remove(0);
+    mom.get(&format!("{base}?day={other}")).assert_status(200).assert_contains(&format!("action=\"{base}/check\""));
+    let check = mom.get(&format!("{base}/check?day={other}&slot_id={target}"));
+    check.assert_status(200).assert_contains("현재 예약").assert_contains("<dd id=\"answer-time\">09:00–13:00</dd>").assert_lacks("name=\"notes\"");
+    mom.post(&base, &[("csrf_token", &check.csrf()), ("slot_id", &target), ("day", &other)]).assert_redirect("/my/visits");
+    let moved: String = visits::table.find(&visit).select(visits::slot_id).first(&mut app.conn()).unwrap();
+    assert_eq!(moved, target);
+}
+
+#[test]
+fn a_time_taken_meanwhile_returns_to_the_times_with_the_error_and_nothing_lost() {
+    let app = spawn_app();
+    set_week(&app, &(1..=7).map(|d| format!("{d} 09:00 1\n{d} 14:00 1")).collect::<Vec<_>>().join("\n"));
+    let (mut mom, app_id) = approved_resident(&app, "늦은선택", "late@example.kr");
+    let (mut rival, _) = approved_resident(&app, "먼저선택", "first@example.kr");
+    let day = calendar_days(&mut mom, "/my/visits/new").remove(0);
+    let slots = slots_of_day(&app, &day);
+    let check = mom.get(&format!("/my/visits/new/check?day={day}&slot_id={}", slots[0]));
+    check.assert_status(200);
+    // The rival takes that time first.
+    book(&mut rival, &slots[0]).assert_redirect("/my/visits");
+    let refused = mom.post("/my/visits/new", &[("csrf_token", &check.csrf()), ("slot_id", &slots[0]), ("day", &day), ("laundry", "yes"), ("notes", "고양이 있음")]);
+    refused
+        .assert_status(409)
+        .assert_contains("방금 그 시간이 마감되었습니다")
+        .assert_contains("href=\"#f-slot_id\"")
+        .assert_contains(&format!("value=\"{}\"", slots[1]))
+        .assert_lacks(&format!("value=\"{}\"", slots[0]))
+        .assert_contains("name=\"notes\" value=\"고양이 있음\"")
+        .assert_contains("name=\"laundry\" value=\"yes\"");
+    // She picks the other time: her answers come back with what she typed.
+    let check = mom.post("/my/visits/new", &[("csrf_token", &refused.csrf()), ("step", "check"), ("slot_id", &slots[1]), ("day", &day), ("laundry", "yes"), ("notes", "고양이 있음")]);
+    check.assert_status(200).assert_contains("<dd id=\"answer-time\">14:00–18:00</dd>").assert_contains(">고양이 있음</textarea>").assert_contains("id=\"task-laundry\" name=\"laundry\" value=\"yes\" checked");
+    assert_eq!(visit_ids(&app, &app_id).len(), 0);
+    mom.post("/my/visits/new", &[("csrf_token", &check.csrf()), ("slot_id", &slots[1]), ("day", &day), ("laundry", "yes"), ("notes", "고양이 있음")]).assert_redirect("/my/visits");
+    assert_eq!(visit_ids(&app, &app_id).len(), 1);
+    // Too long notes: back to her answers, the notes kept.
+    let day2 = calendar_days(&mut mom, "/my/visits/new").remove(0);
+    let slot2 = slots_of_day(&app, &day2).remove(0);
+    let long = "가".repeat(1001);
+    mom.post("/my/visits/new", &[("csrf_token", &check.csrf()), ("slot_id", &slot2), ("day", &day2), ("notes", &long)])
+        .assert_status(422)
+        .assert_contains("전달 사항은 1000자 이내로")
+        .assert_contains(&format!(">{long}</textarea>"));
+}
+
+#[test]
+fn another_resident_cannot_see_or_book_through_someone_elses_booking() {
+    let app = spawn_app();
+    let (mut mom, app_id) = approved_resident(&app, "본인", "own@example.kr");
+    let slots = slots_on_distinct_days(&app, &mut mom, 2);
+    book(&mut mom, &slots[0]).assert_redirect("/my/visits");
+    let visit = visit_ids(&app, &app_id).remove(0);
+    let (mut other, other_app) = approved_resident(&app, "남", "not-own@example.kr");
+    let token = other.get("/my/visits").csrf();
+    let base = format!("/my/visits/{visit}/reschedule");
+    other.get(&base).assert_status(404);
+    other.get(&format!("{base}?day={}", today() + chrono::Duration::days(3))).assert_status(404);
+    other.get(&format!("{base}/check?slot_id={}", slots[1])).assert_status(404);
+    other.post(&base, &[("csrf_token", &token), ("slot_id", &slots[1])]).assert_status(404);
+    let still: String = visits::table.find(&visit).select(visits::slot_id).first(&mut app.conn()).unwrap();
+    assert_eq!(still, slots[0]);
+
+    // Another agency's time (not hers): not shown, not booked.
+    let yeongsan = naju_helper::agencies::id_of(&mut app.conn(), "yeongsan-care").unwrap().unwrap();
+    let foreign = "foreign-slot";
+    diesel::insert_into(visit_slots::table)
+        .values((
+            visit_slots::id.eq(foreign),
+            visit_slots::agency_id.eq(&yeongsan),
+            visit_slots::day.eq(today() + chrono::Duration::days(5)),
+            visit_slots::start_minute.eq(600),
+            visit_slots::capacity.eq(3),
+            visit_slots::booked.eq(0),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    other.get(&format!("/my/visits/new/check?slot_id={foreign}")).assert_status(409).assert_lacks("영산강돌봄").assert_lacks("answer-date");
+    other.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", foreign)]).assert_status(409);
+    assert_eq!(visit_ids(&app, &other_app).len(), 0);
+    // Agencies and staff have no booking steps.
+    agency(&app).get("/my/visits/new/check").assert_status(403);
+    staff(&app).get(&format!("{base}/check")).assert_status(403);
+}

@@ -101,6 +101,16 @@ pub fn slots_between(conn: &mut DbConn, agency_id: &str, from: NaiveDate, to: Na
         .load(conn)
 }
 
+/// The day of one of the agency's slots (none for another agency's).
+pub fn slot_day(conn: &mut DbConn, agency_id: &str, slot_id: &str) -> QueryResult<Option<NaiveDate>> {
+    visit_slots::table
+        .find(slot_id)
+        .filter(visit_slots::agency_id.eq(agency_id))
+        .select(visit_slots::day)
+        .first(conn)
+        .optional()
+}
+
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Visit>> {
     visits::table.find(id).select(Visit::as_select()).first(conn).optional()
 }

@@ -1,6 +1,6 @@
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
-use chrono::{NaiveDate, Timelike};
+use chrono::{Datelike, NaiveDate, Timelike};
 use serde::Serialize;
 
 use super::models::{Slot, Visit, ACTIVE};
@@ -71,28 +71,158 @@ pub struct SlotView {
     pub left: i32,
 }
 
-#[derive(Serialize)]
-pub struct DayView {
-    pub date: String,
-    pub slots: Vec<SlotView>,
-}
-
-/// Open start times grouped by day, without days she already has a visit.
-pub fn calendar(slots: &[Slot], busy_days: &HashSet<NaiveDate>, first: NaiveDate, last: NaiveDate, hours: i32, lang: Lang) -> Vec<DayView> {
-    let mut days: Vec<DayView> = Vec::new();
-    let mut current: Option<NaiveDate> = None;
+/// Her free start times by day: slots with room, inside her window, on days
+/// she has no visit yet.
+pub fn free_by_day(slots: &[Slot], busy_days: &HashSet<NaiveDate>, first: NaiveDate, last: NaiveDate) -> BTreeMap<NaiveDate, Vec<Slot>> {
+    let mut days: BTreeMap<NaiveDate, Vec<Slot>> = BTreeMap::new();
     for s in slots.iter().filter(|s| s.day >= first && s.day <= last && s.booked < s.capacity && !busy_days.contains(&s.day)) {
-        if current != Some(s.day) {
-            days.push(DayView { date: format_date(s.day, lang), slots: vec![] });
-            current = Some(s.day);
-        }
-        if let Some(day) = days.last_mut() {
-            day.slots.push(SlotView {
-                id: s.id.clone(),
-                time: format!("{}–{}", rules::hhmm(s.start_minute), rules::hhmm(s.start_minute + hours * 60)),
-                left: s.capacity - s.booked,
-            });
-        }
+        days.entry(s.day).or_default().push(s.clone());
     }
     days
+}
+
+/// One day's start times, as radio buttons show them.
+pub fn times(slots: &[Slot], hours: i32) -> Vec<SlotView> {
+    slots.iter().map(|s| SlotView { id: s.id.clone(), time: time_range(s.start_minute, hours), left: s.capacity - s.booked }).collect()
+}
+
+/// "09:00–13:00"
+pub fn time_range(start_minute: i32, hours: i32) -> String {
+    format!("{}–{}", rules::hhmm(start_minute), rules::hhmm(start_minute + hours * 60))
+}
+
+const WEEKDAYS_KO: [&str; 7] = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"];
+const WEEKDAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MONTHS_EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/// "2026년 12월 3일 목요일" / "Thursday 3 December 2026": what a screen reader announces for a day.
+pub fn long_date(d: NaiveDate, lang: Lang) -> String {
+    let wd = d.weekday().num_days_from_monday() as usize;
+    match lang {
+        Lang::Ko => format!("{}년 {}월 {}일 {}", d.year(), d.month(), d.day(), WEEKDAYS_KO[wd]),
+        Lang::En => format!("{} {} {} {}", WEEKDAYS_EN[wd], d.day(), MONTHS_EN[d.month0() as usize], d.year()),
+    }
+}
+
+/// "2026년 12월" / "December 2026"
+pub fn month_name(month: NaiveDate, lang: Lang) -> String {
+    match lang {
+        Lang::Ko => format!("{}년 {}월", month.year(), month.month()),
+        Lang::En => format!("{} {}", MONTHS_EN[month.month0() as usize], month.year()),
+    }
+}
+
+/// The first day of `d`'s month.
+pub fn month_of(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
+
+#[derive(Serialize)]
+pub struct CalDay {
+    pub day: u32,
+    pub label: String,
+    /// The link to the day's times, when it has any.
+    pub href: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Weekday {
+    pub short: String,
+    pub long: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct MonthLink {
+    pub href: String,
+    pub label: String,
+}
+
+#[derive(Serialize)]
+pub struct MonthView {
+    pub caption: String,
+    pub weekdays: Vec<Weekday>,
+    /// Weeks of seven cells; `None` pads before the 1st and after the last day.
+    pub weeks: Vec<Vec<Option<CalDay>>>,
+    pub prev: Option<MonthLink>,
+    pub next: Option<MonthLink>,
+    pub free_days: usize,
+}
+
+/// A month as a calendar grid (weeks start on Sunday in Korean, Monday in
+/// English), each day with free times a link to `base?day=…`, with links to
+/// the months before and after while they overlap `first..=last`.
+pub fn month_view(month: NaiveDate, free: &BTreeMap<NaiveDate, Vec<Slot>>, first: NaiveDate, last: NaiveDate, base: &str, lang: Lang) -> MonthView {
+    let month = month_of(month);
+    let week_start = match lang {
+        Lang::Ko => 6,
+        Lang::En => 0,
+    };
+    let weekdays = (0..7)
+        .map(|i| {
+            let wd = (week_start + i) % 7;
+            let (long, short) = match lang {
+                Lang::Ko => (WEEKDAYS_KO[wd], WEEKDAYS_KO[wd].chars().take(1).collect()),
+                Lang::En => (WEEKDAYS_EN[wd], WEEKDAYS_EN[wd][..3].to_string()),
+            };
+            Weekday { short, long }
+        })
+        .collect();
+    let lead = (month.weekday().num_days_from_monday() as usize + 7 - week_start) % 7;
+    let mut cells: Vec<Option<CalDay>> = (0..lead).map(|_| None).collect();
+    let mut free_days = 0;
+    let mut d = month;
+    while d.month() == month.month() {
+        let href = free.contains_key(&d).then(|| format!("{base}?day={d}"));
+        free_days += usize::from(href.is_some());
+        cells.push(Some(CalDay { day: d.day(), label: long_date(d, lang), href }));
+        d += chrono::Duration::days(1);
+    }
+    while cells.len() % 7 != 0 {
+        cells.push(None);
+    }
+    let mut weeks = vec![];
+    let mut it = cells.into_iter().peekable();
+    while it.peek().is_some() {
+        weeks.push(it.by_ref().take(7).collect());
+    }
+    let link = |m: NaiveDate| MonthLink { href: format!("{base}?month={}", m.format("%Y-%m")), label: month_name(m, lang) };
+    let prev = month.pred_opt().map(month_of).filter(|m| *m >= month_of(first)).map(link);
+    let next = month.checked_add_months(chrono::Months::new(1)).filter(|m| *m <= last).map(link);
+    MonthView { caption: month_name(month, lang), weekdays, weeks, prev, next, free_days }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn slot(day: NaiveDate) -> Slot {
+        Slot { id: format!("s{day}"), agency_id: "a".into(), day, start_minute: 540, capacity: 1, booked: 0 }
+    }
+
+    #[test]
+    fn a_month_is_whole_weeks_with_links_on_free_days_only() {
+        let free: BTreeMap<NaiveDate, Vec<Slot>> = [d(2026, 12, 3), d(2026, 12, 31)].into_iter().map(|x| (x, vec![slot(x)])).collect();
+        let ko = month_view(d(2026, 12, 15), &free, d(2026, 11, 20), d(2027, 1, 10), "/my/visits/new", Lang::Ko);
+        assert_eq!(ko.caption, "2026년 12월");
+        assert_eq!(ko.weekdays[0].long, "일요일");
+        // 1 December 2026 is a Tuesday: Sunday and Monday are empty.
+        assert!(ko.weeks[0][0].is_none() && ko.weeks[0][1].is_none());
+        assert_eq!(ko.weeks[0][2].as_ref().unwrap().day, 1);
+        assert!(ko.weeks.iter().all(|w| w.len() == 7));
+        let linked: Vec<&CalDay> = ko.weeks.iter().flatten().flatten().filter(|c| c.href.is_some()).collect();
+        assert_eq!(linked.len(), 2);
+        assert_eq!(ko.free_days, 2);
+        assert_eq!(linked[0].label, "2026년 12월 3일 목요일");
+        assert_eq!(linked[0].href.as_deref(), Some("/my/visits/new?day=2026-12-03"));
+        assert_eq!(ko.prev.as_ref().unwrap().href, "/my/visits/new?month=2026-11");
+        assert_eq!(ko.next.as_ref().unwrap().label, "2027년 1월");
+        let en = month_view(d(2026, 12, 1), &free, d(2026, 12, 2), d(2026, 12, 31), "/b", Lang::En);
+        assert_eq!(en.weekdays[0].short, "Mon");
+        assert_eq!(en.weeks[0][1].as_ref().unwrap().label, "Tuesday 1 December 2026");
+        assert!(en.prev.is_none() && en.next.is_none(), "no months outside the window");
+    }
 }
