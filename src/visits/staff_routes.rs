@@ -24,6 +24,7 @@ pub fn configure(r: &mut Routes) {
     r.get("/staff/visits", list)
         .get("/staff/visits/usage", usage)
         .get("/staff/visits/settlement", settlement)
+        .get("/staff/visits/settlement/{id}", agency_statement)
         .get("/staff/visits/settings", settings_page)
         .post("/staff/visits/settings", save_settings)
         .post("/staff/applications/{id}/birth", record_birth);
@@ -94,14 +95,14 @@ pub struct MonthQuery {
 }
 
 /// The first day of the month "2026-11" (this month when missing or wrong).
-fn month_start(raw: &str) -> NaiveDate {
+pub(crate) fn month_start(raw: &str) -> NaiveDate {
     NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d").unwrap_or_else(|_| {
         let t = today_seoul();
         NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t)
     })
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
+pub(crate) fn next_month(d: NaiveDate) -> NaiveDate {
     d.checked_add_months(chrono::Months::new(1)).unwrap_or(d)
 }
 
@@ -157,6 +158,14 @@ async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Settleme
     c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
     c.insert("totals", &totals);
     render(&state, &ctx, "visits/staff_settlement.html", c)
+}
+
+/// One agency's monthly statement (its helpers' visits and subtotals), read-only.
+async fn agency_statement(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, q: web::Query<super::statement::StatementQuery>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let id = path.into_inner();
+    let base = format!("/staff/visits/settlement/{id}");
+    super::statement::respond(&ctx, &state, user, id, q.into_inner(), base).await
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
