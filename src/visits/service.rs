@@ -747,15 +747,8 @@ pub struct SettlementRow {
     pub agency_code: String,
     pub agency_name: String,
     pub unit_price: i64,
-    pub visits: i64,
-    pub planned_hours: i64,
-    pub actual_minutes: i64,
-    /// visit-hours × unit price
-    pub amount: i64,
-    /// co-pays the residents paid the agency
-    pub copays: i64,
-    /// what the city pays: amount − co-pays
-    pub city_share: i64,
+    #[serde(flatten)]
+    pub money: Settled,
 }
 
 /// What a completed visit brings into the settlement: planned hours, the
@@ -773,8 +766,11 @@ pub struct Settled {
     pub planned_hours: i64,
     /// Minutes between the recorded actual start and end (for reference).
     pub actual_minutes: i64,
+    /// visit-hours × unit price
     pub amount: i64,
+    /// co-pays the residents paid the agency
     pub copays: i64,
+    /// what the city pays: amount − co-pays
     pub city_share: i64,
 }
 
@@ -804,18 +800,12 @@ pub fn settlement(conn: &mut DbConn, from: NaiveDate, to_exclusive: NaiveDate) -
             .filter(visits::day.lt(to_exclusive))
             .select((visits::hours, visits::actual_start, visits::actual_end, visits::copay_won))
             .load(conn)?;
-        let s = settle(agency.unit_price_won as i64, &rows);
         out.push(SettlementRow {
+            money: settle(agency.unit_price_won as i64, &rows),
             agency_id: agency.id,
             agency_code: agency.code,
             agency_name: agency.name,
             unit_price: agency.unit_price_won as i64,
-            visits: s.visits,
-            planned_hours: s.planned_hours,
-            actual_minutes: s.actual_minutes,
-            amount: s.amount,
-            copays: s.copays,
-            city_share: s.city_share,
         });
     }
     Ok(out)

@@ -130,20 +130,20 @@ async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Settleme
     .await?;
     let month = start.format("%Y-%m").to_string();
     let total = |f: fn(&service::SettlementRow) -> i64| rows.iter().map(f).sum::<i64>();
-    let totals = (total(|r| r.visits), total(|r| r.planned_hours), total(|r| r.amount), total(|r| r.copays), total(|r| r.city_share));
+    let totals = (total(|r| r.money.visits), total(|r| r.money.planned_hours), total(|r| r.money.amount), total(|r| r.money.copays), total(|r| r.money.city_share));
     if xlsx {
         let t = |k: &str| state.i18n.t(ctx.lang, &format!("visits.staff.{k}"));
         let mut table = vec![["agency", "completed", "hours", "actual_hours", "unit_price", "amount", "copays", "city_share"].iter().map(|k| t(k)).collect::<Vec<_>>()];
         for r in &rows {
             table.push(vec![
                 r.agency_name.clone(),
-                r.visits.to_string(),
-                r.planned_hours.to_string(),
-                format!("{:.1}", r.actual_minutes as f64 / 60.0),
+                r.money.visits.to_string(),
+                r.money.planned_hours.to_string(),
+                format!("{:.1}", r.money.actual_minutes as f64 / 60.0),
                 r.unit_price.to_string(),
-                r.amount.to_string(),
-                r.copays.to_string(),
-                r.city_share.to_string(),
+                r.money.amount.to_string(),
+                r.money.copays.to_string(),
+                r.money.city_share.to_string(),
             ]);
         }
         table.push(vec![t("total"), totals.0.to_string(), totals.1.to_string(), String::new(), String::new(), totals.2.to_string(), totals.3.to_string(), totals.4.to_string()]);
@@ -155,7 +155,7 @@ async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Settleme
     }
     let mut c = tera::Context::new();
     c.insert("month", &month);
-    c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
+    c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.money.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
     c.insert("totals", &totals);
     render(&state, &ctx, "visits/staff_settlement.html", c)
 }
