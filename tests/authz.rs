@@ -149,10 +149,12 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/contractor/helpers",                               "",        "",                                    "login 403   403   200   200   403   403"),
     ("POST", "/contractor/helpers",                               "",        "",                                    "login 403   403   422   422   403   403"),
     ("GET",  "/contractor/helpers/{id}",                          "helper",  "",                                    "login 403   403   200   404   403   403"),
+    ("GET",  "/contractor/statement",                             "",        "",                                    "login 403   403   200   200   403   403"),
     // visits/staff_routes
     ("GET",  "/staff/visits",                                     "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/visits/usage",                               "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/visits/settlement",                          "",        "",                                    "login 403   403   403   403   200   200"),
+    ("GET",  "/staff/visits/settlement/{id}",                     "agency_a", "",                                   "login 403   403   403   403   200   200"),
     ("GET",  "/staff/visits/settings",                            "",        "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/visits/settings",                            "",        "",                                    "login 403   403   403   403   422   422"),
     ("POST", "/staff/applications/{id}/birth",                    "app",     "",                                    "login 403   403   403   403   303   303"),

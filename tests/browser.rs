@@ -494,7 +494,7 @@ fn housework_journey_of_resident_staff_and_agency() {
                 .select(naju_helper::db::schema::helpers::id)
                 .first(&mut app.conn())
                 .map_err(e("helper"))?;
-            find(c, "#f-helper_id").await?.select_by_value(&helper).await.map_err(e("helper"))?;
+            find(c, &format!("#f-helper_id-{helper}")).await?.click().await.map_err(e("helper"))?;
             click(c, "input[value=confirm] ~ button").await?;
             expect_text(c, "방문을 확정했습니다").await?;
             fill(c, "#f-actual_start", "09:00").await?;
@@ -1000,6 +1000,107 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
                 return Err(format!("booked {start} {tasks:?} {notes:?}"));
             }
             Ok(())
+        })
+    });
+}
+
+// ---- agency: a free helper by keyboard, and the monthly statement ----
+
+/// Tabs forward (at most `max` times) until the focus is on the form control named `name`.
+async fn tab_to_control(c: &Client, name: &str, max: usize) -> Res {
+    for _ in 0..max {
+        press(c, "\u{E004}").await?;
+        if eval::<String>(c, "return document.activeElement.getAttribute('name') || '';").await? == name {
+            return Ok(());
+        }
+    }
+    Err(format!("Tab never reached a control named {name:?}"))
+}
+
+/// Presses Enter on the focused button and waits for the page it loads, then audits it.
+async fn enter_and_load(c: &Client) -> Res {
+    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+    press(c, "\u{E007}").await?;
+    new_page(c).await?;
+    audit(c).await
+}
+
+#[test]
+fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
+    journey("agency_keyboard", |c, app| {
+        Box::pin(async move {
+            use naju_helper::db::schema::{helpers, visit_slots};
+            // Two residents asked for the same time; 김도우미 already has the first.
+            let slot = || -> Res<String> {
+                visit_slots::table
+                    .filter(visit_slots::day.ge(common::today() + chrono::Duration::days(2)))
+                    .filter(visit_slots::booked.lt(visit_slots::capacity))
+                    .order((visit_slots::day.asc(), visit_slots::start_minute.asc()))
+                    .select(visit_slots::id)
+                    .first(&mut app.conn())
+                    .map_err(e("slot"))
+            };
+            let mut ids = vec![];
+            for (name, email) in [("먼저온맘", "first-kb@example.kr"), ("키보드맘", "keyboard-kb@example.kr")] {
+                let (mut mom, _) = common::approved_resident(app, name, email);
+                let token = mom.get("/my/visits/new").csrf();
+                let slot = if ids.is_empty() { slot()? } else { visits::table.find(&ids[0]).select(visits::slot_id).first::<String>(&mut app.conn()).map_err(e("slot"))? };
+                mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
+                ids.push(visits::table.filter(diesel::dsl::not(visits::id.eq_any(&ids))).filter(visits::slot_id.eq(&slot)).order(visits::created_at.desc()).select(visits::id).first::<String>(&mut app.conn()).map_err(e("visit"))?);
+            }
+            let helper = |name: &str| helpers::table.filter(helpers::name.eq(name)).select(helpers::id).first::<String>(&mut app.conn()).map_err(e("helper"));
+            let (kim, choi) = (helper("김도우미")?, helper("최도우미")?);
+            let mut office = app.browser();
+            office.login(demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD);
+            let token = office.get(&format!("/contractor/visits/{}", ids[0])).csrf();
+            office.post(&format!("/contractor/visits/{}", ids[0]), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", &kim)]).assert_status(303);
+
+            // The contractor, by keyboard alone: the requests, the second visit.
+            login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
+            visit(c, app, "/contractor/visits?status=requested").await?;
+            tab_to(c, &format!("a /contractor/visits/{}", ids[1]), 40).await?;
+            enter_and_load(c).await?;
+            expect_text(c, "같은 시간 다른 방문 있음").await?;
+            if !eval::<bool>(c, &format!("return document.getElementById('f-helper_id-{kim}').disabled;")).await? {
+                return Err("the helper busy at that time should not be selectable".into());
+            }
+            // Tab reaches the first free helper (the busy one is skipped), the
+            // arrow key moves to the next one and chooses her.
+            tab_to_control(c, "helper_id", 30).await?;
+            press(c, " ").await?;
+            let first: String = eval(c, "return document.activeElement.value;").await?;
+            if first == kim {
+                return Err("Tab should skip the busy helper".into());
+            }
+            for _ in 0..4 {
+                if eval::<String>(c, "return document.querySelector('input[name=helper_id]:checked').value;").await? == choi {
+                    break;
+                }
+                press(c, "\u{E015}").await?; // ArrowDown
+            }
+            tab_to(c, "button 확정하고 배정", 5).await?;
+            enter_and_load(c).await?;
+            expect_text(c, "방문을 확정했습니다").await?;
+            let assigned: (String, Option<String>) = visits::table.find(&ids[1]).select((visits::status, visits::helper_id)).first(&mut app.conn()).map_err(e("visit"))?;
+            if assigned != ("confirmed".to_string(), Some(choi.clone())) {
+                return Err(format!("assigned {assigned:?}"));
+            }
+            // Completion: the planned times are filled in; a note typed, Enter on the button.
+            tab_to_control(c, "tasks_done", 40).await?;
+            press(c, "청소, 세탁").await?;
+            tab_to(c, "button 방문 완료 기록", 5).await?;
+            enter_and_load(c).await?;
+            expect_text(c, "방문 완료로 기록했습니다").await?;
+            let (status, day): (String, chrono::NaiveDate) = visits::table.find(&ids[1]).select((visits::status, visits::day)).first(&mut app.conn()).map_err(e("visit"))?;
+            if status != "completed" {
+                return Err(format!("visit {status}"));
+            }
+            // Her statement for that month, on a phone and at a desk.
+            let month = day.format("%Y-%m").to_string();
+            let statement = format!("/contractor/statement?month={month}");
+            visit(c, app, &statement).await?;
+            expect_text(c, "최도우미").await?;
+            screenshots(c, app, (demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD), "agency", &[("statement", statement.as_str())]).await
         })
     });
 }

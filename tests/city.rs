@@ -394,7 +394,7 @@ fn each_agency_sees_and_acts_only_on_its_own_visits() {
     second.get("/contractor/visits").assert_contains("한주민");
     let page = second.get(&format!("/contractor/visits/{visit}"));
     page.assert_status(200).assert_contains("정도우미").assert_lacks("최도우미");
-    let helper = page.body.split("<option value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let helper = page.body.split("name=\"helper_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     second.post(&format!("/contractor/visits/{visit}"), &[("csrf_token", &page.csrf()), ("action", "confirm"), ("helper_id", &helper)]);
     let status: String = visits::table.find(&visit).select(visits::status).first(&mut app.conn()).unwrap();
     assert_eq!(status, "confirmed");

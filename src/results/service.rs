@@ -518,7 +518,7 @@ fn budget(conn: &mut DbConn, program_code: &str, p: Period, decimals: usize, cou
                 }
                 Counting::Recounted => {
                     let next_year = year.end + chrono::Duration::days(1);
-                    crate::visits::service::settlement(conn, year.start, next_year)?.iter().map(|r| r.amount).sum::<i64>()
+                    crate::visits::service::settlement(conn, year.start, next_year)?.iter().map(|r| r.money.amount).sum::<i64>()
                 }
             };
         }

@@ -34,6 +34,7 @@ pub fn configure(r: &mut Routes) {
         .get("/contractor/helpers", helpers_page)
         .post("/contractor/helpers", add_helper)
         .get("/contractor/helpers/{id}", helper_week)
+        .get("/contractor/statement", statement_page)
         .post("/contractor/helpers/{id}/active", set_helper_active);
 }
 
@@ -110,25 +111,33 @@ async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) ->
     render(&state, &ctx, "visits/agency_list.html", c)
 }
 
-async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (user, agency_id) = agency(&ctx)?;
-    let id = path.into_inner();
+/// The visit page's context: the visit, where and whom, and (for a requested
+/// visit) the roster with who is free at its time and each helper's week.
+async fn show_context(ctx: &Ctx, state: &web::Data<AppState>, agency_id: String, id: String) -> Result<tera::Context, AppError> {
+    let user = ctx.require(&[Role::Contractor])?.clone();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (row, app, helpers) = db(&state, move |conn, state| {
+    let (row, app, helpers) = db(state, move |conn, state| {
         let visit = models::find(conn, &id)?.filter(|v| v.agency_id.as_deref() == Some(agency_id.as_str())).ok_or(AppError::NotFound)?;
         let app = apps::find(conn, &visit.application_id)?.ok_or(AppError::NotFound)?;
         audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: Some(&visit.user_id), record_id: Some(&visit.id), action: "view", reason: "" })?;
         let settings = models::settings(conn)?;
         let row = rows(conn, std::slice::from_ref(&visit), &settings, lang)?.pop().ok_or(AppError::NotFound)?;
-        let helpers = helper_choices(conn, &agency_id, visit.day, visit.start_minute, visit.hours)?;
+        let helpers = if visit.status == "requested" { helper_choices(conn, &agency_id, &visit)? } else { vec![] };
         Ok((row, app, helpers))
     })
     .await?;
     let mut c = tera::Context::new();
     c.insert("v", &row);
+    c.insert("has_free", &helpers.iter().any(|h| !h.busy));
     c.insert("helpers", &helpers);
     c.insert("address", &app.street_address);
     c.insert("phone", &app.phone);
+    Ok(c)
+}
+
+async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, agency_id) = agency(&ctx)?;
+    let c = show_context(&ctx, &state, agency_id, path.into_inner()).await?;
     render(&state, &ctx, "visits/agency_show.html", c)
 }
 
@@ -150,7 +159,7 @@ async fn act(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form
     let back = format!("/contractor/visits/{id}");
     let action = match form.action.as_str() {
         "confirm" if !form.helper_id.trim().is_empty() => AgencyAction::Confirm { helper_id: form.helper_id.trim().to_string() },
-        "confirm" => return Ok(redirect(&back, Some("visits.errors.helper_required"))),
+        "confirm" => return helper_error(&ctx, &state, agency_id, id, "visits.errors.helper_required").await,
         "decline" if !form.reason.trim().is_empty() => AgencyAction::Decline { reason: form.reason.trim().chars().take(500).collect() },
         "decline" => return Ok(redirect(&back, Some("visits.errors.reason_required"))),
         "complete" => match (rules::parse_hhmm(&form.actual_start), rules::parse_hhmm(&form.actual_end)) {
@@ -166,12 +175,24 @@ async fn act(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form
         AgencyAction::Complete { .. } => "visits.flash.completed",
         AgencyAction::NoShow => "visits.flash.no_show",
     };
-    let vid = id.clone();
-    match db(&state, move |conn, state| service::agency_update(conn, &state.notifier, &agency_id, &vid, action)).await {
+    let (vid, aid) = (id.clone(), agency_id.clone());
+    match db(&state, move |conn, state| service::agency_update(conn, &state.notifier, &aid, &vid, action)).await {
         Ok(()) => Ok(redirect(&back, Some(flash))),
+        // The helper chosen is taken (or not on the roster): the page again,
+        // with the roster as it is now and the error at the choice.
+        Err(AppError::Conflict(key @ "visits.errors.helper_busy")) | Err(AppError::BadRequest(key @ "visits.errors.helper_required")) => {
+            helper_error(&ctx, &state, agency_id, id, key).await
+        }
         Err(AppError::Conflict(key)) | Err(AppError::BadRequest(key)) => Ok(redirect(&back, Some(key))),
         Err(e) => Err(e),
     }
+}
+
+async fn helper_error(ctx: &Ctx, state: &web::Data<AppState>, agency_id: String, id: String, key: &'static str) -> Result<HttpResponse, AppError> {
+    let mut c = show_context(ctx, state, agency_id, id).await?;
+    c.insert("errors", &crate::web::field_errors(state, ctx.lang, &[("helper_id", key)]));
+    let status = if key == "visits.errors.helper_busy" { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+    render_status(state, ctx, "visits/agency_show.html", &mut c, status)
 }
 
 #[derive(Serialize)]
@@ -302,25 +323,38 @@ async fn set_slot(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>,
     Ok(redirect("/contractor/capacity", Some("visits.flash.capacity_saved")))
 }
 
-/// A roster entry offered when confirming a visit: free or busy at that time.
+/// A roster entry offered when confirming a visit: free or busy at its time
+/// (and with which visit), and her load in that visit's week (Monday to Sunday).
 #[derive(Serialize)]
 struct HelperChoice {
     id: String,
     name: String,
     busy: bool,
+    /// The time of the visit she already has then, e.g. "09:00–13:00".
+    busy_with: String,
+    week_visits: usize,
+    week_hours: i32,
 }
 
-fn helper_choices(conn: &mut crate::db::DbConn, agency_id: &str, day: NaiveDate, start: i32, hours: i32) -> Result<Vec<HelperChoice>, AppError> {
+fn helper_choices(conn: &mut crate::db::DbConn, agency_id: &str, visit: &models::Visit) -> Result<Vec<HelperChoice>, AppError> {
+    use chrono::Datelike;
+    let monday = visit.day - chrono::Duration::days(visit.day.weekday().num_days_from_monday() as i64);
     let mut out = vec![];
     for h in crate::agencies::helpers_of(conn, agency_id, true)? {
-        let busy = models::helper_visits(conn, &h.id, day, day)?
-            .iter()
-            .filter(|v| models::ACTIVE.contains(&v.status.as_str()))
-            .any(|v| v.start_minute < start + hours * 60 && start < v.start_minute + v.hours * 60);
-        out.push(HelperChoice { id: h.id, name: h.name, busy });
+        let week: Vec<models::Visit> =
+            models::helper_visits(conn, &h.id, monday, monday + chrono::Duration::days(6))?.into_iter().filter(|v| models::HELPER_BUSY.contains(&v.status.as_str())).collect();
+        let clash = week.iter().find(|v| v.id != visit.id && v.day == visit.day && models::overlaps(visit.start_minute, visit.hours, v.start_minute, v.hours));
+        out.push(HelperChoice {
+            id: h.id,
+            name: h.name,
+            busy: clash.is_some(),
+            busy_with: clash.map(|v| format!("{}–{}", rules::hhmm(v.start_minute), rules::hhmm(v.start_minute + v.hours * 60))).unwrap_or_default(),
+            week_visits: week.len(),
+            week_hours: week.iter().map(|v| v.hours).sum(),
+        });
     }
-    // Free helpers first.
-    out.sort_by_key(|h| h.busy);
+    // Free helpers first, the least loaded first among them.
+    out.sort_by_key(|h| (h.busy, h.week_hours));
     Ok(out)
 }
 
@@ -374,6 +408,12 @@ async fn set_helper_active(ctx: Ctx, state: web::Data<AppState>, path: web::Path
     let active = form.active == "yes";
     db(&state, move |conn, _| crate::agencies::set_helper_active(conn, &agency_id, &id, active)).await?;
     Ok(redirect("/contractor/helpers", Some("visits.flash.helper_saved")))
+}
+
+/// The agency's monthly statement: its helpers' completed visits and subtotals.
+async fn statement_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<super::statement::StatementQuery>) -> Result<HttpResponse, AppError> {
+    let (user, agency_id) = agency(&ctx)?;
+    super::statement::respond(&ctx, &state, user, agency_id, q.into_inner(), "/contractor/statement".into()).await
 }
 
 #[derive(Deserialize, Default)]

@@ -7,6 +7,7 @@ pub mod resident_routes;
 pub mod rules;
 pub mod service;
 pub mod staff_routes;
+pub mod statement;
 pub mod views;
 
 use crate::web::routes::Routes;

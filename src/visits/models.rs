@@ -135,6 +135,24 @@ pub fn helper_visits(conn: &mut DbConn, helper_id: &str, from: NaiveDate, to: Na
         .load(conn)
 }
 
+/// Statuses in which a visit takes its helper's time (a requested visit has
+/// no helper yet; a completed one took her time all the same).
+pub const HELPER_BUSY: [&str; 3] = ["requested", "confirmed", "completed"];
+
+/// Whether `[a_start, a_start + a_hours h)` and `[b_start, b_start + b_hours h)` overlap.
+pub fn overlaps(a_start: i32, a_hours: i32, b_start: i32, b_hours: i32) -> bool {
+    a_start < b_start + b_hours * 60 && b_start < a_start + a_hours * 60
+}
+
+/// The helper's visits on `day` whose time overlaps `start` for `hours`,
+/// other than the visit `except`.
+pub fn helper_clashes(conn: &mut DbConn, helper_id: &str, day: NaiveDate, start: i32, hours: i32, except: &str) -> QueryResult<Vec<Visit>> {
+    Ok(helper_visits(conn, helper_id, day, day)?
+        .into_iter()
+        .filter(|v| v.id != except && HELPER_BUSY.contains(&v.status.as_str()) && overlaps(start, hours, v.start_minute, v.hours))
+        .collect())
+}
+
 pub fn for_application(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<Visit>> {
     visits::table
         .filter(visits::application_id.eq(application_id))

@@ -13,7 +13,7 @@ use crate::accounts::models::User;
 use crate::agencies::Agency;
 use crate::applications::models::{self as apps, Application, Status};
 use crate::applications::rules as app_rules;
-use crate::db::schema::{agency_holidays, application_events, applications, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
+use crate::db::schema::{agency_holidays, application_events, applications, helpers, visit_quotas, visit_settings, visit_slot_templates, visit_slots, visits};
 use crate::db::{is_unique_violation, new_id, write_tx, DbConn};
 use crate::error::AppError;
 use crate::notify::{Email as Mail, Notifier, Recipient, Rendered};
@@ -552,8 +552,22 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                 if visit.status != "requested" {
                     return Err(AppError::Conflict("visits.errors.not_changeable"));
                 }
-                let helper = crate::agencies::helper(conn, agency_id, &helper_id)?.filter(|h| h.active).ok_or(AppError::BadRequest("visits.errors.helper_required"))?;
-                diesel::update(visits::table.find(&visit.id))
+                // Her roster row is locked first (an UPDATE that changes
+                // nothing): on PostgreSQL a simultaneous assignment of the same
+                // helper waits here until this one commits and then sees its
+                // visit below; SQLite's BEGIN IMMEDIATE serializes writers anyway.
+                let on_roster = diesel::update(helpers::table.filter(helpers::id.eq(&helper_id)).filter(helpers::agency_id.eq(agency_id)))
+                    .set(helpers::agency_id.eq(helpers::agency_id))
+                    .execute(conn)?;
+                let helper = match crate::agencies::helper(conn, agency_id, &helper_id)? {
+                    Some(h) if on_roster == 1 && h.active => h,
+                    _ => return Err(AppError::BadRequest("visits.errors.helper_required")),
+                };
+                if !models::helper_clashes(conn, &helper.id, visit.day, visit.start_minute, visit.hours, &visit.id)?.is_empty() {
+                    return Err(AppError::Conflict("visits.errors.helper_busy"));
+                }
+                // Conditional, so that two confirmations of one visit assign one helper.
+                let confirmed = diesel::update(visits::table.find(&visit.id).filter(visits::status.eq("requested")))
                     .set((
                         visits::status.eq("confirmed"),
                         visits::helper_id.eq(Some(&helper.id)),
@@ -561,6 +575,9 @@ pub fn agency_update(conn: &mut DbConn, notifier: &Notifier, agency_id: &str, vi
                         visits::updated_at.eq(now),
                     ))
                     .execute(conn)?;
+                if confirmed != 1 {
+                    return Err(AppError::Conflict("visits.errors.not_changeable"));
+                }
                 notify_visit_prepared(conn, notifier, &visit, "visit_confirmed", &[("helper_name", helper.name)], ready)?;
             }
             AgencyAction::Decline { reason } => {
@@ -739,11 +756,28 @@ pub fn send_reminders(conn: &mut DbConn, notifier: &Notifier, now: NaiveDateTime
 /// One agency's row of the monthly settlement.
 #[derive(serde::Serialize, Clone, Debug)]
 pub struct SettlementRow {
+    pub agency_id: String,
     pub agency_code: String,
     pub agency_name: String,
     pub unit_price: i64,
+    #[serde(flatten)]
+    pub money: Settled,
+}
+
+/// What a completed visit brings into the settlement: planned hours, the
+/// actual start and end, the co-pay she paid.
+pub type Settleable = (i32, Option<NaiveDateTime>, Option<NaiveDateTime>, i32);
+
+/// The settlement's money rules for any set of one agency's completed visits
+/// (the month's, one helper's, one visit): planned visit-hours × the agency's
+/// unit price, the co-pays, and the city's share (amount − co-pays). The
+/// agency settlement, the agency's statement and its per-helper subtotals all
+/// come from here, so they cannot disagree.
+#[derive(serde::Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settled {
     pub visits: i64,
     pub planned_hours: i64,
+    /// Minutes between the recorded actual start and end (for reference).
     pub actual_minutes: i64,
     /// visit-hours × unit price
     pub amount: i64,
@@ -753,34 +787,38 @@ pub struct SettlementRow {
     pub city_share: i64,
 }
 
+pub fn settle(unit_price: i64, visits: &[Settleable]) -> Settled {
+    let planned_hours: i64 = visits.iter().map(|(h, _, _, _)| *h as i64).sum();
+    let amount = planned_hours * unit_price;
+    let copays: i64 = visits.iter().map(|(_, _, _, c)| *c as i64).sum();
+    Settled {
+        visits: visits.len() as i64,
+        planned_hours,
+        actual_minutes: visits.iter().filter_map(|(_, s, e, _)| Some((e.as_ref()?.signed_duration_since(*s.as_ref()?)).num_minutes())).sum(),
+        amount,
+        copays,
+        city_share: amount - copays,
+    }
+}
+
 /// Completed visits in a month per agency: count, planned hours, actual
 /// minutes, amount at the agency's unit price, co-pays and the city's share.
 pub fn settlement(conn: &mut DbConn, from: NaiveDate, to_exclusive: NaiveDate) -> Result<Vec<SettlementRow>, AppError> {
     let mut out = vec![];
     for agency in crate::agencies::list(conn)? {
-        let rows: Vec<(i32, Option<NaiveDateTime>, Option<NaiveDateTime>, i32)> = visits::table
+        let rows: Vec<Settleable> = visits::table
             .filter(visits::agency_id.eq(&agency.id))
             .filter(visits::status.eq("completed"))
             .filter(visits::day.ge(from))
             .filter(visits::day.lt(to_exclusive))
             .select((visits::hours, visits::actual_start, visits::actual_end, visits::copay_won))
             .load(conn)?;
-        let planned_hours: i64 = rows.iter().map(|(h, _, _, _)| *h as i64).sum();
-        let amount = planned_hours * agency.unit_price_won as i64;
-        let copays: i64 = rows.iter().map(|(_, _, _, c)| *c as i64).sum();
         out.push(SettlementRow {
+            money: settle(agency.unit_price_won as i64, &rows),
+            agency_id: agency.id,
             agency_code: agency.code,
             agency_name: agency.name,
             unit_price: agency.unit_price_won as i64,
-            visits: rows.len() as i64,
-            planned_hours,
-            actual_minutes: rows
-                .iter()
-                .filter_map(|(_, s, e, _)| Some((e.as_ref()?.signed_duration_since(*s.as_ref()?)).num_minutes()))
-                .sum(),
-            amount,
-            copays,
-            city_share: amount - copays,
         });
     }
     Ok(out)

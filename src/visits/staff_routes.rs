@@ -24,6 +24,7 @@ pub fn configure(r: &mut Routes) {
     r.get("/staff/visits", list)
         .get("/staff/visits/usage", usage)
         .get("/staff/visits/settlement", settlement)
+        .get("/staff/visits/settlement/{id}", agency_statement)
         .get("/staff/visits/settings", settings_page)
         .post("/staff/visits/settings", save_settings)
         .post("/staff/applications/{id}/birth", record_birth);
@@ -94,14 +95,14 @@ pub struct MonthQuery {
 }
 
 /// The first day of the month "2026-11" (this month when missing or wrong).
-fn month_start(raw: &str) -> NaiveDate {
+pub(crate) fn month_start(raw: &str) -> NaiveDate {
     NaiveDate::parse_from_str(&format!("{}-01", raw.trim()), "%Y-%m-%d").unwrap_or_else(|_| {
         let t = today_seoul();
         NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap_or(t)
     })
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
+pub(crate) fn next_month(d: NaiveDate) -> NaiveDate {
     d.checked_add_months(chrono::Months::new(1)).unwrap_or(d)
 }
 
@@ -129,20 +130,20 @@ async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Settleme
     .await?;
     let month = start.format("%Y-%m").to_string();
     let total = |f: fn(&service::SettlementRow) -> i64| rows.iter().map(f).sum::<i64>();
-    let totals = (total(|r| r.visits), total(|r| r.planned_hours), total(|r| r.amount), total(|r| r.copays), total(|r| r.city_share));
+    let totals = (total(|r| r.money.visits), total(|r| r.money.planned_hours), total(|r| r.money.amount), total(|r| r.money.copays), total(|r| r.money.city_share));
     if xlsx {
         let t = |k: &str| state.i18n.t(ctx.lang, &format!("visits.staff.{k}"));
         let mut table = vec![["agency", "completed", "hours", "actual_hours", "unit_price", "amount", "copays", "city_share"].iter().map(|k| t(k)).collect::<Vec<_>>()];
         for r in &rows {
             table.push(vec![
                 r.agency_name.clone(),
-                r.visits.to_string(),
-                r.planned_hours.to_string(),
-                format!("{:.1}", r.actual_minutes as f64 / 60.0),
+                r.money.visits.to_string(),
+                r.money.planned_hours.to_string(),
+                format!("{:.1}", r.money.actual_minutes as f64 / 60.0),
                 r.unit_price.to_string(),
-                r.amount.to_string(),
-                r.copays.to_string(),
-                r.city_share.to_string(),
+                r.money.amount.to_string(),
+                r.money.copays.to_string(),
+                r.money.city_share.to_string(),
             ]);
         }
         table.push(vec![t("total"), totals.0.to_string(), totals.1.to_string(), String::new(), String::new(), totals.2.to_string(), totals.3.to_string(), totals.4.to_string()]);
@@ -154,9 +155,17 @@ async fn settlement(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Settleme
     }
     let mut c = tera::Context::new();
     c.insert("month", &month);
-    c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
+    c.insert("rows", &rows.iter().map(|r| (r, format!("{:.1}", r.money.actual_minutes as f64 / 60.0))).collect::<Vec<_>>());
     c.insert("totals", &totals);
     render(&state, &ctx, "visits/staff_settlement.html", c)
+}
+
+/// One agency's monthly statement (its helpers' visits and subtotals), read-only.
+async fn agency_statement(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, q: web::Query<super::statement::StatementQuery>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let id = path.into_inner();
+    let base = format!("/staff/visits/settlement/{id}");
+    super::statement::respond(&ctx, &state, user, id, q.into_inner(), base).await
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
