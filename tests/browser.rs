@@ -828,7 +828,7 @@ async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
             return focus_shown(c).await;
         }
         type_keys(c, key).await?;
-        focus_shown(c).await?;
+        focus_shown(c).await.map_err(|m| format!("on the way to {css} through {seen:?}: {m}"))?;
         seen.push(focus_name(c).await?);
     }
     Err(format!("the keyboard never reached {css}; it went through {seen:?}"))
@@ -1251,17 +1251,17 @@ fn keyboard_only_staff_forms() {
             kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
             // Request more information: the message left out first.
             visit(c, app, &format!("/staff/applications/{ask}")).await?;
-            kb_submit(c, "input[value=request_info] ~ button").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=request_info] ~ button").await?;
             kb_error_summary(c, "message").await?;
             type_keys(c, "임신확인서를 다시 올려 주세요").await?;
-            kb_submit(c, "input[value=request_info] ~ button").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=request_info] ~ button").await?;
             expect_text(c, "추가 서류를 요청했습니다").await?;
             // Reject: the reason left out first.
             visit(c, app, &format!("/staff/applications/{reject}")).await?;
-            kb_submit(c, "input[value=reject] ~ button").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=reject] ~ button").await?;
             kb_error_summary(c, "reason").await?;
             type_keys(c, "대상 지역이 아닙니다").await?;
-            kb_submit(c, "input[value=reject] ~ button").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=reject] ~ button").await?;
             expect_text(c, "반려했습니다").await?;
             // Documents reviewed one by one: a rejection needs a note.
             visit(c, app, &format!("/staff/applications/{approve}")).await?;
@@ -1274,7 +1274,7 @@ fn keyboard_only_staff_forms() {
             kb_submit(c, &format!("form[action$='/documents/{doc}/review'] input[value=accept] ~ button")).await?;
             expect_text(c, "서류를 확인했습니다").await?;
             // Approve (no field to get wrong), then the birth date: a wrong one first.
-            kb_submit(c, "input[value=approve] ~ button").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=approve] ~ button").await?;
             expect_text(c, "승인했습니다").await?;
             let statuses: Vec<(String, String)> = applications::table.select((applications::id, applications::status)).load(&mut app.conn()).map_err(e("applications"))?;
             for (id, want) in [(&ask, "info_requested"), (&reject, "rejected"), (&approve, "approved")] {
