@@ -759,12 +759,18 @@ const SELECT_ALL_DELETE: &str = "\u{E009}a\u{E000}\u{E003}";
 const CTRL_END: &str = "\u{E009}\u{E010}\u{E000}";
 
 /// Types keys into whatever has the focus, as a person at the keyboard would.
-/// On a file input (where WebDriver's send-keys means "choose this file") the
-/// keys go as key presses of WebDriver's actions instead; there Shift and
-/// Ctrl are held until the null key, as in send-keys.
 async fn type_keys(c: &Client, keys: &str) -> Res {
+    let on_file = eval::<bool>(c, "return !!document.activeElement && document.activeElement.type === 'file';").await?;
+    send_to_focus(c, keys, on_file).await
+}
+
+/// Sends keys to the focused element. On a file input (where WebDriver's
+/// send-keys means "choose this file") they go as key presses of
+/// WebDriver's actions instead; there Shift and Ctrl are held until the
+/// null key, as in send-keys.
+async fn send_to_focus(c: &Client, keys: &str, on_file: bool) -> Res {
     use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-    if !eval::<bool>(c, "return !!document.activeElement && document.activeElement.type === 'file';").await? {
+    if !on_file {
         return press(c, keys).await;
     }
     let mut actions = KeyActions::new("keyboard".to_string());
@@ -786,50 +792,58 @@ async fn type_keys(c: &Client, keys: &str) -> Res {
     c.perform_actions(actions).await.map_err(e("keys"))
 }
 
-/// The focused element, for messages: tag, id, name, link target.
-async fn focus_name(c: &Client) -> Res<String> {
-    eval(
-        c,
-        "const a = document.activeElement; return a ? a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + (a.name ? '[name=' + a.name + ']' : '')
-            + (a.getAttribute('href') ? '[href=' + a.getAttribute('href') + ']' : '') + (a.value && a.type !== 'password' ? '=' + a.value : '') : 'nothing';",
-    )
-    .await
-}
-
-/// The focused element shows a focus indicator: a computed outline or box
-/// shadow that is not none and has a nonzero width.
-async fn focus_shown(c: &Client) -> Res {
-    let problem: String = eval(
-        c,
-        r#"const a = document.activeElement;
-        if (!a || a === document.body) return 'nothing has the focus';
+/// A script's start that sets `a` to the focused element, `name` to its
+/// description (tag, id, name, link target) and `problem` to why its focus
+/// does not show ('' when a computed outline or box shadow is not none and
+/// has a nonzero width).
+const FOCUS_PROBE: &str = r#"const a = document.activeElement;
+    const name = a ? a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + (a.name ? '[name=' + a.name + ']' : '')
+        + (a.getAttribute('href') ? '[href=' + a.getAttribute('href') + ']' : '') + (a.value && a.type !== 'password' ? '=' + a.value : '') : 'nothing';
+    let problem = '';
+    if (!a || a === document.body) { problem = 'nothing has the focus'; } else {
         const s = getComputedStyle(a);
         const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
         const shadow = s.boxShadow !== 'none' && (s.boxShadow.match(/-?[\d.]+px/g) || []).some(v => parseFloat(v) !== 0);
-        return outline || shadow ? '' : 'outline ' + s.outlineStyle + ' ' + s.outlineWidth + ', box-shadow ' + s.boxShadow
-            + (a.matches(':focus') ? ', :focus' : ', not :focus') + (document.hasFocus() ? '' : ', the document has no focus');"#,
-    )
-    .await?;
+        if (!outline && !shadow) problem = 'no visible focus on ' + name + ' (outline ' + s.outlineStyle + ' ' + s.outlineWidth + ', box-shadow ' + s.boxShadow + ')';
+    }
+"#;
+
+/// The focused element, for messages.
+async fn focus_name(c: &Client) -> Res<String> {
+    eval(c, &format!("{FOCUS_PROBE} return name;")).await
+}
+
+/// The focused element shows a focus indicator.
+async fn focus_shown(c: &Client) -> Res {
+    let problem: String = eval(c, &format!("{FOCUS_PROBE} return problem;")).await?;
     if problem.is_empty() {
         Ok(())
     } else {
-        Err(format!("no visible focus on {} ({problem})", focus_name(c).await?))
+        Err(problem)
     }
 }
 
 /// Moves the focus with `key` (Tab or Shift+Tab), at most `max` times, until
 /// it is on an element matching `css` (at once if it already is); every stop
-/// must show its focus.
+/// must show its focus. One script a stop.
 async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
-    let matches = format!("return !!document.activeElement && document.activeElement.matches({});", serde_json::json!(css));
+    let probe = format!(
+        "{FOCUS_PROBE} return [!!a && a.matches({}), problem, name, !!a && a.type === 'file'];",
+        serde_json::json!(css)
+    );
     let mut seen = Vec::new();
-    for _ in 0..=max {
-        if eval::<bool>(c, &matches).await? {
-            return focus_shown(c).await;
+    for step in 0..=max {
+        let (hit, problem, name, on_file): (bool, String, String, bool) = eval(c, &probe).await?;
+        if step > 0 || hit {
+            if !problem.is_empty() {
+                return Err(format!("on the way to {css} through {seen:?}: {problem}"));
+            }
+            if hit {
+                return Ok(());
+            }
+            seen.push(name);
         }
-        type_keys(c, key).await?;
-        focus_shown(c).await.map_err(|m| format!("on the way to {css} through {seen:?}: {m}"))?;
-        seen.push(focus_name(c).await?);
+        send_to_focus(c, key, on_file).await?;
     }
     Err(format!("the keyboard never reached {css}; it went through {seen:?}"))
 }
@@ -965,6 +979,18 @@ async fn kb_error_summary(c: &Client, field: &str) -> Res {
     }
 }
 
+/// Sends a form by keyboard that must come back with an error on `field`
+/// (see `kb_error_summary`: the focus ends on that field).
+async fn kb_refused(c: &Client, button: &str, field: &str) -> Res {
+    kb_submit(c, button).await?;
+    kb_error_summary(c, field).await
+}
+
+/// The date `days` from today, as a date field holds it.
+fn day_from_today(days: i64) -> String {
+    (common::today() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
 /// Signs in by keyboard, the password sent with Enter in its field.
 async fn kb_login(c: &Client, app: &TestApp, email: &str, password: &str) -> Res {
     visit(c, app, "/login").await?;
@@ -1029,29 +1055,25 @@ fn keyboard_only_resident_forms() {
         Box::pin(async move {
             // A forgotten password, reset from the emailed link.
             visit(c, app, "/password/forgot").await?;
-            kb_submit(c, "form[action='/password/forgot'] button").await?;
-            kb_error_summary(c, "email").await?;
+            kb_refused(c, "form[action='/password/forgot'] button", "email").await?;
             type_keys(c, demo::RESIDENT_EMAIL).await?;
             kb_submit(c, "form[action='/password/forgot'] button").await?;
             find(c, "#sent").await?;
             visit(c, app, &common::emailed_link(app, demo::RESIDENT_EMAIL, "password_reset", "/password/reset/")).await?;
             kb_type(c, "#f-password", "short").await?;
-            kb_submit(c, "main form button[type=submit]").await?;
-            kb_error_summary(c, "password").await?;
+            kb_refused(c, "main form button[type=submit]", "password").await?;
             type_keys(c, "keyboard-reset-1").await?;
             kb_type(c, "#f-password_confirm", "keyboard-reset-1").await?;
             kb_submit(c, "main form button[type=submit]").await?;
             expect_text(c, "비밀번호를 바꿨습니다").await?;
             // The login form: sent empty, then with the new password (Enter in the field).
-            kb_submit(c, "form[action='/login'] button[type=submit]").await?;
-            kb_error_summary(c, "email").await?;
+            kb_refused(c, "form[action='/login'] button[type=submit]", "email").await?;
             kb_login(c, app, demo::RESIDENT_EMAIL, "keyboard-reset-1").await?;
             kb_logout(c, app).await?;
 
             // Sign-up, sent empty first; the error link leads to the name.
             visit(c, app, "/signup").await?;
-            kb_submit(c, "form[action='/signup'] button[type=submit]").await?;
-            kb_error_summary(c, "name").await?;
+            kb_refused(c, "form[action='/signup'] button[type=submit]", "name").await?;
             type_keys(c, "키보드맘").await?;
             kb_type(c, "#f-email", "keyboard-mom@example.kr").await?;
             kb_type(c, "#f-phone", "010-4444-5555").await?;
@@ -1069,14 +1091,12 @@ fn keyboard_only_resident_forms() {
             visit(c, app, "/my/notices").await?;
             kb_radio(c, "notify_channels", "sms").await?;
             kb_type(c, "#f-mobile", "").await?;
-            kb_submit(c, "form[action='/my/notices'] button").await?;
-            kb_error_summary(c, "mobile").await?;
+            kb_refused(c, "form[action='/my/notices'] button", "mobile").await?;
             type_keys(c, "010-4444-5555").await?;
             kb_submit(c, "form[action='/my/notices'] button").await?;
             find(c, "#code-form").await?;
             kb_type(c, "#f-code", "000000").await?;
-            kb_submit(c, "form[action='/my/notices/verify'] button").await?;
-            kb_error_summary(c, "code").await?;
+            kb_refused(c, "form[action='/my/notices/verify'] button", "code").await?;
             let code = texted_code(app, "010-4444-5555")?;
             type_keys(c, &code).await?;
             c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
@@ -1087,10 +1107,9 @@ fn keyboard_only_resident_forms() {
 
             // A child for the infant programs; Shift+Tab goes back a field.
             visit(c, app, "/my/children").await?;
-            kb_submit(c, "form[action='/my/children'] button").await?;
-            kb_error_summary(c, "name").await?;
+            kb_refused(c, "form[action='/my/children'] button", "name").await?;
             type_keys(c, "키보드아기").await?;
-            let born = (common::today() - chrono::Duration::days(200)).format("%Y-%m-%d").to_string();
+            let born = day_from_today(-200);
             kb_date(c, "#f-birth_date", &born).await?;
             tab_until(c, "form[action='/my/children'] button").await?;
             shift_tab_until(c, "#f-birth_date").await?;
@@ -1112,8 +1131,7 @@ fn keyboard_only_resident_forms() {
             visit(c, app, "/apply/housework").await?;
             kb_submit(c, "form[action='/apply/housework'] button").await?;
             kb_type(c, "#f-applicant_name", "키보드맘").await?;
-            kb_submit(c, "main form button[type=submit]").await?;
-            kb_error_summary(c, "district_code").await?;
+            kb_refused(c, "main form button[type=submit]", "district_code").await?;
             kb_select(c, "#f-district_code", "46170570").await?;
             // Back up with Shift+Tab past the date (which Shift+Tab enters at its last part) to the name.
             shift_tab_until(c, "#f-applicant_name").await?;
@@ -1124,9 +1142,8 @@ fn keyboard_only_resident_forms() {
             kb_type(c, "#f-street_address", "빛가람로 1").await?;
             kb_submit(c, "main form button[type=submit]").await?;
             // Pregnancy: sent empty, then the dates typed.
-            kb_submit(c, "main form button[type=submit]").await?;
-            kb_error_summary(c, "due_date").await?;
-            let due = (common::today() + chrono::Duration::days(100)).format("%Y-%m-%d").to_string();
+            kb_refused(c, "main form button[type=submit]", "due_date").await?;
+            let due = day_from_today(100);
             kb_date(c, "#f-due_date", &due).await?;
             kb_date(c, "#f-residency_start", "2021-03-01").await?;
             kb_submit(c, "main form button[type=submit]").await?;
@@ -1134,14 +1151,12 @@ fn keyboard_only_resident_forms() {
             // system's file chooser on Enter or Space, which WebDriver cannot
             // drive: the test focuses it by Tab and sends the file's path to it
             // (WebDriver's way of choosing a file), as the chooser would.
-            kb_submit(c, "form[enctype='multipart/form-data'] button").await?;
-            kb_error_summary(c, "document").await?;
+            kb_refused(c, "form[enctype='multipart/form-data'] button", "document").await?;
             c.active_element().await.map_err(e("file input"))?.send_keys(&pdf_file(app)?).await.map_err(e("file"))?;
             kb_submit(c, "form[enctype='multipart/form-data'] button").await?;
             expect_text(c, "입력 내용 확인").await?;
             // Check your answers: sent without the consent ticked first.
-            kb_submit(c, "form[action$='/submit'] button").await?;
-            kb_error_summary(c, "consent").await?;
+            kb_refused(c, "form[action$='/submit'] button", "consent").await?;
             type_keys(c, SPACE).await?;
             kb_submit(c, "form[action$='/submit'] button").await?;
             expect_text(c, "신청이 접수되었습니다").await?;
@@ -1251,23 +1266,20 @@ fn keyboard_only_staff_forms() {
             kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
             // Request more information: the message left out first.
             visit(c, app, &format!("/staff/applications/{ask}")).await?;
-            kb_submit(c, "form[action$='/decision'] input[value=request_info] ~ button").await?;
-            kb_error_summary(c, "message").await?;
+            kb_refused(c, "form[action$='/decision'] input[value=request_info] ~ button", "message").await?;
             type_keys(c, "임신확인서를 다시 올려 주세요").await?;
             kb_submit(c, "form[action$='/decision'] input[value=request_info] ~ button").await?;
             expect_text(c, "추가 서류를 요청했습니다").await?;
             // Reject: the reason left out first.
             visit(c, app, &format!("/staff/applications/{reject}")).await?;
-            kb_submit(c, "form[action$='/decision'] input[value=reject] ~ button").await?;
-            kb_error_summary(c, "reason").await?;
+            kb_refused(c, "form[action$='/decision'] input[value=reject] ~ button", "reason").await?;
             type_keys(c, "대상 지역이 아닙니다").await?;
             kb_submit(c, "form[action$='/decision'] input[value=reject] ~ button").await?;
             expect_text(c, "반려했습니다").await?;
             // Documents reviewed one by one: a rejection needs a note.
             visit(c, app, &format!("/staff/applications/{approve}")).await?;
             let doc: String = eval(c, "return document.querySelector('input[name=note]').id.replace('f-note-', '');").await?;
-            kb_submit(c, &format!("form[action$='/documents/{doc}/review'] input[value=reject] ~ button")).await?;
-            kb_error_summary(c, &format!("note-{doc}")).await?;
+            kb_refused(c, &format!("form[action$='/documents/{doc}/review'] input[value=reject] ~ button"), &format!("note-{doc}")).await?;
             type_keys(c, "흐릿합니다").await?;
             kb_submit(c, &format!("form[action$='/documents/{doc}/review'] input[value=reject] ~ button")).await?;
             expect_text(c, "보완 필요로 표시했습니다").await?;
@@ -1282,9 +1294,8 @@ fn keyboard_only_staff_forms() {
                     return Err(format!("application {id} should be {want}: {statuses:?}"));
                 }
             }
-            kb_submit(c, "form[action$='/birth'] button").await?;
-            kb_error_summary(c, "born_on").await?;
-            let born = (common::today() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+            kb_refused(c, "form[action$='/birth'] button", "born_on").await?;
+            let born = day_from_today(-1);
             kb_date(c, "#f-born_on", &born).await?;
             kb_submit(c, "form[action$='/birth'] button").await?;
             expect_text(c, "출산일을 기록했습니다").await?;
@@ -1293,8 +1304,7 @@ fn keyboard_only_staff_forms() {
             visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
             kb_select(c, "#f-program", &eval::<String>(c, "return document.querySelector('#f-program option:last-child').value;").await?).await?;
             kb_type(c, "#f-people", "0").await?;
-            kb_submit(c, "form[action$='/walkins'] button").await?;
-            kb_error_summary(c, "people").await?;
+            kb_refused(c, "form[action$='/walkins'] button", "people").await?;
             type_keys(c, SELECT_ALL_DELETE).await?;
             type_keys(c, "2").await?;
             kb_type(c, "#f-note", "키보드 접수").await?;
@@ -1314,8 +1324,7 @@ fn keyboard_only_staff_forms() {
             kb_radio(c, "kind", "actual").await?;
             kb_type(c, "#f-period", "언젠가").await?;
             kb_type(c, "#f-value", "123").await?;
-            kb_submit(c, "form[action='/staff/results/figures'] button").await?;
-            kb_error_summary(c, "period").await?;
+            kb_refused(c, "form[action='/staff/results/figures'] button", "period").await?;
             if eval::<String>(c, "return document.querySelector('#f-value').value + ' ' + document.querySelector('#k-actual').checked;").await? != "123 true" {
                 return Err("the figure's typed value and kind should be kept after an error".into());
             }
@@ -1324,21 +1333,33 @@ fn keyboard_only_staff_forms() {
             kb_submit(c, "form[action='/staff/results/figures'] button").await?;
             expect_text(c, "저장했습니다").await?;
             visit(c, app, "/staff/results/import").await?;
-            kb_submit(c, "form[action='/staff/results/import'] button").await?;
-            kb_error_summary(c, "file").await?;
+            kb_refused(c, "form[action='/staff/results/import'] button", "file").await?;
             // The file input takes the path by send_keys (see the resident's document).
             let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/seed-001-housework.csv");
             c.active_element().await.map_err(e("file input"))?.send_keys(&csv.display().to_string()).await.map_err(e("file"))?;
             kb_submit(c, "form[action='/staff/results/import'] button").await?;
             find(c, "#imported").await?;
 
-            // City settings: the city file with a stray line, then retention days out of range.
+            // City settings: a shipped city file chosen with the arrows, the
+            // same file uploaded (its path sent to the focused file input), the
+            // city file edited with a stray line, then retention days out of range.
             visit(c, app, "/staff/city").await?;
+            kb_select(c, "#f-shipped", "naju-2023.toml").await?;
+            type_keys(c, "\u{E013}").await?; // ArrowUp: back to the file in force
+            if eval::<String>(c, "return document.activeElement.value;").await? != "naju-2024.toml" {
+                return Err("ArrowUp should choose naju-2024.toml again".into());
+            }
+            kb_submit(c, "form[action='/staff/city/import']:has(#f-shipped) button").await?;
+            expect_text(c, "시·군 파일을 적용했습니다").await?;
+            tab_until(c, "#f-file").await?;
+            let toml = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cities/naju-2024.toml");
+            c.active_element().await.map_err(e("file input"))?.send_keys(&toml.display().to_string()).await.map_err(e("file"))?;
+            kb_submit(c, "form[action='/staff/city/upload'] button").await?;
+            expect_text(c, "시·군 파일을 적용했습니다").await?;
             tab_until(c, "#f-text").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\nzz = 1").await?;
-            kb_submit(c, "form[action='/staff/city/import']:has(#f-text) button").await?;
-            kb_error_summary(c, "text").await?;
+            kb_refused(c, "form[action='/staff/city/import']:has(#f-text) button", "text").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, &BACKSPACE.repeat(7)).await?;
             kb_submit(c, "form[action='/staff/city/import']:has(#f-text) button").await?;
@@ -1346,8 +1367,7 @@ fn keyboard_only_staff_forms() {
             visit(c, app, "/staff/city").await?;
             let first: String = eval(c, "return document.querySelector('#retention-form input[type=number]').id;").await?;
             kb_type(c, &format!("#{first}"), "0").await?;
-            kb_submit(c, "#retention-form button").await?;
-            kb_error_summary(c, first.trim_start_matches("f-")).await?;
+            kb_refused(c, "#retention-form button", first.trim_start_matches("f-")).await?;
             type_keys(c, SELECT_ALL_DELETE).await?;
             type_keys(c, "1900").await?;
             kb_submit(c, "#retention-form button").await?;
@@ -1366,16 +1386,14 @@ fn keyboard_only_agency_forms() {
             tab_until(c, "#f-week").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\n잘못").await?;
-            kb_submit(c, "form[action='/contractor/capacity'] button").await?;
-            kb_error_summary(c, "week").await?;
+            kb_refused(c, "form[action='/contractor/capacity'] button", "week").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, &BACKSPACE.repeat(3)).await?;
             kb_submit(c, "form[action='/contractor/capacity'] button").await?;
             expect_text(c, "근무 일정을 저장했습니다").await?;
             // A holiday: no date first.
-            kb_submit(c, "form[action='/contractor/holidays'] button").await?;
-            kb_error_summary(c, "day").await?;
-            let day = (common::today() + chrono::Duration::days(20)).format("%Y-%m-%d").to_string();
+            kb_refused(c, "form[action='/contractor/holidays'] button", "day").await?;
+            let day = day_from_today(20);
             kb_date(c, "#f-day", &day).await?;
             kb_type(c, "#f-note", "창립기념일").await?;
             kb_submit(c, "form[action='/contractor/holidays'] button").await?;
@@ -1384,16 +1402,14 @@ fn keyboard_only_agency_forms() {
             // One day's helpers: a word first, then a number.
             let cap: String = eval(c, "return document.querySelector('form[action^=\"/contractor/slots/\"] input[name=capacity]').id;").await?;
             kb_type(c, &format!("#{cap}"), "많이").await?;
-            kb_submit(c, &format!("#{cap} ~ button")).await?;
-            kb_error_summary(c, cap.trim_start_matches("f-")).await?;
+            kb_refused(c, &format!("#{cap} ~ button"), cap.trim_start_matches("f-")).await?;
             type_keys(c, SELECT_ALL_DELETE).await?;
             type_keys(c, "3").await?;
             kb_submit(c, &format!("#{cap} ~ button")).await?;
             expect_text(c, "근무 일정을 저장했습니다").await?;
             // A helper added to the roster: no name first.
             visit(c, app, "/contractor/helpers").await?;
-            kb_submit(c, "form[action='/contractor/helpers'] button").await?;
-            kb_error_summary(c, "name").await?;
+            kb_refused(c, "form[action='/contractor/helpers'] button", "name").await?;
             type_keys(c, "한키보드").await?;
             kb_type(c, "#f-phone", "010-7777-8888").await?;
             kb_submit(c, "form[action='/contractor/helpers'] button").await?;
@@ -1401,8 +1417,7 @@ fn keyboard_only_agency_forms() {
             expect_text(c, "한키보드").await?;
             // An API token: no name first.
             visit(c, app, "/account/tokens").await?;
-            kb_submit(c, "form[action='/account/tokens'] button").await?;
-            kb_error_summary(c, "name").await?;
+            kb_refused(c, "form[action='/account/tokens'] button", "name").await?;
             type_keys(c, "일정 연동").await?;
             kb_submit(c, "form[action='/account/tokens'] button").await?;
             find(c, "#new-token").await?;
