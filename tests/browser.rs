@@ -1104,3 +1104,695 @@ fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
         })
     });
 }
+
+// ---- keyboard ----
+//
+// Every form of the resident's, the staff's and the agency's journeys filled
+// in and sent by keyboard alone: Tab and Shift+Tab to move, typing, Space for
+// check boxes, arrows for radio buttons and selects, Enter to send. No
+// click() and no value set by script. Every Tab stop must show a focus
+// indicator; each form is first sent with an error, which must move the
+// focus to the error summary, whose link (Enter) moves it to the field. The
+// visit booking, the clinic booking, the staff queue's bulk actions, staff
+// search and the agency's helper assignment have keyboard tests of their own.
+
+const TAB: &str = "\u{E004}";
+/// Shift down, Tab, then all modifiers released (WebDriver's null key).
+const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
+const ENTER: &str = "\u{E007}";
+const SPACE: &str = " ";
+const ARROW_DOWN: &str = "\u{E015}";
+const BACKSPACE: &str = "\u{E003}";
+/// Ctrl+A then Backspace: empties the focused text field.
+const SELECT_ALL_DELETE: &str = "\u{E009}a\u{E000}\u{E003}";
+/// Ctrl+End: to the end of a text area.
+const CTRL_END: &str = "\u{E009}\u{E010}\u{E000}";
+
+/// Types keys into whatever has the focus, as a person at the keyboard would.
+async fn type_keys(c: &Client, keys: &str) -> Res {
+    let on_file = eval::<bool>(c, "return !!document.activeElement && document.activeElement.type === 'file';").await?;
+    send_to_focus(c, keys, on_file).await
+}
+
+/// Sends keys to the focused element. On a file input (where WebDriver's
+/// send-keys means "choose this file") they go as key presses of
+/// WebDriver's actions instead; there Shift and Ctrl are held until the
+/// null key, as in send-keys.
+async fn send_to_focus(c: &Client, keys: &str, on_file: bool) -> Res {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    if !on_file {
+        return press(c, keys).await;
+    }
+    let mut actions = KeyActions::new("keyboard".to_string());
+    let mut held = Vec::new();
+    for key in keys.chars().chain(['\u{E000}']) {
+        match key {
+            '\u{E000}' => {
+                for m in held.drain(..).rev() {
+                    actions = actions.then(KeyAction::Up { value: m });
+                }
+            }
+            '\u{E008}' | '\u{E009}' => {
+                actions = actions.then(KeyAction::Down { value: key });
+                held.push(key);
+            }
+            _ => actions = actions.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key }),
+        }
+    }
+    c.perform_actions(actions).await.map_err(e("keys"))
+}
+
+/// A script's start that sets `a` to the focused element, `name` to its
+/// description (tag, id, name, link target) and `problem` to why its focus
+/// does not show ('' when a computed outline or box shadow is not none and
+/// has a nonzero width).
+const FOCUS_PROBE: &str = r#"const a = document.activeElement;
+    const name = a ? a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + (a.name ? '[name=' + a.name + ']' : '')
+        + (a.getAttribute('href') ? '[href=' + a.getAttribute('href') + ']' : '') + (a.value && a.type !== 'password' ? '=' + a.value : '') : 'nothing';
+    let problem = '';
+    if (!a || a === document.body) { problem = 'nothing has the focus'; } else {
+        const s = getComputedStyle(a);
+        const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+        const shadow = s.boxShadow !== 'none' && (s.boxShadow.match(/-?[\d.]+px/g) || []).some(v => parseFloat(v) !== 0);
+        if (!outline && !shadow) problem = 'no visible focus on ' + name + ' (outline ' + s.outlineStyle + ' ' + s.outlineWidth + ', box-shadow ' + s.boxShadow + ')';
+    }
+"#;
+
+/// The focused element, for messages.
+async fn focus_name(c: &Client) -> Res<String> {
+    eval(c, &format!("{FOCUS_PROBE} return name;")).await
+}
+
+/// The focused element shows a focus indicator.
+async fn focus_shown(c: &Client) -> Res {
+    let problem: String = eval(c, &format!("{FOCUS_PROBE} return problem;")).await?;
+    if problem.is_empty() {
+        Ok(())
+    } else {
+        Err(problem)
+    }
+}
+
+/// Moves the focus with `key` (Tab or Shift+Tab), at most `max` times, until
+/// it is on an element matching `css` (at once if it already is); every stop
+/// must show its focus. One script a stop.
+async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
+    let probe = format!(
+        "{FOCUS_PROBE} return [!!a && a.matches({}), problem, name, !!a && a.type === 'file'];",
+        serde_json::json!(css)
+    );
+    let mut seen = Vec::new();
+    for step in 0..=max {
+        let (hit, problem, name, on_file): (bool, String, String, bool) = eval(c, &probe).await?;
+        if step > 0 || hit {
+            if !problem.is_empty() {
+                return Err(format!("on the way to {css} through {seen:?}: {problem}"));
+            }
+            if hit {
+                return Ok(());
+            }
+            seen.push(name);
+        }
+        send_to_focus(c, key, on_file).await?;
+    }
+    Err(format!("the keyboard never reached {css}; it went through {seen:?}"))
+}
+
+async fn tab_until(c: &Client, css: &str) -> Res {
+    move_focus_to(c, TAB, css, 80).await
+}
+
+async fn shift_tab_until(c: &Client, css: &str) -> Res {
+    move_focus_to(c, SHIFT_TAB, css, 80).await
+}
+
+/// Tabs to a text field, empties it and types `text`.
+async fn kb_type(c: &Client, css: &str, text: &str) -> Res {
+    tab_until(c, css).await?;
+    type_keys(c, SELECT_ALL_DELETE).await?;
+    if !text.is_empty() {
+        type_keys(c, text).await?;
+    }
+    Ok(())
+}
+
+/// Tabs to a date field (its first part: come from before it) and types the date's digits in the order the
+/// browser's locale shows them (a date field is three parts; typing fills
+/// each and moves on), then checks the field holds `ymd`.
+async fn kb_date(c: &Client, css: &str, ymd: &str) -> Res {
+    tab_until(c, css).await?;
+    let order: Vec<String> = eval(
+        c,
+        "return new Intl.DateTimeFormat(navigator.language).formatToParts(new Date(2000, 10, 22)).filter(p => p.type !== 'literal').map(p => p.type);",
+    )
+    .await?;
+    let (y, rest) = ymd.split_at(4);
+    let (m, d) = (&rest[1..3], &rest[4..6]);
+    for part in order {
+        type_keys(c, match part.as_str() {
+            "year" => y,
+            "month" => m,
+            _ => d,
+        })
+        .await?;
+    }
+    let value: String = eval(c, "return document.activeElement.value;").await?;
+    if value != ymd {
+        return Err(format!("typed {ymd} into {css} by keyboard but it holds {value:?}"));
+    }
+    Ok(())
+}
+
+/// Tabs to a select and moves through its options with the down arrow until `value` is chosen.
+async fn kb_select(c: &Client, css: &str, value: &str) -> Res {
+    tab_until(c, css).await?;
+    for _ in 0..100 {
+        if eval::<String>(c, "return document.activeElement.value;").await? == value {
+            return Ok(());
+        }
+        type_keys(c, ARROW_DOWN).await?;
+    }
+    Err(format!("the arrows never chose {value} in {css}"))
+}
+
+/// Tabs into a group of radio buttons and moves with the arrows (which
+/// check the button they reach) until the one of `value` is checked.
+async fn kb_radio(c: &Client, name: &str, value: &str) -> Res {
+    tab_until(c, &format!("input[type=radio][name={name}]")).await?;
+    for _ in 0..12 {
+        if eval::<bool>(c, "const a = document.activeElement; return a.checked && a.value === arguments[0];".replace("arguments[0]", &serde_json::json!(value).to_string()).as_str())
+            .await?
+        {
+            return focus_shown(c).await;
+        }
+        type_keys(c, ARROW_DOWN).await?;
+    }
+    Err(format!("the arrows never checked {name}={value}"))
+}
+
+/// Tabs to a check box and ticks it with Space.
+async fn kb_check(c: &Client, css: &str) -> Res {
+    tab_until(c, css).await?;
+    type_keys(c, SPACE).await?;
+    if !eval::<bool>(c, "return document.activeElement.checked;").await? {
+        return Err(format!("Space did not tick {css}"));
+    }
+    Ok(())
+}
+
+/// Tabs to a button (or link) and presses `key` (Enter or Space) on it,
+/// then waits for the page it loads and audits it.
+async fn kb_press_on(c: &Client, css: &str, key: &str) -> Res {
+    tab_until(c, css).await?;
+    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+    type_keys(c, key).await?;
+    new_page(c).await.map_err(|m| format!("{css}: {m}"))?;
+    audit(c).await
+}
+
+async fn kb_submit(c: &Client, css: &str) -> Res {
+    kb_press_on(c, css, ENTER).await
+}
+
+/// After a form was sent with errors: the focus is on the error summary
+/// (and shows), every link in it leads to a field that exists and takes the
+/// focus, and Tab then Enter on the link of `field` moves the focus to
+/// #f-`field`.
+async fn kb_error_summary(c: &Client, field: &str) -> Res {
+    let on: String = eval(c, "return document.activeElement ? document.activeElement.id : '';").await?;
+    if on != "error-summary" {
+        return Err(format!("after a form with errors the focus should be on the error summary, not on {}", focus_name(c).await?));
+    }
+    focus_shown(c).await?;
+    let dead: Vec<String> = eval(
+        c,
+        "return [...document.querySelectorAll('#error-summary a')].map(a => a.getAttribute('href')).filter(h => {
+            const el = h.startsWith('#') && document.getElementById(h.slice(1));
+            return !el || !el.matches('input:not([type=hidden]), select, textarea, button') || el.disabled; });",
+    )
+    .await?;
+    if !dead.is_empty() {
+        return Err(format!("error links that lead to no field: {dead:?}"));
+    }
+    tab_until(c, &format!("#error-summary a[href='#f-{field}']")).await?;
+    type_keys(c, ENTER).await?;
+    let want = format!("f-{field}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if eval::<String>(c, "return document.activeElement ? document.activeElement.id : '';").await? == want {
+            return focus_shown(c).await;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("Enter on the error link should move the focus to #{want}, not {}", focus_name(c).await?));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a form by keyboard that must come back with an error on `field`
+/// (see `kb_error_summary`: the focus ends on that field).
+async fn kb_refused(c: &Client, button: &str, field: &str) -> Res {
+    kb_submit(c, button).await?;
+    kb_error_summary(c, field).await
+}
+
+/// The date `days` from today, as a date field holds it.
+fn day_from_today(days: i64) -> String {
+    (common::today() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string()
+}
+
+/// Signs in by keyboard, the password sent with Enter in its field.
+async fn kb_login(c: &Client, app: &TestApp, email: &str, password: &str) -> Res {
+    visit(c, app, "/login").await?;
+    kb_type(c, "#f-email", email).await?;
+    kb_type(c, "#f-password", password).await?;
+    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+    type_keys(c, ENTER).await?;
+    new_page(c).await?;
+    if path(c).await? == "/login" {
+        return Err(format!("{email} could not sign in"));
+    }
+    audit(c).await
+}
+
+/// Signs out by keyboard: the menu button (Enter opens it), then its sign-out button.
+async fn kb_logout(c: &Client, app: &TestApp) -> Res {
+    visit(c, app, "/").await?;
+    tab_until(c, ".menu summary").await?;
+    type_keys(c, ENTER).await?;
+    kb_submit(c, ".main-nav--narrow form[action='/logout'] button").await
+}
+
+/// The six-digit code of the newest code text to `mobile`, read from the
+/// file the text was written to (SMS_PROVIDER=file; waits for the sender).
+fn texted_code(app: &TestApp, mobile: &str) -> Res<String> {
+    use naju_helper::db::schema::outbox;
+    let id: String = outbox::table
+        .filter(outbox::recipient.eq(mobile))
+        .filter(outbox::kind.eq("mobile_code"))
+        .order(outbox::created_at.desc())
+        .select(outbox::id)
+        .first(&mut app.conn())
+        .map_err(e("the code's text"))?;
+    let file = app.data_dir.join("sms").join(format!("{id}.txt"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            break text;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no text written to {}", file.display()));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let body: String = text.lines().filter(|l| !["To:", "Type:", "Bytes:", "Subject:"].iter().any(|h| l.starts_with(h))).collect::<Vec<_>>().join("\n");
+    let chars: Vec<char> = body.chars().collect();
+    (0..chars.len().saturating_sub(5))
+        .map(|i| chars[i..i + 6].iter().collect::<String>())
+        .find(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .ok_or_else(|| format!("no code in {text:?}"))
+}
+
+fn pdf_file(app: &TestApp) -> Res<String> {
+    let pdf = app.data_dir.join("임신확인서.pdf");
+    std::fs::write(&pdf, common::PDF).map_err(e("pdf"))?;
+    Ok(pdf.display().to_string())
+}
+
+#[test]
+fn keyboard_only_resident_forms() {
+    journey("keyboard_resident", |c, app| {
+        Box::pin(async move {
+            // A forgotten password, reset from the emailed link.
+            visit(c, app, "/password/forgot").await?;
+            kb_refused(c, "form[action='/password/forgot'] button", "email").await?;
+            type_keys(c, demo::RESIDENT_EMAIL).await?;
+            kb_submit(c, "form[action='/password/forgot'] button").await?;
+            find(c, "#sent").await?;
+            visit(c, app, &common::emailed_link(app, demo::RESIDENT_EMAIL, "password_reset", "/password/reset/")).await?;
+            kb_type(c, "#f-password", "short").await?;
+            kb_refused(c, "main form button[type=submit]", "password").await?;
+            type_keys(c, "keyboard-reset-1").await?;
+            kb_type(c, "#f-password_confirm", "keyboard-reset-1").await?;
+            kb_submit(c, "main form button[type=submit]").await?;
+            expect_text(c, "비밀번호를 바꿨습니다").await?;
+            // The login form: sent empty, then with the new password (Enter in the field).
+            kb_refused(c, "form[action='/login'] button[type=submit]", "email").await?;
+            kb_login(c, app, demo::RESIDENT_EMAIL, "keyboard-reset-1").await?;
+            kb_logout(c, app).await?;
+
+            // Sign-up, sent empty first; the error link leads to the name.
+            visit(c, app, "/signup").await?;
+            kb_refused(c, "form[action='/signup'] button[type=submit]", "name").await?;
+            type_keys(c, "키보드맘").await?;
+            kb_type(c, "#f-email", "keyboard-mom@example.kr").await?;
+            kb_type(c, "#f-phone", "010-4444-5555").await?;
+            kb_radio(c, "notify_channels", "email").await?;
+            kb_type(c, "#f-password", "keyboard-pass-1").await?;
+            kb_type(c, "#f-password_confirm", "keyboard-pass-1").await?;
+            kb_check(c, "#f-agree_terms").await?;
+            kb_submit(c, "form[action='/signup'] button[type=submit]").await?;
+            expect_text(c, "메일함을 확인해 주세요").await?;
+            visit(c, app, &common::signup_link(app, "keyboard-mom@example.kr")).await?;
+            kb_submit(c, "main form button[type=submit]").await?;
+            wait_until(c, |p| p == "/my").await?;
+
+            // Notices by text: SMS chosen with the arrows, the number left out, then the code.
+            visit(c, app, "/my/notices").await?;
+            kb_radio(c, "notify_channels", "sms").await?;
+            kb_type(c, "#f-mobile", "").await?;
+            kb_refused(c, "form[action='/my/notices'] button", "mobile").await?;
+            type_keys(c, "010-4444-5555").await?;
+            kb_submit(c, "form[action='/my/notices'] button").await?;
+            find(c, "#code-form").await?;
+            kb_type(c, "#f-code", "000000").await?;
+            kb_refused(c, "form[action='/my/notices/verify'] button", "code").await?;
+            let code = texted_code(app, "010-4444-5555")?;
+            type_keys(c, &code).await?;
+            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+            type_keys(c, ENTER).await?; // Enter in the field sends its form
+            new_page(c).await?;
+            audit(c).await?;
+            expect_text(c, "휴대전화 번호를 확인했습니다").await?;
+
+            // A child for the infant programs; Shift+Tab goes back a field.
+            visit(c, app, "/my/children").await?;
+            kb_refused(c, "form[action='/my/children'] button", "name").await?;
+            type_keys(c, "키보드아기").await?;
+            let born = day_from_today(-200);
+            kb_date(c, "#f-birth_date", &born).await?;
+            tab_until(c, "form[action='/my/children'] button").await?;
+            shift_tab_until(c, "#f-birth_date").await?;
+            kb_submit(c, "form[action='/my/children'] button").await?;
+            expect_text(c, "자녀를 등록했습니다").await?;
+            expect_text(c, "키보드아기").await?;
+
+            // An application begun, then discarded (withdraw) from its check page.
+            visit(c, app, "/apply/housework").await?;
+            kb_submit(c, "form[action='/apply/housework'] button").await?;
+            let details = path(c).await?;
+            let first = details.trim_start_matches("/my/applications/").trim_end_matches("/details").to_string();
+            visit(c, app, &format!("/my/applications/{first}/check")).await?;
+            kb_submit(c, "form[action$='/withdraw'] button").await?;
+            kb_submit(c, "form[action$='/withdraw'] button").await?;
+            expect_text(c, "신청을 취소했습니다").await?;
+
+            // The application, step by step.
+            visit(c, app, "/apply/housework").await?;
+            kb_submit(c, "form[action='/apply/housework'] button").await?;
+            kb_type(c, "#f-applicant_name", "키보드맘").await?;
+            kb_refused(c, "main form button[type=submit]", "district_code").await?;
+            kb_select(c, "#f-district_code", "46170570").await?;
+            // Back up with Shift+Tab past the date (which Shift+Tab enters at its last part) to the name.
+            shift_tab_until(c, "#f-applicant_name").await?;
+            kb_date(c, "#f-birth_date", "1993-04-05").await?;
+            kb_type(c, "#f-phone", "010-4444-5555").await?;
+            kb_type(c, "#f-email", "keyboard-mom@example.kr").await?;
+            tab_until(c, "#f-district_code").await?;
+            kb_type(c, "#f-street_address", "빛가람로 1").await?;
+            kb_submit(c, "main form button[type=submit]").await?;
+            // Pregnancy: sent empty, then the dates typed.
+            kb_refused(c, "main form button[type=submit]", "due_date").await?;
+            let due = day_from_today(100);
+            kb_date(c, "#f-due_date", &due).await?;
+            kb_date(c, "#f-residency_start", "2021-03-01").await?;
+            kb_submit(c, "main form button[type=submit]").await?;
+            // The document: sent without a file first. A file input opens the
+            // system's file chooser on Enter or Space, which WebDriver cannot
+            // drive: the test focuses it by Tab and sends the file's path to it
+            // (WebDriver's way of choosing a file), as the chooser would.
+            kb_refused(c, "form[enctype='multipart/form-data'] button", "document").await?;
+            c.active_element().await.map_err(e("file input"))?.send_keys(&pdf_file(app)?).await.map_err(e("file"))?;
+            kb_submit(c, "form[enctype='multipart/form-data'] button").await?;
+            expect_text(c, "입력 내용 확인").await?;
+            // Check your answers: sent without the consent ticked first.
+            kb_refused(c, "form[action$='/submit'] button", "consent").await?;
+            type_keys(c, SPACE).await?;
+            kb_submit(c, "form[action$='/submit'] button").await?;
+            expect_text(c, "신청이 접수되었습니다").await?;
+            let submitted: i64 =
+                applications::table.filter(applications::status.eq("submitted")).count().get_result(&mut app.conn()).map_err(e("applications"))?;
+            if submitted != 1 {
+                return Err(format!("{submitted} submitted applications"));
+            }
+            kb_logout(c, app).await?;
+
+            // Another resident's visits: one cancelled, one completed and rated.
+            let (mut mom, app_id) = common::approved_resident(app, "방문키보드", "kb-visits@example.kr");
+            let ids = booked_visits(app, &mut mom, &app_id, 2)?;
+            complete_visit(app, &ids[0])?;
+            kb_login(c, app, "kb-visits@example.kr", "safe-pass-2026").await?;
+            visit(c, app, "/my/visits").await?;
+            kb_submit(c, &format!("a[href='/my/visits/{}/cancel']", ids[1])).await?;
+            kb_submit(c, "form[action$='/cancel'] button").await?;
+            expect_text(c, "방문을 취소했습니다").await?;
+            kb_radio(c, "rating", "4").await?;
+            kb_type(c, "textarea[name=comment]", "친절했어요").await?;
+            kb_press_on(c, "form[action$='/rate'] button", SPACE).await?;
+            expect_text(c, "방문 확인과 평가를 저장했습니다").await?;
+            let rating: Option<i32> = visits::table.find(&ids[0]).select(visits::rating).first(&mut app.conn()).map_err(e("rating"))?;
+            let status: String = visits::table.find(&ids[1]).select(visits::status).first(&mut app.conn()).map_err(e("status"))?;
+            if rating != Some(4) || status != "cancelled" {
+                return Err(format!("rating {rating:?}, cancelled visit {status}"));
+            }
+            Ok(())
+        })
+    });
+}
+
+/// Books `n` visits on different days for an approved resident (through the
+/// booking form's post, as tests/visits.rs does) and returns their ids.
+fn booked_visits(app: &TestApp, b: &mut common::Browser, application_id: &str, n: usize) -> Res<Vec<String>> {
+    use naju_helper::db::schema::visit_slots;
+    let token = b.get("/my/visits/new").csrf();
+    let first_day = common::today() + chrono::Duration::days(2);
+    let slots: Vec<(String, chrono::NaiveDate)> = visit_slots::table
+        .filter(visit_slots::day.ge(first_day))
+        .filter(visit_slots::booked.lt(visit_slots::capacity))
+        .order((visit_slots::day.asc(), visit_slots::start_minute.asc()))
+        .select((visit_slots::id, visit_slots::day))
+        .load(&mut app.conn())
+        .map_err(e("slots"))?;
+    let mut days = Vec::new();
+    for (slot, day) in slots {
+        if days.len() == n {
+            break;
+        }
+        if !days.contains(&day) {
+            b.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &slot), ("cleaning", "yes")]).assert_redirect("/my/visits");
+            days.push(day);
+        }
+    }
+    let mut ids: Vec<(String, chrono::NaiveDate)> = visits::table
+        .filter(visits::application_id.eq(application_id))
+        .select((visits::id, visits::day))
+        .load(&mut app.conn())
+        .map_err(e("visits"))?;
+    ids.sort_by_key(|(_, d)| *d);
+    Ok(ids.into_iter().map(|(id, _)| id).collect())
+}
+
+/// The agency confirms a visit with a helper of its roster and records it done.
+fn complete_visit(app: &TestApp, visit_id: &str) -> Res {
+    use naju_helper::db::schema::helpers;
+    let mut agency = app.browser();
+    agency.login(demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD);
+    let token = agency.get(&format!("/contractor/visits/{visit_id}")).csrf();
+    let helper: String = helpers::table.filter(helpers::name.eq("최도우미")).select(helpers::id).first(&mut app.conn()).map_err(e("helper"))?;
+    agency.post(&format!("/contractor/visits/{visit_id}"), &[("csrf_token", &token), ("action", "confirm"), ("helper_id", &helper)]);
+    agency.post(
+        &format!("/contractor/visits/{visit_id}"),
+        &[("csrf_token", &token), ("action", "complete"), ("actual_start", "09:00"), ("actual_end", "13:00"), ("tasks_done", "청소")],
+    );
+    let status: String = visits::table.find(visit_id).select(visits::status).first(&mut app.conn()).map_err(e("status"))?;
+    if status != "completed" {
+        return Err(format!("the visit is {status}, not completed"));
+    }
+    Ok(())
+}
+
+/// A resident's application, submitted (through the forms' posts): its id.
+fn submitted_application(app: &TestApp, name: &str, email: &str) -> String {
+    let mut b = common::signed_up_resident(app, name, email);
+    let id = common::complete_draft(&mut b, common::due_date_at_week(25));
+    common::submit_application(&mut b, &id).assert_redirect(&format!("/my/applications/{id}/confirmation"));
+    id
+}
+
+#[test]
+fn keyboard_only_staff_forms() {
+    journey("keyboard_staff", |c, app| {
+        Box::pin(async move {
+            let ask = submitted_application(app, "정보요청", "kb-ask@example.kr");
+            let reject = submitted_application(app, "반려대상", "kb-reject@example.kr");
+            let approve = submitted_application(app, "승인대상", "kb-approve@example.kr");
+            // A booking on the next clinic day, to check in.
+            let mut mom = common::signed_up_resident(app, "출석엄마", "kb-clinic@example.kr");
+            let (session, slot) = common::clinic_slot(app, "childbirth_class");
+            let due = (common::today() + chrono::Duration::days(120)).to_string();
+            let token = mom.get(&format!("/clinic/sessions/{session}")).csrf();
+            mom.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)]).assert_redirect("/my/clinic");
+
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            // Request more information: the message left out first.
+            visit(c, app, &format!("/staff/applications/{ask}")).await?;
+            kb_refused(c, "form[action$='/decision'] input[value=request_info] ~ button", "message").await?;
+            type_keys(c, "임신확인서를 다시 올려 주세요").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=request_info] ~ button").await?;
+            expect_text(c, "추가 서류를 요청했습니다").await?;
+            // Reject: the reason left out first.
+            visit(c, app, &format!("/staff/applications/{reject}")).await?;
+            kb_refused(c, "form[action$='/decision'] input[value=reject] ~ button", "reason").await?;
+            type_keys(c, "대상 지역이 아닙니다").await?;
+            kb_submit(c, "form[action$='/decision'] input[value=reject] ~ button").await?;
+            expect_text(c, "반려했습니다").await?;
+            // Documents reviewed one by one: a rejection needs a note.
+            visit(c, app, &format!("/staff/applications/{approve}")).await?;
+            let doc: String = eval(c, "return document.querySelector('input[name=note]').id.replace('f-note-', '');").await?;
+            kb_refused(c, &format!("form[action$='/documents/{doc}/review'] input[value=reject] ~ button"), &format!("note-{doc}")).await?;
+            type_keys(c, "흐릿합니다").await?;
+            kb_submit(c, &format!("form[action$='/documents/{doc}/review'] input[value=reject] ~ button")).await?;
+            expect_text(c, "보완 필요로 표시했습니다").await?;
+            kb_submit(c, &format!("form[action$='/documents/{doc}/review'] input[value=accept] ~ button")).await?;
+            expect_text(c, "서류를 확인했습니다").await?;
+            // Approve (no field to get wrong), then the birth date: a wrong one first.
+            kb_submit(c, "form[action$='/decision'] input[value=approve] ~ button").await?;
+            expect_text(c, "승인했습니다").await?;
+            let statuses: Vec<(String, String)> = applications::table.select((applications::id, applications::status)).load(&mut app.conn()).map_err(e("applications"))?;
+            for (id, want) in [(&ask, "info_requested"), (&reject, "rejected"), (&approve, "approved")] {
+                if !statuses.iter().any(|(i, s)| i == id && s == want) {
+                    return Err(format!("application {id} should be {want}: {statuses:?}"));
+                }
+            }
+            kb_refused(c, "form[action$='/birth'] button", "born_on").await?;
+            let born = day_from_today(-1);
+            kb_date(c, "#f-born_on", &born).await?;
+            kb_submit(c, "form[action$='/birth'] button").await?;
+            expect_text(c, "출산일을 기록했습니다").await?;
+
+            // The clinic day: a walk-in (a wrong number first), then a check-in.
+            visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
+            kb_select(c, "#f-program", &eval::<String>(c, "return document.querySelector('#f-program option:last-child').value;").await?).await?;
+            kb_type(c, "#f-people", "0").await?;
+            kb_refused(c, "form[action$='/walkins'] button", "people").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "2").await?;
+            kb_type(c, "#f-note", "키보드 접수").await?;
+            kb_submit(c, "form[action$='/walkins'] button").await?;
+            expect_text(c, "현장 접수를 기록했습니다").await?;
+            kb_submit(c, "form[action$='/checkin'] input[value=yes] ~ button").await?;
+            expect_text(c, "출석을 기록했습니다").await?;
+            let attended: i64 = clinic_bookings::table.filter(clinic_bookings::status.eq("attended")).count().get_result(&mut app.conn()).map_err(e("bookings"))?;
+            if attended != 1 {
+                return Err(format!("{attended} attended bookings"));
+            }
+
+            // Results: a figure (a wrong period first), then a file import (none chosen first).
+            visit(c, app, "/staff/results/figures").await?;
+            let indicator: String = eval(c, "return document.querySelector('#f-indicator option:nth-child(2)').value;").await?;
+            kb_select(c, "#f-indicator", &indicator).await?;
+            kb_radio(c, "kind", "actual").await?;
+            kb_type(c, "#f-period", "언젠가").await?;
+            kb_type(c, "#f-value", "123").await?;
+            kb_refused(c, "form[action='/staff/results/figures'] button", "period").await?;
+            if eval::<String>(c, "return document.querySelector('#f-value').value + ' ' + document.querySelector('#k-actual').checked;").await? != "123 true" {
+                return Err("the figure's typed value and kind should be kept after an error".into());
+            }
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "2025").await?;
+            kb_submit(c, "form[action='/staff/results/figures'] button").await?;
+            expect_text(c, "저장했습니다").await?;
+            visit(c, app, "/staff/results/import").await?;
+            kb_refused(c, "form[action='/staff/results/import'] button", "file").await?;
+            // The file input takes the path by send_keys (see the resident's document).
+            let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/seed-001-housework.csv");
+            c.active_element().await.map_err(e("file input"))?.send_keys(&csv.display().to_string()).await.map_err(e("file"))?;
+            kb_submit(c, "form[action='/staff/results/import'] button").await?;
+            find(c, "#imported").await?;
+
+            // City settings: a shipped city file chosen with the arrows, the
+            // same file uploaded (its path sent to the focused file input), the
+            // city file edited with a stray line, then retention days out of range.
+            visit(c, app, "/staff/city").await?;
+            kb_select(c, "#f-shipped", "naju-2023.toml").await?;
+            type_keys(c, "\u{E013}").await?; // ArrowUp: back to the file in force
+            if eval::<String>(c, "return document.activeElement.value;").await? != "naju-2024.toml" {
+                return Err("ArrowUp should choose naju-2024.toml again".into());
+            }
+            kb_submit(c, "form[action='/staff/city/import']:has(#f-shipped) button").await?;
+            expect_text(c, "시·군 파일을 적용했습니다").await?;
+            tab_until(c, "#f-file").await?;
+            let toml = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cities/naju-2024.toml");
+            c.active_element().await.map_err(e("file input"))?.send_keys(&toml.display().to_string()).await.map_err(e("file"))?;
+            kb_submit(c, "form[action='/staff/city/upload'] button").await?;
+            expect_text(c, "시·군 파일을 적용했습니다").await?;
+            tab_until(c, "#f-text").await?;
+            type_keys(c, CTRL_END).await?;
+            type_keys(c, "\nzz = 1").await?;
+            kb_refused(c, "form[action='/staff/city/import']:has(#f-text) button", "text").await?;
+            type_keys(c, CTRL_END).await?;
+            type_keys(c, &BACKSPACE.repeat(7)).await?;
+            kb_submit(c, "form[action='/staff/city/import']:has(#f-text) button").await?;
+            expect_text(c, "시·군 파일을 적용했습니다").await?;
+            visit(c, app, "/staff/city").await?;
+            let first: String = eval(c, "return document.querySelector('#retention-form input[type=number]').id;").await?;
+            kb_type(c, &format!("#{first}"), "0").await?;
+            kb_refused(c, "#retention-form button", first.trim_start_matches("f-")).await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "1900").await?;
+            kb_submit(c, "#retention-form button").await?;
+            expect_text(c, "보존 기간을 저장했습니다").await
+        })
+    });
+}
+
+#[test]
+fn keyboard_only_agency_forms() {
+    journey("keyboard_agency", |c, app| {
+        Box::pin(async move {
+            kb_login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
+            // The week's template: a wrong line first, then removed.
+            visit(c, app, "/contractor/capacity").await?;
+            tab_until(c, "#f-week").await?;
+            type_keys(c, CTRL_END).await?;
+            type_keys(c, "\n잘못").await?;
+            kb_refused(c, "form[action='/contractor/capacity'] button", "week").await?;
+            type_keys(c, CTRL_END).await?;
+            type_keys(c, &BACKSPACE.repeat(3)).await?;
+            kb_submit(c, "form[action='/contractor/capacity'] button").await?;
+            expect_text(c, "근무 일정을 저장했습니다").await?;
+            // A holiday: no date first.
+            kb_refused(c, "form[action='/contractor/holidays'] button", "day").await?;
+            let day = day_from_today(20);
+            kb_date(c, "#f-day", &day).await?;
+            kb_type(c, "#f-note", "창립기념일").await?;
+            kb_submit(c, "form[action='/contractor/holidays'] button").await?;
+            expect_text(c, "휴무일을 추가했습니다").await?;
+            expect_text(c, "창립기념일").await?;
+            // One day's helpers: a word first, then a number.
+            let cap: String = eval(c, "return document.querySelector('form[action^=\"/contractor/slots/\"] input[name=capacity]').id;").await?;
+            kb_type(c, &format!("#{cap}"), "많이").await?;
+            kb_refused(c, &format!("#{cap} ~ button"), cap.trim_start_matches("f-")).await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "3").await?;
+            kb_submit(c, &format!("#{cap} ~ button")).await?;
+            expect_text(c, "근무 일정을 저장했습니다").await?;
+            // A helper added to the roster: no name first.
+            visit(c, app, "/contractor/helpers").await?;
+            kb_refused(c, "form[action='/contractor/helpers'] button", "name").await?;
+            type_keys(c, "한키보드").await?;
+            kb_type(c, "#f-phone", "010-7777-8888").await?;
+            kb_submit(c, "form[action='/contractor/helpers'] button").await?;
+            expect_text(c, "가사관리사를 추가했습니다").await?;
+            expect_text(c, "한키보드").await?;
+            // An API token: no name first.
+            visit(c, app, "/account/tokens").await?;
+            kb_refused(c, "form[action='/account/tokens'] button", "name").await?;
+            type_keys(c, "일정 연동").await?;
+            kb_submit(c, "form[action='/account/tokens'] button").await?;
+            find(c, "#new-token").await?;
+            kb_submit(c, "form[action$='/revoke'] button").await?;
+            expect_text(c, "토큰을 폐기했습니다").await
+        })
+    });
+}

@@ -477,6 +477,14 @@ async fn forgot_page(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpRespons
 /// accounts; requests are limited per IP like logins.
 async fn forgot(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<ForgotForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
+    // A missing or malformed address is the typist's slip, said as such (it
+    // tells nothing about which addresses have accounts).
+    if let Err(key) = super::domain::Email::parse(&form.email) {
+        let mut c = tera::Context::new();
+        c.insert("form", &form);
+        c.insert("errors", &field_errors(&state, ctx.lang, &[("email", key)]));
+        return render_status(&state, &ctx, "accounts/forgot.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY);
+    }
     let (email, ip) = (form.email.clone(), ctx.ip.clone());
     let allowed = db(&state, move |conn, state| {
         let key = super::throttle::ip_key(&state.config.secret_key, &format!("reset:{ip}"));

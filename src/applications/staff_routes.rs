@@ -19,7 +19,7 @@ use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::{seoul, today_seoul};
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, redirect_error, render, render_status, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/applications", queue)
@@ -163,8 +163,8 @@ async fn decide(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
         "approve" => Decision::Approve { income_checked: form.income_checked == "yes" },
         "reject" if !form.reason.trim().is_empty() => Decision::Reject(form.reason.trim().chars().take(1000).collect()),
         "request_info" if !form.message.trim().is_empty() => Decision::RequestInfo(form.message.trim().chars().take(1000).collect()),
-        "reject" => return Ok(redirect(&format!("/staff/applications/{app_id}"), Some("applications.errors.reason_required"))),
-        "request_info" => return Ok(redirect(&format!("/staff/applications/{app_id}"), Some("applications.errors.message_required"))),
+        "reject" => return Ok(redirect_error(&format!("/staff/applications/{app_id}"), "reason", "applications.errors.reason_required")),
+        "request_info" => return Ok(redirect_error(&format!("/staff/applications/{app_id}"), "message", "applications.errors.message_required")),
         _ => return Err(AppError::BadRequest("errors.bad_form")),
     };
     let flash = match &decision {
@@ -185,7 +185,7 @@ async fn decide(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     .await;
     match decided {
         Ok(()) => Ok(redirect(&format!("/staff/applications/{app_id}"), Some(flash))),
-        Err(AppError::Conflict(key @ "applications.errors.income_unchecked")) => Ok(redirect(&format!("/staff/applications/{app_id}"), Some(key))),
+        Err(AppError::Conflict(key @ "applications.errors.income_unchecked")) => Ok(redirect_error(&format!("/staff/applications/{app_id}"), "income_checked", key)),
         Err(e) => Err(e),
     }
 }
@@ -218,7 +218,7 @@ async fn review_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<(
     let accepted = match form.decision.as_str() {
         "accept" => true,
         "reject" if !note.is_empty() => false,
-        "reject" => return Ok(redirect(&back, Some("documents.errors.note_required"))),
+        "reject" => return Ok(redirect_error(&back, &format!("note-{doc_id}"), "documents.errors.note_required")),
         _ => return Err(AppError::BadRequest("errors.bad_form")),
     };
     let ip = ctx.ip.clone();

@@ -145,6 +145,9 @@ async fn page_full(
     c.insert("shipped", &SHIPPED.iter().map(|(n, _)| *n).collect::<Vec<_>>());
     c.insert("retention", &retention_form);
     c.insert("retention_fields", &periods.fields().map(|(f, _)| f));
+    if !retention_errors.list.is_empty() {
+        c.insert("errors", &retention_errors);
+    }
     c.insert("retention_errors", &retention_errors);
     if let Some(e) = &error {
         let message = match e.line {

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
 use crate::visits::rules::hhmm;
 use crate::web::routes::Routes;
-use crate::web::{db, redirect, render, CsrfForm, Ctx};
+use crate::web::{db, redirect, redirect_error, render, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/clinic", sessions)
@@ -103,7 +103,7 @@ async fn cancel_session(ctx: Ctx, state: web::Data<AppState>, path: web::Path<St
     let id = path.into_inner();
     let reason = form.reason.trim().chars().take(300).collect::<String>();
     if reason.is_empty() {
-        return Ok(redirect(&format!("/staff/clinic/sessions/{id}"), Some("clinic.errors.reason_required")));
+        return Ok(redirect_error(&format!("/staff/clinic/sessions/{id}"), "reason", "clinic.errors.reason_required"));
     }
     let sid = id.clone();
     db(&state, move |conn, state| service::cancel_session(conn, &state.notifier, &sid, &reason)).await?;
@@ -225,10 +225,10 @@ async fn walkin(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     let session_id = path.into_inner();
     let back = format!("/staff/clinic/sessions/{session_id}");
     let Ok(people) = form.people.trim().parse::<i32>() else {
-        return Ok(redirect(&back, Some("clinic.errors.people")));
+        return Ok(redirect_error(&back, "people", "clinic.errors.people"));
     };
     if !(1..=500).contains(&people) || form.program_id.is_empty() {
-        return Ok(redirect(&back, Some("clinic.errors.people")));
+        return Ok(redirect_error(&back, "people", "clinic.errors.people"));
     }
     let note: String = form.note.trim().chars().take(200).collect();
     db(&state, move |conn, _| {

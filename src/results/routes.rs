@@ -187,8 +187,13 @@ struct IndicatorOption {
 async fn figures_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ProgramQuery>) -> Result<HttpResponse, AppError> {
     staff(&ctx)?;
     let program = PROGRAMS.iter().find(|p| **p == q.program).copied().unwrap_or("housework");
+    figures_render(&ctx, &state, program, &FigureForm::default(), None).await
+}
+
+/// The figures page, with the form as typed and its error (kept on a wrong entry).
+async fn figures_render(ctx: &Ctx, state: &web::Data<AppState>, program: &'static str, form: &FigureForm, error: Option<(&'static str, &'static str)>) -> Result<HttpResponse, AppError> {
     let lang = ctx.lang;
-    let (options, stored) = db(&state, move |conn, _| {
+    let (options, stored) = db(state, move |conn, _| {
         let inds = service::indicators_of(conn, program)?;
         let options: Vec<IndicatorOption> = inds.iter().map(|i| IndicatorOption { code: i.code.clone(), name: i.name(lang).to_string(), source: i.source.clone() }).collect();
         Ok((options, service::stored_figures(conn, program, lang)?))
@@ -199,10 +204,18 @@ async fn figures_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Progra
     c.insert("programs", &PROGRAMS);
     c.insert("indicators", &options);
     c.insert("stored", &stored);
-    render(&state, &ctx, "results/figures.html", c)
+    c.insert("form", form);
+    let status = match error {
+        Some(field_key) => {
+            c.insert("errors", &crate::web::field_errors(state, lang, &[field_key]));
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        None => StatusCode::OK,
+    };
+    render_status(state, ctx, "results/figures.html", &mut c, status)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(default)]
 pub struct FigureForm {
     program: String,
@@ -217,8 +230,11 @@ async fn save_figure(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Figure
     let user = staff(&ctx)?;
     let program = PROGRAMS.iter().find(|p| **p == form.program).copied().unwrap_or("housework");
     let back = format!("/staff/results/figures?program={program}");
-    let (Some(p), Some(value)) = (calc::parse_period(&form.period), form.value.replace(',', "").trim().parse::<i64>().ok().filter(|v| *v >= 0)) else {
-        return Ok(redirect(&back, Some("results.import.errors.period_or_value")));
+    let Some(p) = calc::parse_period(&form.period) else {
+        return figures_render(&ctx, &state, program, &form, Some(("period", "results.import.errors.period_or_value"))).await;
+    };
+    let Some(value) = form.value.replace(',', "").trim().parse::<i64>().ok().filter(|v| *v >= 0) else {
+        return figures_render(&ctx, &state, program, &form, Some(("value", "results.import.errors.period_or_value"))).await;
     };
     let target = form.kind == "target";
     let (indicator, label) = (form.indicator.clone(), form.period.trim().to_string());
@@ -228,7 +244,10 @@ async fn save_figure(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Figure
         Ok(true)
     })
     .await?;
-    Ok(redirect(&back, Some(if saved { "results.flash.saved" } else { "results.import.errors.indicator" })))
+    if !saved {
+        return figures_render(&ctx, &state, program, &form, Some(("indicator", "results.import.errors.indicator"))).await;
+    }
+    Ok(redirect(&back, Some("results.flash.saved")))
 }
 
 #[derive(Deserialize, Default)]

@@ -42,6 +42,9 @@ pub struct Ctx {
     /// Path and query of this request, for "come back here after login".
     pub here: String,
     pub flash: Option<String>,
+    /// The field a flashed error belongs to (see `redirect_error`): the next
+    /// page shows the message in its error summary, linked to `#f-FIELD`.
+    pub flash_field: Option<String>,
     pub secure: bool,
     /// The request, to add to its extensions; `None` in the copy cached in
     /// those very extensions: a request holding itself would never be
@@ -118,7 +121,8 @@ impl Ctx {
             csrf_token,
             ip: client_ip(req, state.config.trust_proxy),
             here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
-            flash: req.cookie(FLASH_COOKIE).map(|c| c.value().to_string()).filter(|k| state.i18n.has(k)),
+            flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
+            flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
             secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
             req: None,
         };
@@ -232,6 +236,28 @@ pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
+/// A flash cookie's catalog key and, for an error, its field (`key|field`).
+/// A field is letters, digits, `_` and `-` only (it becomes an id).
+fn flash_parts(value: &str) -> (&str, Option<&str>) {
+    match value.split_once('|') {
+        Some((key, field)) if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => (key, Some(field)),
+        Some((key, _)) => (key, None),
+        None => (value, None),
+    }
+}
+
+/// 303 See Other to a local path with an error for one field of the form
+/// there: the page shows it in its error summary (which takes the focus and
+/// links to `#f-FIELD`) and, where the template reads `errors.by_field`,
+/// next to the field. For forms whose page is not rendered by the handler
+/// that checks them (a form among several on a page).
+pub fn redirect_error(to: &str, field: &str, key: &str) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, safe_local_path(to)));
+    res.cookie(flash_cookie(&format!("{key}|{field}")));
+    res.finish()
+}
+
 /// 303 See Other to a local path, optionally with a flash message.
 pub fn redirect(to: &str, flash: Option<&str>) -> HttpResponse {
     let mut res = HttpResponse::SeeOther();
@@ -325,13 +351,23 @@ pub fn render_status(
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
     c.insert("session_idle_secs", &state.config.session_idle.as_secs());
+    let flashed_error = match (&ctx.flash, &ctx.flash_field) {
+        (Some(key), Some(field)) => Some((field, state.i18n.t(ctx.lang, key))),
+        _ => None,
+    };
     if !c.contains_key("errors") {
-        c.insert("errors", &FormErrors::default());
+        match &flashed_error {
+            Some((field, message)) => c.insert(
+                "errors",
+                &serde_json::json!({"list": [{"field": field, "message": message}], "by_field": {field.as_str(): message}}),
+            ),
+            None => c.insert("errors", &FormErrors::default()),
+        }
     }
     if let Some(user) = &ctx.user {
         c.insert("user", &UserView { name: &user.name, role: &user.role, is_supervisor: user.is_supervisor });
     }
-    if let Some(key) = &ctx.flash {
+    if let (Some(key), None) = (&ctx.flash, &flashed_error) {
         c.insert("flash", &state.i18n.t(ctx.lang, key));
     }
     let body = state.templates.render(ctx.lang, template, c)?;
