@@ -45,6 +45,18 @@ fn submitted(app: &TestApp, name: &str, email: &str) -> (Browser, String) {
     (b, id)
 }
 
+/// Three residents' applications, the third approved by staff; returns the
+/// staff's browser and the three ids.
+fn two_submitted_and_one_approved(app: &TestApp) -> (Browser, [String; 3]) {
+    let (_, first) = submitted(app, "일지원", "one@example.kr");
+    let (_, second) = submitted(app, "이지원", "two@example.kr");
+    let (_, decided) = submitted(app, "삼지원", "three@example.kr");
+    let mut s = staff(app);
+    let token = s.get(&format!("/staff/applications/{decided}")).csrf();
+    s.post(&format!("/staff/applications/{decided}/decision"), &[("csrf_token", &token), ("action", "approve")]);
+    (s, [first, second, decided])
+}
+
 fn status_of(app: &TestApp, id: &str) -> String {
     applications::table.find(id).select(applications::status).first(&mut app.conn()).unwrap()
 }
@@ -75,12 +87,7 @@ fn a_bulk_request_for_information_changes_only_the_eligible_ones_and_mails_each_
     let sink = SmtpSink::start();
     let port = sink.port;
     let app = spawn_app_with(move |c| c.smtp = Some(SmtpConfig { host: "127.0.0.1".into(), port, security: SmtpSecurity::None, username: None, password: None }));
-    let (_, first) = submitted(&app, "일지원", "one@example.kr");
-    let (_, second) = submitted(&app, "이지원", "two@example.kr");
-    let (_, decided) = submitted(&app, "삼지원", "three@example.kr");
-    let mut s = staff(&app);
-    let token = s.get(&format!("/staff/applications/{decided}")).csrf();
-    s.post(&format!("/staff/applications/{decided}/decision"), &[("csrf_token", &token), ("action", "approve")]);
+    let (mut s, [first, second, decided]) = two_submitted_and_one_approved(&app);
     assert_eq!(status_of(&app, &decided), "approved");
 
     // The queue has a checkbox per row, named after the applicant.
@@ -157,12 +164,7 @@ fn a_bulk_request_needs_a_selection_and_a_message_and_keeps_what_was_typed() {
 fn the_filtered_queue_downloads_as_xlsx_only_with_a_reason_that_is_logged() {
     use calamine::{Data, Reader, Xlsx};
     let app = spawn_app();
-    let (_, first) = submitted(&app, "일지원", "one@example.kr");
-    let (_, second) = submitted(&app, "이지원", "two@example.kr");
-    let (_, decided) = submitted(&app, "삼지원", "three@example.kr");
-    let mut s = staff(&app);
-    let token = s.get(&format!("/staff/applications/{decided}")).csrf();
-    s.post(&format!("/staff/applications/{decided}/decision"), &[("csrf_token", &token), ("action", "approve")]);
+    let (mut s, [first, second, _]) = two_submitted_and_one_approved(&app);
 
     let queue = s.get("/staff/applications?status=submitted");
     queue.assert_contains("/staff/applications/export?status=submitted");
