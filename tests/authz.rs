@@ -112,8 +112,14 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/my/applications/{id}/documents/{doc}",             "app",     "",                                    "login 200   404   403   403   403   403"),
     // applications/staff_routes
     ("GET",  "/staff/applications",                               "",        "",                                    "login 403   403   403   403   200   200"),
+    ("GET",  "/staff/applications/export",                        "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/applications/{id}",                          "app",     "",                                    "login 403   403   403   403   200   200"),
+    ("GET",  "/staff/applications/{id}/print",                    "app",     "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/applications/{id}/decision",                 "app",     "",                                    "login 403   403   403   403   400   400"),
+    // Without ids or message (422); with another action than request_info (400).
+    ("POST", "/staff/applications/bulk",                          "",        "",                                    "login 403   403   403   403   400   400"),
+    // Without a reason: the form again with the error (422).
+    ("POST", "/staff/applications/export",                        "",        "",                                    "login 403   403   403   403   422   422"),
     ("GET",  "/staff/applications/{id}/documents/{doc}",          "app",     "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/applications/{id}/documents/{doc}",          "app",     "",                                    "login 403   403   403   403   422   422"),
     ("POST", "/staff/applications/{id}/documents/{doc}/review",   "app",     "",                                    "login 403   403   403   403   400   400"),
@@ -177,6 +183,7 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/staff/clinic",                                     "",        "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/clinic/generate",                            "",        "",                                    "login 403   403   403   403   303   303"),
     ("GET",  "/staff/clinic/sessions/{id}",                       "session", "",                                    "login 403   403   403   403   200   200"),
+    ("GET",  "/staff/clinic/sessions/{id}/print",                 "session", "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/clinic/sessions/{id}/cancel",                "session", "",                                    "login 403   403   403   403   303   303"),
     ("POST", "/staff/clinic/sessions/{id}/walkins",               "session", "",                                    "login 403   403   403   403   303   303"),
     ("POST", "/staff/clinic/bookings/{id}/checkin",               "booking", "",                                    "login 403   403   403   403   303   303"),

@@ -1796,3 +1796,116 @@ fn keyboard_only_agency_forms() {
         })
     });
 }
+
+// ---- staff desk: bulk request for information, export, print ----
+
+/// Tabs forward (at most `max` times) until the element with id `want` has the focus.
+async fn tab_to_id(c: &Client, want: &str, max: usize) -> Res {
+    for _ in 0..max {
+        press(c, "\u{E004}").await?;
+        if eval::<String>(c, "return document.activeElement.id;").await? == want {
+            return Ok(());
+        }
+    }
+    Err(format!("Tab never reached #{want}"))
+}
+
+/// Emulates print media (or the screen again with "") through chromedriver's
+/// Chrome DevTools endpoint, which WebDriver itself lacks.
+async fn emulate_media(c: &Client, media: &str) -> Res {
+    let driver = DRIVER_URL.with(|u| u.borrow().clone());
+    let session = c.session_id().await.map_err(e("session id"))?.ok_or("no session id")?;
+    ureq::post(&format!("{driver}/session/{session}/goog/cdp/execute"))
+        .set("Content-Type", "application/json")
+        .send_string(&serde_json::json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": media}}).to_string())
+        .map_err(e("emulate media"))?;
+    Ok(())
+}
+
+#[test]
+fn staff_ask_two_applicants_for_more_by_keyboard_and_print_the_day() {
+    journey("staff_desk", |c, app| {
+        Box::pin(async move {
+            let (mut ids, mut moms) = (vec![], vec![]);
+            for (name, email) in [("일지원", "one@example.kr"), ("이지원", "two@example.kr")] {
+                let mut mom = common::signed_up_resident(app, name, email);
+                let id = common::complete_draft(&mut mom, common::due_date_at_week(25));
+                common::submit_application(&mut mom, &id);
+                ids.push(id);
+                moms.push(mom);
+            }
+            // She also books the childbirth class with her partner, for the day sheet.
+            let (session, slot) = common::clinic_slot(app, "childbirth_class");
+            let mom = &mut moms[0];
+            let token = mom.get(&format!("/clinic/sessions/{session}")).csrf();
+            let due = (common::today() + chrono::Duration::days(120)).to_string();
+            mom.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due), ("with_partner", "yes")]);
+
+            // Tick both rows with Space, write the message, send it with Enter.
+            login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            visit(c, app, "/staff/applications").await?;
+            tab_to_id(c, &format!("sel-{}", ids[0]), 60).await?;
+            press(c, " ").await?;
+            tab_to_id(c, &format!("sel-{}", ids[1]), 4).await?;
+            press(c, " ").await?;
+            let ticked: usize = eval(c, "return document.querySelectorAll('input[name=ids]:checked').length;").await?;
+            if ticked != 2 {
+                return Err(format!("Space ticked {ticked} rows, not 2"));
+            }
+            tab_to_id(c, "f-message", 20).await?;
+            press(c, "모자보건수첩 임신 확인 면을 올려 주세요").await?;
+            tab_to(c, "button 선택한 신청에 요청 보내기", 2).await?;
+            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+            press(c, "\u{E007}").await?;
+            new_page(c).await?;
+            audit(c).await?;
+            expect_text(c, "2건을 '추가 서류 요청'으로 바꾸고").await?;
+            expect_text(c, "건너뛴 신청: 0건").await?;
+            let statuses: Vec<String> = applications::table.filter(applications::id.eq_any(&ids)).select(applications::status).load(&mut app.conn()).unwrap_or_default();
+            if statuses != ["info_requested", "info_requested"] {
+                return Err(format!("after the bulk request: {statuses:?}"));
+            }
+            visit(c, app, "/staff/applications/export?status=info_requested").await?;
+
+            // The printable summary and day sheet: no site header or menu, audited.
+            visit(c, app, &format!("/staff/applications/{}/print", ids[0])).await?;
+            expect_text(c, "신청서 요약").await?;
+            visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
+            tab_to(c, &format!("a /staff/clinic/sessions/{session}/print"), 40).await?;
+            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+            press(c, "\u{E007}").await?;
+            new_page(c).await?;
+            audit(c).await?;
+            expect_text(c, "남편과 함께하는 출산교실").await?;
+            let chrome: usize = eval(c, "return document.querySelectorAll('nav, header, footer, form').length;").await?;
+            if chrome != 0 {
+                return Err(format!("the print page has {chrome} nav/header/footer/form elements"));
+            }
+            // With JavaScript, the print button shows; on paper it, the back link and
+            // the site's header go, and every program after the first starts a page.
+            let shown: bool = eval(c, "return document.querySelector('[data-print]').checkVisibility();").await?;
+            emulate_media(c, "print").await?;
+            let printed: (bool, bool, String) = eval(
+                c,
+                "const s = document.querySelectorAll('.print-sheet');
+                 return [document.querySelector('[data-print]').checkVisibility(), document.querySelector('.print-actions').checkVisibility(),
+                         s.length > 1 ? getComputedStyle(s[1]).breakBefore : 'one program'];",
+            )
+            .await?;
+            let outcome = async {
+                if !shown || printed.0 || printed.1 || printed.2 != "page" {
+                    return Err(format!("print page: button shown on screen {shown}, on paper (button, links, break) {printed:?}"));
+                }
+                visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
+                let on_paper: Vec<bool> = eval(c, "return ['.site-header', 'nav', 'main button', '.skip-link'].map(s => document.querySelector(s).checkVisibility());").await?;
+                if on_paper.iter().any(|v| *v) {
+                    return Err(format!("printed day sheet shows header, nav, buttons or skip link: {on_paper:?}"));
+                }
+                Ok(())
+            }
+            .await;
+            emulate_media(c, "").await?;
+            outcome
+        })
+    });
+}

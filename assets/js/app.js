@@ -5,6 +5,13 @@
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
 
+  // Print pages: a button that opens the browser's print dialog (hidden without JavaScript).
+  var printButtons = document.querySelectorAll("[data-print]");
+  for (var i = 0; i < printButtons.length; i++) {
+    printButtons[i].hidden = false;
+    printButtons[i].addEventListener("click", function () { window.print(); });
+  }
+
   // Warn two minutes before an idle session ends and let the user extend it (KWCAG: adjustable time limits).
   var idle = parseInt(document.body.getAttribute("data-idle-seconds") || "0", 10);
   var box = document.getElementById("session-warning");

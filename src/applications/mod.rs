@@ -7,6 +7,7 @@ pub mod resident_routes;
 pub mod rules;
 pub mod rules_admin;
 pub mod service;
+pub mod staff_desk;
 pub mod staff_routes;
 pub mod views;
 
@@ -14,5 +15,7 @@ use crate::web::routes::Routes;
 
 pub fn configure(r: &mut Routes) {
     resident_routes::configure(r);
+    // Before staff_routes: /staff/applications/export is not an application's {id}.
+    staff_desk::configure(r);
     staff_routes::configure(r);
 }

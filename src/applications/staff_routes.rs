@@ -34,19 +34,19 @@ pub fn configure(r: &mut Routes) {
         .post("/staff/rules", rules_create);
 }
 
-fn staff(ctx: &Ctx) -> Result<User, AppError> {
+pub(super) fn staff(ctx: &Ctx) -> Result<User, AppError> {
     ctx.require(&[Role::Staff]).cloned()
 }
 
 #[derive(Deserialize, Serialize, Default, Clone)]
 #[serde(default)]
 pub struct QueueQuery {
-    status: String,
-    district: String,
-    week_min: String,
-    week_max: String,
-    from: String,
-    to: String,
+    pub(super) status: String,
+    pub(super) district: String,
+    pub(super) week_min: String,
+    pub(super) week_max: String,
+    pub(super) from: String,
+    pub(super) to: String,
 }
 
 fn seoul_day_start_utc(d: NaiveDate) -> Option<chrono::NaiveDateTime> {
@@ -55,7 +55,7 @@ fn seoul_day_start_utc(d: NaiveDate) -> Option<chrono::NaiveDateTime> {
 }
 
 impl QueueQuery {
-    fn filter(&self) -> QueueFilter {
+    pub(super) fn filter(&self) -> QueueFilter {
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         QueueFilter {
             status: Status::parse(&self.status).map(|s| s.as_str().to_string()),
@@ -69,70 +69,112 @@ impl QueueQuery {
 }
 
 async fn queue(ctx: Ctx, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
-    let user = staff(&ctx)?;
-    let query = q.into_inner();
-    let filter = query.filter();
+    queue_page(ctx, state, q.into_inner(), StatusCode::OK, |_| {}).await
+}
+
+/// The queue as the screen shows it: one view per application the filter
+/// finds (at most 500), the rules in force and the year's places used. The
+/// list is written to the access log (`action`: list, or export with its reason).
+pub(super) fn queue_rows(
+    conn: &mut crate::db::DbConn,
+    state: &AppState,
+    user: &User,
+    ip: &str,
+    filter: &QueueFilter,
+    lang: crate::i18n::Lang,
+    (action, reason): (&str, &str),
+) -> Result<(Vec<views::ApplicationView>, Option<rules::RuleSet>, i32), AppError> {
     let today = today_seoul();
-    let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (rows, rules, used) = db(&state, move |conn, state| {
-        let program = service::program_id(conn, HOUSEWORK)?;
-        let apps = models::queue(conn, &program, &filter, today, 500)?;
-        let current = rules::in_force(conn, &program, today)?;
-        let used = service::places_used(conn, &program, rules::capacity_year(today))?;
-        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "" })?;
-        // Few rule versions, many applications: load each version once.
-        let mut versions: std::collections::HashMap<String, rules::RuleSet> = std::collections::HashMap::new();
-        let mut rows = Vec::with_capacity(apps.len());
-        for app in &apps {
-            if !versions.contains_key(&app.rule_set_id) {
-                versions.insert(app.rule_set_id.clone(), rules::find(conn, &app.rule_set_id)?);
-            }
-            let r = &versions[&app.rule_set_id];
-            rows.push(views::application_view(app, r, &state.i18n, lang, today));
+    let program = service::program_id(conn, HOUSEWORK)?;
+    let apps = models::queue(conn, &program, filter, today, 500)?;
+    let current = rules::in_force(conn, &program, today)?;
+    let used = service::places_used(conn, &program, rules::capacity_year(today))?;
+    audit::record(conn, &state.config.secret_key, Access { actor: user, ip, subject_user_id: None, record_id: None, action, reason })?;
+    // Few rule versions, many applications: load each version once.
+    let mut versions: std::collections::HashMap<String, rules::RuleSet> = std::collections::HashMap::new();
+    let mut rows = Vec::with_capacity(apps.len());
+    for app in &apps {
+        if !versions.contains_key(&app.rule_set_id) {
+            versions.insert(app.rule_set_id.clone(), rules::find(conn, &app.rule_set_id)?);
         }
-        Ok((rows, current, used))
-    })
-    .await?;
+        let r = &versions[&app.rule_set_id];
+        rows.push(views::application_view(app, r, &state.i18n, lang, today));
+    }
+    Ok((rows, current, used))
+}
+
+/// Renders the queue for `query`; `extra` adds to the page (the bulk form's
+/// errors and what was typed, when it is shown again).
+pub(super) async fn queue_page(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    query: QueueQuery,
+    status: StatusCode,
+    extra: impl FnOnce(&mut tera::Context),
+) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let filter = query.filter();
+    let (lang, ip) = (ctx.lang, ctx.ip.clone());
+    let (rows, rules, used) = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, &filter, lang, ("list", ""))).await?;
     let mut c = tera::Context::new();
     c.insert("applications", &rows);
     c.insert("q", &query);
+    c.insert("q_string", &serde_urlencoded::to_string(&query).unwrap_or_default());
     c.insert("statuses", &Status::ALL.iter().filter(|s| **s != Status::Draft).map(|s| s.as_str()).collect::<Vec<_>>());
     if let Some(r) = &rules {
         c.insert("rules", &views::rules_view(r, ctx.lang));
         c.insert("places_used", &used);
     }
-    render(&state, &ctx, "applications/staff_queue.html", c)
+    c.insert("selected", &Vec::<String>::new());
+    c.insert("bulk_message", "");
+    extra(&mut c);
+    render_status(&state, &ctx, "applications/staff_queue.html", &mut c, status)
+}
+
+/// What the application page and its printable summary show.
+pub(super) struct Detail {
+    pub view: views::ApplicationView,
+    pub rules: views::RulesView,
+    pub documents: Vec<views::DocumentView>,
+    pub events: Vec<views::EventView>,
+    /// Why she would not be eligible today under the rules in force (empty: eligible).
+    pub reasons_now: Option<Vec<String>>,
+}
+
+/// Loads one application for staff and writes the view to the access log
+/// (`reason`: empty for the page, "print" for the printable summary).
+pub(super) fn detail(conn: &mut crate::db::DbConn, state: &AppState, user: &User, ip: &str, app_id: &str, lang: crate::i18n::Lang, reason: &str) -> Result<Detail, AppError> {
+    let today = today_seoul();
+    let app = models::find(conn, app_id)?.ok_or(AppError::NotFound)?;
+    if app.status() == Status::Draft {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        conn,
+        &state.config.secret_key,
+        Access { actor: user, ip, subject_user_id: Some(&app.user_id), record_id: Some(&app.id), action: "view", reason },
+    )?;
+    let rules = rules::find(conn, &app.rule_set_id)?;
+    let docs = models::documents(conn, &app.id)?;
+    let events = models::events(conn, &app.id)?;
+    // Eligibility today under the rules in force today, for the decision.
+    let current = rules::in_force(conn, &app.program_id, today)?;
+    let check = current.map(|r| views::eligibility_texts(&state.i18n, lang, &service::precheck(&r, &app, today)));
+    Ok(Detail {
+        view: views::application_view(&app, &rules, &state.i18n, lang, today),
+        rules: views::rules_view(&rules, lang),
+        documents: views::document_views(&docs, lang),
+        events: views::event_views(&events, &app.user_id, lang),
+        reasons_now: check,
+    })
 }
 
 async fn show(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let user = staff(&ctx)?;
     let app_id = path.into_inner();
-    let (lang, ip, today) = (ctx.lang, ctx.ip.clone(), today_seoul());
-    let (view, rules_view, docs, events, in_force_check) = db(&state, move |conn, state| {
-        let app = models::find(conn, &app_id)?.ok_or(AppError::NotFound)?;
-        if app.status() == Status::Draft {
-            return Err(AppError::NotFound);
-        }
-        audit::record(
-            conn,
-            &state.config.secret_key,
-            Access { actor: &user, ip: &ip, subject_user_id: Some(&app.user_id), record_id: Some(&app.id), action: "view", reason: "" },
-        )?;
-        let rules = rules::find(conn, &app.rule_set_id)?;
-        let docs = models::documents(conn, &app.id)?;
-        let events = models::events(conn, &app.id)?;
-        // Eligibility today under the rules in force today, for the decision.
-        let current = rules::in_force(conn, &app.program_id, today)?;
-        let check = current.map(|r| views::eligibility_texts(&state.i18n, lang, &service::precheck(&r, &app, today)));
-        Ok((
-            views::application_view(&app, &rules, &state.i18n, lang, today),
-            views::rules_view(&rules, lang),
-            views::document_views(&docs, lang),
-            views::event_views(&events, &app.user_id, lang),
-            check,
-        ))
-    })
-    .await?;
+    let (lang, ip) = (ctx.lang, ctx.ip.clone());
+    let Detail { view, rules: rules_view, documents: docs, events, reasons_now: in_force_check } =
+        db(&state, move |conn, state| detail(conn, state, &user, &ip, &app_id, lang, "")).await?;
     let mut c = tera::Context::new();
     let decidable = matches!(Status::parse(&view.status), Some(Status::Submitted | Status::InfoRequested));
     c.insert("can_reject", &(decidable || view.status == "waitlisted"));

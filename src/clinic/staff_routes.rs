@@ -23,6 +23,7 @@ pub fn configure(r: &mut Routes) {
     r.get("/staff/clinic", sessions)
         .post("/staff/clinic/generate", generate)
         .get("/staff/clinic/sessions/{id}", day_sheet)
+        .get("/staff/clinic/sessions/{id}/print", day_sheet_print)
         .post("/staff/clinic/sessions/{id}/cancel", cancel_session)
         .post("/staff/clinic/sessions/{id}/walkins", walkin)
         .post("/staff/clinic/bookings/{id}/checkin", checkin)
@@ -118,6 +119,8 @@ struct RosterRow {
     phone: String,
     child: String,
     seats: i32,
+    /// Booked with her partner (a second seat).
+    partner: bool,
     status: String,
 }
 
@@ -128,69 +131,93 @@ struct ProgramSheet {
     rows: Vec<RosterRow>,
     walkins: i32,
     attended: i32,
+    /// Whether the program's bookings name a child, and whether a partner may come.
+    with_child: bool,
+    partner_seat: bool,
+}
+
+type DayData = (models::ClinicSession, Vec<ProgramSheet>, Vec<super::routes::ProgramView>);
+
+/// A session's roster per program (bookings not cancelled, in time order), its
+/// walk-ins and programs; the view is written to the access log with `reason`.
+fn load_day(conn: &mut crate::db::DbConn, state: &AppState, user: &User, ip: &str, id: &str, lang: crate::i18n::Lang, reason: &str) -> Result<DayData, AppError> {
+    let session = models::session(conn, id)?.ok_or(AppError::NotFound)?;
+    audit::record(conn, &state.config.secret_key, Access { actor: user, ip, subject_user_id: None, record_id: Some(&session.id), action: "view", reason })?;
+    let programs = models::programs(conn, false)?;
+    let slots = models::slots_of(conn, &session.id)?;
+    let bookings = models::bookings_of_session(conn, &session.id)?;
+    let walkins = service::walkins(conn, &session.id)?;
+    let user_ids: Vec<&str> = bookings.iter().map(|b| b.user_id.as_str()).collect();
+    let people: HashMap<String, (String, String)> = users::table
+        .filter(users::id.eq_any(&user_ids))
+        .select((users::id, users::name, users::phone))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, phone)| (id, (name, phone)))
+        .collect();
+    let kids: HashMap<String, String> = {
+        use crate::db::schema::children;
+        children::table.filter(children::user_id.eq_any(&user_ids)).select((children::id, children::name)).load(conn)?.into_iter().collect()
+    };
+    let mut sheets = vec![];
+    for p in programs.iter().filter(|p| slots.iter().any(|s| s.program_id == p.id)) {
+        let mut rows: Vec<RosterRow> = bookings
+            .iter()
+            .filter(|b| b.program_id == p.id && b.status != "cancelled")
+            .filter_map(|b| {
+                let slot = slots.iter().find(|s| s.id == b.slot_id)?;
+                let (name, phone) = people.get(&b.user_id).cloned().unwrap_or_default();
+                Some(RosterRow {
+                    booking_id: b.id.clone(),
+                    time: format!("{}–{}", hhmm(slot.start_minute), hhmm(slot.end_minute)),
+                    name,
+                    phone,
+                    child: b.child_id.as_ref().and_then(|c| kids.get(c)).cloned().unwrap_or_default(),
+                    seats: b.seats,
+                    partner: p.partner_seat && b.seats > 1,
+                    status: b.status.clone(),
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.time.cmp(&b.time));
+        let walkin_people: i32 = walkins.iter().filter(|(pid, _, _)| *pid == p.id).map(|(_, n, _)| *n).sum();
+        let attended: i32 = rows.iter().filter(|r| r.status == "attended").map(|r| r.seats).sum();
+        let with_child = p.infant_max_months > 0 || rows.iter().any(|r| !r.child.is_empty());
+        sheets.push(ProgramSheet { id: p.id.clone(), name: p.name(lang).to_string(), rows, walkins: walkin_people, attended, with_child, partner_seat: p.partner_seat });
+    }
+    Ok((session, sheets, program_views(&programs, &slots, lang)))
+}
+
+fn day_context(session: &models::ClinicSession, sheets: &[ProgramSheet], lang: crate::i18n::Lang) -> tera::Context {
+    let mut c = tera::Context::new();
+    c.insert("session_id", &session.id);
+    c.insert("date", &format_date(session.day, lang));
+    c.insert("status", &session.status);
+    c.insert("reason", session.cancel_reason.as_deref().unwrap_or_default());
+    c.insert("sheets", sheets);
+    c
 }
 
 async fn day_sheet(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let user = staff(&ctx)?;
     let id = path.into_inner();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (session, sheets, programs) = db(&state, move |conn, state| {
-        let session = models::session(conn, &id)?.ok_or(AppError::NotFound)?;
-        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: Some(&session.id), action: "view", reason: "clinic day sheet" })?;
-        let programs = models::programs(conn, false)?;
-        let slots = models::slots_of(conn, &session.id)?;
-        let bookings = models::bookings_of_session(conn, &session.id)?;
-        let walkins = service::walkins(conn, &session.id)?;
-        let user_ids: Vec<&str> = bookings.iter().map(|b| b.user_id.as_str()).collect();
-        let people: HashMap<String, (String, String)> = users::table
-            .filter(users::id.eq_any(&user_ids))
-            .select((users::id, users::name, users::phone))
-            .load::<(String, String, String)>(conn)?
-            .into_iter()
-            .map(|(id, name, phone)| (id, (name, phone)))
-            .collect();
-        let kids: HashMap<String, String> = {
-            use crate::db::schema::children;
-            children::table.filter(children::user_id.eq_any(&user_ids)).select((children::id, children::name)).load(conn)?.into_iter().collect()
-        };
-        let mut sheets = vec![];
-        for p in programs.iter().filter(|p| slots.iter().any(|s| s.program_id == p.id)) {
-            let mut rows: Vec<RosterRow> = bookings
-                .iter()
-                .filter(|b| b.program_id == p.id && b.status != "cancelled")
-                .filter_map(|b| {
-                    let slot = slots.iter().find(|s| s.id == b.slot_id)?;
-                    let (name, phone) = people.get(&b.user_id).cloned().unwrap_or_default();
-                    Some((slot.start_minute, RosterRow {
-                        booking_id: b.id.clone(),
-                        time: format!("{}–{}", hhmm(slot.start_minute), hhmm(slot.end_minute)),
-                        name,
-                        phone,
-                        child: b.child_id.as_ref().and_then(|c| kids.get(c)).cloned().unwrap_or_default(),
-                        seats: b.seats,
-                        status: b.status.clone(),
-                    }))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect();
-            rows.sort_by(|a, b| a.time.cmp(&b.time));
-            let walkin_people: i32 = walkins.iter().filter(|(pid, _, _)| *pid == p.id).map(|(_, n, _)| *n).sum();
-            let attended: i32 = rows.iter().filter(|r| r.status == "attended").map(|r| r.seats).sum();
-            sheets.push(ProgramSheet { id: p.id.clone(), name: p.name(lang).to_string(), rows, walkins: walkin_people, attended });
-        }
-        Ok((session, sheets, program_views(&programs, &slots, lang)))
-    })
-    .await?;
-    let mut c = tera::Context::new();
-    c.insert("session_id", &session.id);
-    c.insert("date", &format_date(session.day, lang));
-    c.insert("status", &session.status);
-    c.insert("reason", &session.cancel_reason.unwrap_or_default());
-    c.insert("sheets", &sheets);
+    let (session, sheets, programs) = db(&state, move |conn, state| load_day(conn, state, &user, &ip, &id, lang, "clinic day sheet")).await?;
+    let mut c = day_context(&session, &sheets, lang);
     c.insert("programs", &programs);
     render(&state, &ctx, "clinic/staff_day.html", c)
+}
+
+/// The day sheet to print: one table per program with an empty check-in box
+/// per person, a page per program; logged like the sheet itself.
+async fn day_sheet_print(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let user = staff(&ctx)?;
+    let id = path.into_inner();
+    let (lang, ip) = (ctx.lang, ctx.ip.clone());
+    let (session, sheets, _) = db(&state, move |conn, state| load_day(conn, state, &user, &ip, &id, lang, "clinic day sheet print")).await?;
+    let mut c = day_context(&session, &sheets, lang);
+    c.insert("printed_at", &crate::time::format_datetime(crate::time::now_utc(), lang));
+    render(&state, &ctx, "clinic/staff_day_print.html", c)
 }
 
 use diesel::prelude::*;
