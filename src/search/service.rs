@@ -223,13 +223,12 @@ pub fn search(conn: &mut DbConn, term: &Term, lang: Lang) -> Result<Results, App
         .select(Visit::as_select())
         .load(conn)?;
     let app_ids: Vec<&str> = found_visits.iter().map(|v| v.application_id.as_str()).collect();
-    let of_apps: HashMap<String, (String, String)> = applications::table
-        .filter(applications::id.eq_any(&app_ids))
-        .select((applications::id, applications::reference, applications::applicant_name))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, r, n)| (id, (r, n)))
-        .collect();
+    let of_apps = by_id(
+        applications::table
+            .filter(applications::id.eq_any(&app_ids))
+            .select((applications::id, applications::reference, applications::applicant_name))
+            .load::<(String, String, String)>(conn)?,
+    );
     let visit_rows = found_visits
         .iter()
         .map(|v| {
@@ -257,6 +256,11 @@ pub fn search(conn: &mut DbConn, term: &Term, lang: Lang) -> Result<Results, App
     Ok(Results { applications: Found::new(application_rows), visits: Found::new(visit_rows), clinic: Found::new(clinic_rows) })
 }
 
+/// Rows (id, a, b) as a map from id to (a, b).
+fn by_id<A, B>(rows: Vec<(String, A, B)>) -> HashMap<String, (A, B)> {
+    rows.into_iter().map(|(id, a, b)| (id, (a, b))).collect()
+}
+
 /// The bookings with their day, program, resident and child, the latest
 /// Saturday first.
 fn booking_rows(conn: &mut DbConn, bookings: &[Booking], lang: Lang) -> Result<Vec<BookingRow>, AppError> {
@@ -264,29 +268,21 @@ fn booking_rows(conn: &mut DbConn, bookings: &[Booking], lang: Lang) -> Result<V
     let days: HashMap<String, chrono::NaiveDate> =
         clinic_sessions::table.filter(clinic_sessions::id.eq_any(&session_ids)).select((clinic_sessions::id, clinic_sessions::day)).load(conn)?.into_iter().collect();
     let program_ids: Vec<&str> = bookings.iter().map(|b| b.program_id.as_str()).collect();
-    let programs: HashMap<String, (String, String)> = clinic_programs::table
-        .filter(clinic_programs::id.eq_any(&program_ids))
-        .select((clinic_programs::id, clinic_programs::name_ko, clinic_programs::name_en))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, ko, en)| (id, (ko, en)))
-        .collect();
+    let programs = by_id(
+        clinic_programs::table
+            .filter(clinic_programs::id.eq_any(&program_ids))
+            .select((clinic_programs::id, clinic_programs::name_ko, clinic_programs::name_en))
+            .load::<(String, String, String)>(conn)?,
+    );
     let user_ids: Vec<&str> = bookings.iter().map(|b| b.user_id.as_str()).collect();
-    let people: HashMap<String, (String, String)> = users::table
-        .filter(users::id.eq_any(&user_ids))
-        .select((users::id, users::name, users::phone))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, name, phone)| (id, (name, phone)))
-        .collect();
+    let people = crate::accounts::models::names_and_phones(conn, &user_ids)?;
     let child_ids: Vec<&str> = bookings.iter().filter_map(|b| b.child_id.as_deref()).collect();
-    let kids: HashMap<String, (String, chrono::NaiveDate)> = children::table
-        .filter(children::id.eq_any(&child_ids))
-        .select((children::id, children::name, children::birth_date))
-        .load::<(String, String, chrono::NaiveDate)>(conn)?
-        .into_iter()
-        .map(|(id, name, born)| (id, (name, born)))
-        .collect();
+    let kids = by_id(
+        children::table
+            .filter(children::id.eq_any(&child_ids))
+            .select((children::id, children::name, children::birth_date))
+            .load::<(String, String, chrono::NaiveDate)>(conn)?,
+    );
     let mut rows: Vec<(Option<chrono::NaiveDate>, BookingRow)> = bookings
         .iter()
         .map(|b| {
