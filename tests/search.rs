@@ -9,7 +9,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use common::{approved_resident_as, access_log_chained, complete_draft_as, due_date_at_week, signed_up_resident, submit_application, today, Applicant, Browser, TestApp};
 use diesel::prelude::*;
 use naju_helper::db::schema::{
-    access_log, agencies, applications, children, clinic_bookings, clinic_programs, clinic_sessions, clinic_slots, outbox, programs, users, visit_slots, visits,
+    access_log, agencies, applications, children, clinic_bookings, clinic_sessions, outbox, programs, users, visit_slots, visits,
 };
 use naju_helper::demo;
 
@@ -36,32 +36,12 @@ fn set_phone(app: &TestApp, user_id: &str, app_id: &str, phone: &str) {
     diesel::update(applications::table.find(app_id)).set(applications::phone.eq(phone)).execute(&mut app.conn()).unwrap();
 }
 
-/// The next open Saturday at least two days away and its infant check-up slot.
-fn infant_slot(app: &TestApp) -> (String, String) {
-    let session: String = clinic_sessions::table
-        .filter(clinic_sessions::day.gt(today() + Duration::days(1)))
-        .filter(clinic_sessions::status.eq("open"))
-        .order(clinic_sessions::day.asc())
-        .select(clinic_sessions::id)
-        .first(&mut app.conn())
-        .unwrap();
-    let slot: String = clinic_slots::table
-        .inner_join(clinic_programs::table)
-        .filter(clinic_slots::session_id.eq(&session))
-        .filter(clinic_programs::code.eq("infant_checkup"))
-        .order(clinic_slots::start_minute.asc())
-        .select(clinic_slots::id)
-        .first(&mut app.conn())
-        .unwrap();
-    (session, slot)
-}
-
 /// Registers her child and books the infant check-up with it.
 fn book_with_child(app: &TestApp, b: &mut Browser, user_id: &str, child: &str, born: NaiveDate) -> String {
     let page = b.get("/my/children");
     b.post("/my/children", &[("csrf_token", &page.csrf()), ("name", child), ("birth_date", &born.to_string())]).assert_redirect("/my/children");
     let child_id: String = children::table.filter(children::user_id.eq(user_id)).select(children::id).first(&mut app.conn()).unwrap();
-    let (session, slot) = infant_slot(app);
+    let (session, slot) = common::clinic_slot(app, "infant_checkup");
     let token = b.get(&format!("/clinic/sessions/{session}")).csrf();
     b.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("child_id", &child_id)]).assert_redirect("/my/clinic");
     session
