@@ -306,6 +306,6 @@ fn booking_rows(conn: &mut DbConn, bookings: &[Booking], lang: Lang) -> Result<V
             )
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Ok(rows.into_iter().map(|(_, r)| r).collect())
 }
