@@ -22,6 +22,7 @@ pub mod programs;
 pub mod results;
 pub mod retention;
 pub mod schedule;
+pub mod search;
 pub mod startup;
 pub mod state;
 pub mod time;

@@ -65,6 +65,7 @@ fn all_routes(r: &mut Routes) {
         .configure(visits::configure)
         .configure(clinic::configure)
         .configure(crate::schedule::configure)
+        .configure(crate::search::routes::configure)
         .configure(results::routes::configure)
         .configure(crate::notify::routes::configure)
         .configure(crate::city::routes::configure)

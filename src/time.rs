@@ -22,6 +22,11 @@ pub fn today_seoul() -> NaiveDate {
     to_seoul(now_utc()).date_naive()
 }
 
+/// The UTC instant a Seoul day begins (00:00 in Seoul).
+pub fn seoul_midnight_utc(day: NaiveDate) -> NaiveDateTime {
+    day.and_time(chrono::NaiveTime::MIN) - chrono::Duration::hours(9)
+}
+
 const WEEKDAYS_KO: [&str; 7] = ["월", "화", "수", "목", "금", "토", "일"];
 const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const MONTHS_EN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -66,5 +71,12 @@ mod tests {
         assert_eq!(format_datetime(utc, Lang::En), "Tue 24 Nov 2026, 15:05 (Korea time)");
         let late = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(15, 30, 0).unwrap();
         assert_eq!(format_datetime(late, Lang::Ko), "2026년 11월 25일 (수) 오전 12:30 (한국 시간)");
+    }
+
+    #[test]
+    fn a_seoul_day_begins_at_15_utc_the_day_before() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(seoul_midnight_utc(day), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap().and_hms_opt(15, 0, 0).unwrap());
+        assert_eq!(to_seoul(seoul_midnight_utc(day)).date_naive(), day);
     }
 }

@@ -83,6 +83,7 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("POST", "/my/notices/verify",                                "",        "",                                    "login 303   303   403   403   403   403"),
     ("POST", "/my/notices/resend",                                "",        "",                                    "login 303   303   403   403   403   403"),
     ("GET",  "/staff",                                            "",        "",                                    "login 403   403   403   403   200   200"),
+    ("GET",  "/staff/search",                                     "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/users",                                      "",        "",                                    "login 403   403   403   403   200   200"),
     ("GET",  "/staff/users/new",                                  "",        "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/users",                                      "",        "",                                    "login 403   403   403   403   422   422"),

@@ -1909,3 +1909,57 @@ fn staff_ask_two_applicants_for_more_by_keyboard_and_print_the_day() {
         })
     });
 }
+
+// ---- search ----
+
+/// Tabs forward (at most `max` times) until the element with `id` has the focus.
+async fn tab_to_id(c: &Client, id: &str, max: usize) -> Res {
+    for _ in 0..max {
+        press(c, "\u{E004}").await?;
+        if eval::<String>(c, "return document.activeElement.id || '';").await? == id {
+            return Ok(());
+        }
+    }
+    Err(format!("Tab never reached #{id}"))
+}
+
+/// Presses Enter on the focused control and waits for the page it loads, audited.
+async fn enter_and_wait(c: &Client) -> Res {
+    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
+    press(c, "\u{E007}").await?;
+    new_page(c).await?;
+    audit(c).await
+}
+
+#[test]
+fn staff_search_for_a_resident_by_keyboard_alone() {
+    journey("staff_search_by_keyboard", |c, app| {
+        Box::pin(async move {
+            let (_, app_id) = common::approved_resident_as(app, "김나주", "search@example.kr", &common::Applicant { name: "김나주", ..Default::default() });
+            let reference: String = applications::table.find(&app_id).select(applications::reference).first(&mut app.conn()).map_err(e("reference"))?;
+            login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+            visit(c, app, "/staff/search").await?;
+            // Enter on an empty box: the error summary, with the focus on it.
+            tab_to_id(c, "f-q", 15).await?;
+            enter_and_wait(c).await?;
+            let at = eval::<String>(c, "return document.activeElement.id || document.activeElement.tagName;").await?;
+            if at != "error-summary" {
+                return Err(format!("after an empty search the focus should be on the error summary, not {at}"));
+            }
+            expect_text(c, "찾을 이름, 전화번호, 신청 번호 또는 아이 생년월일을 입력하세요").await?;
+            // From the summary, Tab on to the box, type part of her name, Enter.
+            tab_to_id(c, "f-q", 10).await?;
+            press(c, "나주").await?;
+            enter_and_wait(c).await?;
+            expect_text(c, &reference).await?;
+            if !path(c).await?.starts_with("/staff/search") {
+                return Err("the search should stay on its page".into());
+            }
+            // Her application is one Tab-and-Enter away.
+            tab_to(c, &format!("a /staff/applications/{app_id}"), 25).await?;
+            enter_and_wait(c).await?;
+            expect_text(c, &reference).await?;
+            screenshots(c, app, (demo::STAFF_EMAIL, demo::STAFF_PASSWORD), "staff", &[("search", "/staff/search?q=%EB%82%98%EC%A3%BC"), ("home", "/staff")]).await
+        })
+    });
+}

@@ -1,6 +1,7 @@
 //! Accounts for the three roles: residents sign up (confirming their address
 //! by an emailed link); staff create staff and contractor accounts. Sessions, login throttling and password hashing.
 
+pub mod dashboard;
 pub mod domain;
 pub mod mobile;
 pub mod models;

@@ -89,3 +89,14 @@ pub fn list_by_roles(conn: &mut DbConn, roles: &[&str]) -> QueryResult<Vec<User>
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
+
+/// Name and phone of each of these users, by id (rosters and search results).
+pub fn names_and_phones(conn: &mut DbConn, ids: &[&str]) -> QueryResult<std::collections::HashMap<String, (String, String)>> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name, users::phone))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, name, phone)| (id, (name, phone)))
+        .collect())
+}

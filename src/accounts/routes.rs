@@ -339,9 +339,11 @@ async fn my_message(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String
 async fn staff_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let user = ctx.require(&[Role::Staff])?;
     let supervisor = user.is_supervisor;
-    let (stats, setup) = db(&state, move |conn, _| {
+    let lang = ctx.lang;
+    let (stats, setup, figures) = db(&state, move |conn, _| {
         let setup = if supervisor { crate::city::routes::needs_setup(conn)? } else { false };
-        Ok((notify::stats(conn)?, setup))
+        let figures = super::dashboard::load(conn, crate::time::today_seoul(), lang)?;
+        Ok((notify::stats(conn)?, setup, figures))
     })
     .await?;
     // A city without its configuration: the supervisor sets it up first.
@@ -350,6 +352,7 @@ async fn staff_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse
     }
     let mut c = tera::Context::new();
     c.insert("outbox", &stats);
+    c.insert("dash", &figures);
     render(&state, &ctx, "accounts/staff_home.html", c)
 }
 

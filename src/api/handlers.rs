@@ -207,7 +207,7 @@ pub struct AgencyVisitsQuery {
 pub async fn agency_visits(who: ApiUser, state: web::Data<AppState>, q: web::Query<AgencyVisitsQuery>) -> ApiResult {
     let agency_id = who.agency_id()?;
     let q = q.into_inner();
-    let filter = visit_models::VisitFilter { agency_id: Some(agency_id), status: q.status.map(|s| s.as_str().to_string()), from: q.from, to: q.to };
+    let filter = visit_models::VisitFilter { agency_id: Some(agency_id), status: q.status.map(|s| s.as_str().to_string()), from: q.from, to: q.to, application_id: None };
     let list = db(&state, move |conn, _| Ok(visit_models::list(conn, &filter, 500)?)).await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(VisitDto::from).collect::<Vec<_>>()))
 }

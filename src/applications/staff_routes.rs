@@ -17,7 +17,7 @@ use crate::audit::{self, Access};
 use crate::error::AppError;
 use crate::programs::HOUSEWORK;
 use crate::state::AppState;
-use crate::time::{seoul, today_seoul};
+use crate::time::{seoul_midnight_utc, today_seoul};
 use crate::web::routes::Routes;
 use crate::web::{db, field_errors, redirect, redirect_error, render, render_status, CsrfForm, Ctx};
 
@@ -49,11 +49,6 @@ pub struct QueueQuery {
     pub(super) to: String,
 }
 
-fn seoul_day_start_utc(d: NaiveDate) -> Option<chrono::NaiveDateTime> {
-    use chrono::TimeZone;
-    d.and_hms_opt(0, 0, 0).and_then(|t| seoul().from_local_datetime(&t).single()).map(|t| t.naive_utc())
-}
-
 impl QueueQuery {
     pub(super) fn filter(&self) -> QueueFilter {
         let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
@@ -62,8 +57,8 @@ impl QueueQuery {
             district: (!self.district.trim().is_empty()).then(|| self.district.trim().to_string()),
             week_min: self.week_min.trim().parse().ok(),
             week_max: self.week_max.trim().parse().ok(),
-            submitted_from: date(&self.from).and_then(seoul_day_start_utc),
-            submitted_to: date(&self.to).and_then(|d| seoul_day_start_utc(d + chrono::Duration::days(1))),
+            submitted_from: date(&self.from).map(seoul_midnight_utc),
+            submitted_to: date(&self.to).map(|d| seoul_midnight_utc(d + chrono::Duration::days(1))),
         }
     }
 }

@@ -11,7 +11,6 @@ use super::routes::program_views;
 use super::service::{self, ProgramUpdate};
 use crate::accounts::models::{Role, User};
 use crate::audit::{self, Access};
-use crate::db::schema::users;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
@@ -148,13 +147,7 @@ fn load_day(conn: &mut crate::db::DbConn, state: &AppState, user: &User, ip: &st
     let bookings = models::bookings_of_session(conn, &session.id)?;
     let walkins = service::walkins(conn, &session.id)?;
     let user_ids: Vec<&str> = bookings.iter().map(|b| b.user_id.as_str()).collect();
-    let people: HashMap<String, (String, String)> = users::table
-        .filter(users::id.eq_any(&user_ids))
-        .select((users::id, users::name, users::phone))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, name, phone)| (id, (name, phone)))
-        .collect();
+    let people = crate::accounts::models::names_and_phones(conn, &user_ids)?;
     let kids: HashMap<String, String> = {
         use crate::db::schema::children;
         children::table.filter(children::user_id.eq_any(&user_ids)).select((children::id, children::name)).load(conn)?.into_iter().collect()

@@ -75,6 +75,8 @@ pub struct ListQuery {
     pub status: String,
     pub from: String,
     pub to: String,
+    /// One application's visits (the staff search links here).
+    pub application: String,
 }
 
 impl ListQuery {
@@ -85,6 +87,7 @@ impl ListQuery {
             status: (!self.status.is_empty()).then(|| self.status.clone()),
             from: date(&self.from),
             to: date(&self.to),
+            application_id: (!self.application.trim().is_empty()).then(|| self.application.trim().to_string()),
         }
     }
 }

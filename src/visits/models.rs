@@ -168,15 +168,25 @@ pub struct VisitFilter {
     pub status: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    pub application_id: Option<String>,
 }
+
+/// The filter's status `due`: visits still to happen (requested or confirmed).
+pub const DUE: &str = "due";
+pub const DUE_STATUSES: [&str; 2] = ["requested", "confirmed"];
 
 pub fn list(conn: &mut DbConn, f: &VisitFilter, limit: i64) -> QueryResult<Vec<Visit>> {
     let mut q = visits::table.into_boxed();
     if let Some(a) = &f.agency_id {
         q = q.filter(visits::agency_id.eq(a.clone()));
     }
-    if let Some(s) = &f.status {
-        q = q.filter(visits::status.eq(s.clone()));
+    match f.status.as_deref() {
+        Some(DUE) => q = q.filter(visits::status.eq_any(DUE_STATUSES)),
+        Some(s) => q = q.filter(visits::status.eq(s.to_string())),
+        None => {}
+    }
+    if let Some(a) = &f.application_id {
+        q = q.filter(visits::application_id.eq(a.clone()));
     }
     if let Some(from) = f.from {
         q = q.filter(visits::day.ge(from));

@@ -39,17 +39,28 @@ async fn list(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ListQuery>) ->
     let query = q.into_inner();
     let filter = query.filter();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (rows, agencies) = db(&state, move |conn, state| {
+    let (rows, agencies, of_application) = db(&state, move |conn, state| {
         let settings = models::settings(conn)?;
         let visits = models::list(conn, &filter, 1000)?;
         let agencies = crate::agencies::list(conn)?;
-        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "visits" })?;
+        // One application's visits are a view of her record, logged as such.
+        let of_application = match &filter.application_id {
+            Some(id) => Some(crate::applications::models::find(conn, id)?.ok_or(AppError::NotFound)?),
+            None => None,
+        };
+        let access = match &of_application {
+            Some(app) => Access { actor: &user, ip: &ip, subject_user_id: Some(&app.user_id), record_id: Some(&app.id), action: "view", reason: "visits" },
+            None => Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "visits" },
+        };
+        audit::record(conn, &state.config.secret_key, access)?;
+        let of_application = of_application.map(|a| (a.reference, a.applicant_name));
         let name = |id: &Option<String>| agencies.iter().find(|a| Some(&a.id) == id.as_ref()).map(|a| a.name.clone()).unwrap_or_default();
         let rows = visits.iter().map(|v| (super::views::visit_view(v, &settings, lang), name(&v.agency_id))).collect::<Vec<_>>();
-        Ok((rows, agencies))
+        Ok((rows, agencies, of_application))
     })
     .await?;
     let mut c = tera::Context::new();
+    c.insert("of_application", &of_application);
     c.insert("visits", &rows);
     c.insert("agencies", &agencies);
     c.insert("q", &query);
