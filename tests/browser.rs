@@ -1116,12 +1116,8 @@ fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
 // visit booking, the clinic booking, the staff queue's bulk actions, staff
 // search and the agency's helper assignment have keyboard tests of their own.
 
-const TAB: &str = "\u{E004}";
 /// Shift down, Tab, then all modifiers released (WebDriver's null key).
-const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
-const ENTER: &str = "\u{E007}";
 const SPACE: &str = " ";
-const ARROW_DOWN: &str = "\u{E015}";
 const BACKSPACE: &str = "\u{E003}";
 /// Ctrl+A then Backspace: empties the focused text field.
 const SELECT_ALL_DELETE: &str = "\u{E009}a\u{E000}\u{E003}";
@@ -1218,7 +1214,7 @@ async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
     Err(format!("the keyboard never reached {css}; it went through {seen:?}"))
 }
 
-async fn tab_until(c: &Client, css: &str) -> Res {
+async fn tab_until_css(c: &Client, css: &str) -> Res {
     move_focus_to(c, TAB, css, 80).await
 }
 
@@ -1228,7 +1224,7 @@ async fn shift_tab_until(c: &Client, css: &str) -> Res {
 
 /// Tabs to a text field, empties it and types `text`.
 async fn kb_type(c: &Client, css: &str, text: &str) -> Res {
-    tab_until(c, css).await?;
+    tab_until_css(c, css).await?;
     type_keys(c, SELECT_ALL_DELETE).await?;
     if !text.is_empty() {
         type_keys(c, text).await?;
@@ -1240,7 +1236,7 @@ async fn kb_type(c: &Client, css: &str, text: &str) -> Res {
 /// browser's locale shows them (a date field is three parts; typing fills
 /// each and moves on), then checks the field holds `ymd`.
 async fn kb_date(c: &Client, css: &str, ymd: &str) -> Res {
-    tab_until(c, css).await?;
+    tab_until_css(c, css).await?;
     let order: Vec<String> = eval(
         c,
         "return new Intl.DateTimeFormat(navigator.language).formatToParts(new Date(2000, 10, 22)).filter(p => p.type !== 'literal').map(p => p.type);",
@@ -1265,7 +1261,7 @@ async fn kb_date(c: &Client, css: &str, ymd: &str) -> Res {
 
 /// Tabs to a select and moves through its options with the down arrow until `value` is chosen.
 async fn kb_select(c: &Client, css: &str, value: &str) -> Res {
-    tab_until(c, css).await?;
+    tab_until_css(c, css).await?;
     for _ in 0..100 {
         if eval::<String>(c, "return document.activeElement.value;").await? == value {
             return Ok(());
@@ -1278,7 +1274,7 @@ async fn kb_select(c: &Client, css: &str, value: &str) -> Res {
 /// Tabs into a group of radio buttons and moves with the arrows (which
 /// check the button they reach) until the one of `value` is checked.
 async fn kb_radio(c: &Client, name: &str, value: &str) -> Res {
-    tab_until(c, &format!("input[type=radio][name={name}]")).await?;
+    tab_until_css(c, &format!("input[type=radio][name={name}]")).await?;
     for _ in 0..12 {
         if eval::<bool>(c, "const a = document.activeElement; return a.checked && a.value === arguments[0];".replace("arguments[0]", &serde_json::json!(value).to_string()).as_str())
             .await?
@@ -1292,7 +1288,7 @@ async fn kb_radio(c: &Client, name: &str, value: &str) -> Res {
 
 /// Tabs to a check box and ticks it with Space.
 async fn kb_check(c: &Client, css: &str) -> Res {
-    tab_until(c, css).await?;
+    tab_until_css(c, css).await?;
     type_keys(c, SPACE).await?;
     if !eval::<bool>(c, "return document.activeElement.checked;").await? {
         return Err(format!("Space did not tick {css}"));
@@ -1303,7 +1299,7 @@ async fn kb_check(c: &Client, css: &str) -> Res {
 /// Tabs to a button (or link) and presses `key` (Enter or Space) on it,
 /// then waits for the page it loads and audits it.
 async fn kb_press_on(c: &Client, css: &str, key: &str) -> Res {
-    tab_until(c, css).await?;
+    tab_until_css(c, css).await?;
     c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
     type_keys(c, key).await?;
     new_page(c).await.map_err(|m| format!("{css}: {m}"))?;
@@ -1334,7 +1330,7 @@ async fn kb_error_summary(c: &Client, field: &str) -> Res {
     if !dead.is_empty() {
         return Err(format!("error links that lead to no field: {dead:?}"));
     }
-    tab_until(c, &format!("#error-summary a[href='#f-{field}']")).await?;
+    tab_until_css(c, &format!("#error-summary a[href='#f-{field}']")).await?;
     type_keys(c, ENTER).await?;
     let want = format!("f-{field}");
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -1378,7 +1374,7 @@ async fn kb_login(c: &Client, app: &TestApp, email: &str, password: &str) -> Res
 /// Signs out by keyboard: the menu button (Enter opens it), then its sign-out button.
 async fn kb_logout(c: &Client, app: &TestApp) -> Res {
     visit(c, app, "/").await?;
-    tab_until(c, ".menu summary").await?;
+    tab_until_css(c, ".menu summary").await?;
     type_keys(c, ENTER).await?;
     kb_submit(c, ".main-nav--narrow form[action='/logout'] button").await
 }
@@ -1481,7 +1477,7 @@ fn keyboard_only_resident_forms() {
             type_keys(c, "키보드아기").await?;
             let born = day_from_today(-200);
             kb_date(c, "#f-birth_date", &born).await?;
-            tab_until(c, "form[action='/my/children'] button").await?;
+            tab_until_css(c, "form[action='/my/children'] button").await?;
             shift_tab_until(c, "#f-birth_date").await?;
             kb_submit(c, "form[action='/my/children'] button").await?;
             expect_text(c, "자녀를 등록했습니다").await?;
@@ -1508,7 +1504,7 @@ fn keyboard_only_resident_forms() {
             kb_date(c, "#f-birth_date", "1993-04-05").await?;
             kb_type(c, "#f-phone", "010-4444-5555").await?;
             kb_type(c, "#f-email", "keyboard-mom@example.kr").await?;
-            tab_until(c, "#f-district_code").await?;
+            tab_until_css(c, "#f-district_code").await?;
             kb_type(c, "#f-street_address", "빛가람로 1").await?;
             kb_submit(c, "main form button[type=submit]").await?;
             // Pregnancy: sent empty, then the dates typed.
@@ -1721,12 +1717,12 @@ fn keyboard_only_staff_forms() {
             }
             kb_submit(c, "form[action='/staff/city/import']:has(#f-shipped) button").await?;
             expect_text(c, "시·군 파일을 적용했습니다").await?;
-            tab_until(c, "#f-file").await?;
+            tab_until_css(c, "#f-file").await?;
             let toml = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cities/naju-2024.toml");
             c.active_element().await.map_err(e("file input"))?.send_keys(&toml.display().to_string()).await.map_err(e("file"))?;
             kb_submit(c, "form[action='/staff/city/upload'] button").await?;
             expect_text(c, "시·군 파일을 적용했습니다").await?;
-            tab_until(c, "#f-text").await?;
+            tab_until_css(c, "#f-text").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\nzz = 1").await?;
             kb_refused(c, "form[action='/staff/city/import']:has(#f-text) button", "text").await?;
@@ -1753,7 +1749,7 @@ fn keyboard_only_agency_forms() {
             kb_login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
             // The week's template: a wrong line first, then removed.
             visit(c, app, "/contractor/capacity").await?;
-            tab_until(c, "#f-week").await?;
+            tab_until_css(c, "#f-week").await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\n잘못").await?;
             kb_refused(c, "form[action='/contractor/capacity'] button", "week").await?;
@@ -1799,16 +1795,6 @@ fn keyboard_only_agency_forms() {
 
 // ---- staff desk: bulk request for information, export, print ----
 
-/// Tabs forward (at most `max` times) until the element with id `want` has the focus.
-async fn tab_to_id(c: &Client, want: &str, max: usize) -> Res {
-    for _ in 0..max {
-        press(c, "\u{E004}").await?;
-        if eval::<String>(c, "return document.activeElement.id;").await? == want {
-            return Ok(());
-        }
-    }
-    Err(format!("Tab never reached #{want}"))
-}
 
 /// Emulates print media (or the screen again with "") through chromedriver's
 /// Chrome DevTools endpoint, which WebDriver itself lacks.
