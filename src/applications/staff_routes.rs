@@ -19,7 +19,7 @@ use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::{seoul, today_seoul};
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/applications", queue)
@@ -68,18 +68,18 @@ impl QueueQuery {
     }
 }
 
-async fn queue(ctx: Ctx, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
-    let user = staff(&ctx)?;
+async fn queue(page: Page, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
     let query = q.into_inner();
     let filter = query.filter();
     let today = today_seoul();
-    let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (rows, rules, used) = db(&state, move |conn, state| {
+    let (ctx, (rows, rules, used)) = page.db(&state, move |conn, state, visit| {
+        let user = visit.require(&[Role::Staff])?;
+        let (lang, ip) = (visit.lang, &visit.ip);
         let program = service::program_id(conn, HOUSEWORK)?;
         let apps = models::queue(conn, &program, &filter, today, 500)?;
         let current = rules::in_force(conn, &program, today)?;
         let used = service::places_used(conn, &program, rules::capacity_year(today))?;
-        audit::record(conn, &state.config.secret_key, Access { actor: &user, ip: &ip, subject_user_id: None, record_id: None, action: "list", reason: "" })?;
+        audit::record(conn, &state.config.secret_key, Access { actor: user, ip, subject_user_id: None, record_id: None, action: "list", reason: "" })?;
         // Few rule versions, many applications: load each version once.
         let mut versions: std::collections::HashMap<String, rules::RuleSet> = std::collections::HashMap::new();
         let mut rows = Vec::with_capacity(apps.len());

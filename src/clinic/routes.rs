@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::time::{format_date, now_utc, today_seoul};
 use crate::visits::rules::hhmm;
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/clinic", sessions)
@@ -94,9 +94,9 @@ struct SessionRow {
     programs: Vec<ProgramView>,
 }
 
-async fn sessions(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let lang = ctx.lang;
-    let rows = db(&state, move |conn, _| {
+async fn sessions(page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (ctx, rows) = page.db(&state, move |conn, _, visit| {
+        let lang = visit.lang;
         let programs = models::programs(conn, true)?;
         let open = crate::programs::open_name(conn, crate::programs::SATURDAY_CLINIC, lang)?;
         if open.is_none() || programs.is_empty() {
