@@ -3,8 +3,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
 
@@ -124,13 +127,60 @@ fn hasher() -> Result<Argon2<'static>, AppError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-fn hash_now(password: &str) -> Result<String, AppError> {
-    let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes()).map_err(|e| AppError::Internal(format!("salt: {e}")))?;
-    hasher()?.hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| AppError::Internal(format!("hash: {e}")))
+/// Argon2 on the memory of this (hashing) thread, allocated once and reused.
+/// `Argon2::hash_password_into` allocates its 19 MiB on every call, 64-byte
+/// aligned; glibc serves such a request from the thread's arena a little
+/// larger than the block it freed the time before, so the freed block was not
+/// reused and each login grew the arena by another 19 MiB (about 120 MiB per
+/// hashing thread after a few logins, measured; most of the server's peak).
+fn argon2_into(argon: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+    thread_local! {
+        static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        let n = argon.params().block_count();
+        if blocks.len() < n {
+            *blocks = vec![Block::default(); n];
+        }
+        argon.hash_password_into_with_memory(password, salt, out, &mut blocks[..n])
+    })
 }
 
+fn hash_now(password: &str) -> Result<String, AppError> {
+    let err = |e: &dyn std::fmt::Display| AppError::Internal(format!("hash: {e}"));
+    let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes()).map_err(|e| err(&e))?;
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(|e| err(&e))?;
+    let argon = hasher()?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon, password.as_bytes(), salt_bytes, &mut out).map_err(|e| err(&e))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon.params()).map_err(|e| err(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a PHC string, with the algorithm, version and
+/// parameters stored in it; false for anything unreadable.
 fn verify_now(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()).unwrap_or(false)
+    let check = || -> Option<bool> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        let expected = parsed.hash?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = parsed.version.map(Version::try_from).transpose().ok()?.unwrap_or_default();
+        let params = Params::try_from(&parsed).ok()?;
+        let mut salt_buf = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        argon2_into(&Argon2::new(algorithm, version, params), password.as_bytes(), salt, &mut out).ok()?;
+        Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
+    };
+    check().unwrap_or(false)
 }
 
 /// Made once, on a hashing thread, the first time an unknown email signs in.
@@ -190,6 +240,12 @@ mod tests {
         assert!(verify("correct horse 1", &h));
         assert!(!verify("wrong horse 1", &h));
         assert!(!verify("anything", "not a hash"));
+        // The same PHC strings as the argon2 crate's own hasher and verifier.
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        assert!(Argon2::default().verify_password(b"correct horse 1", &PasswordHash::new(&h).unwrap()).is_ok());
+        let theirs = hasher().unwrap().hash_password(b"correct horse 3", &SaltString::encode_b64(b"0123456789abcdef").unwrap()).unwrap().to_string();
+        assert!(verify("correct horse 3", &theirs));
+        assert!(!verify("correct horse 1", &theirs));
     }
 
     #[test]
