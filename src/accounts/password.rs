@@ -25,7 +25,7 @@ pub fn hash_threads() -> usize {
 /// Logins (and password changes) waiting or hashing at most, per hashing
 /// thread; the next one is answered "busy, try again" (`AppError::Busy`)
 /// at once instead of piling up.
-const QUEUE_PER_THREAD: usize = 8;
+const QUEUE_PER_THREAD: usize = 64;
 
 static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
