@@ -30,6 +30,9 @@ pub enum AppError {
     Template(#[from] tera::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Too many logins waiting for their password check: try again shortly.
+    #[error("busy")]
+    Busy,
 }
 
 impl AppError {
@@ -42,6 +45,7 @@ impl AppError {
             AppError::LoginRequired { .. } => "errors.login_required",
             AppError::TooManyAttempts { .. } => "errors.too_many_attempts",
             AppError::BadRequest(k) | AppError::Conflict(k) => k,
+            AppError::Busy => "errors.busy",
             _ => "errors.internal",
         }
     }
@@ -62,6 +66,7 @@ impl ResponseError for AppError {
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,6 +78,7 @@ impl ResponseError for AppError {
             AppError::LoginRequired { next } => HttpResponse::SeeOther()
                 .insert_header(("Location", format!("/login?next={}", crate::web::urlencode(next))))
                 .finish(),
+            AppError::Busy => HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "5")).finish(),
             _ => HttpResponse::build(self.status_code()).finish(),
         }
     }

@@ -44,6 +44,9 @@ USAGE:
                                  benchmark baseline: raw write transactions of a booking
   naju-helper bench-report [--program P] [--from D --to D] [--reps N]
                                  the results report timed alone: maintained figures vs a raw recount
+  naju-helper bench-argon2 [--seconds N]
+                                 argon2id hashes per second with the app's parameters, one
+                                 thread per CPU (default 5 s): `argon2_hashes_per_s=<float>`
   naju-helper routes             list every route the app serves (method and path pattern)
   naju-helper help
 
@@ -128,6 +131,12 @@ fn run(args: &[String]) -> Result<(), String> {
             let n = flag(rest, "--n").and_then(|v| v.parse().ok()).unwrap_or(5000);
             let threads = flag(rest, "--threads").and_then(|v| v.parse().ok()).unwrap_or(4);
             println!("{}", naju_helper::bench::raw_writes(&Config::from_env()?, n, threads)?);
+            Ok(())
+        }
+        ["bench-argon2", rest @ ..] => {
+            let seconds = flag(rest, "--seconds").and_then(|v| v.parse().ok()).unwrap_or(5.0);
+            let per_s = naju_helper::accounts::password::bench(seconds).map_err(|e| e.to_string())?;
+            println!("argon2_hashes_per_s={per_s:.3}");
             Ok(())
         }
         ["bench-report", rest @ ..] => {

@@ -16,7 +16,7 @@ use crate::notify;
 use crate::state::AppState;
 use crate::time::format_datetime;
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, render, render_status, safe_local_path, session_cookie, CsrfForm, Ctx, FormErrors};
+use crate::web::{db, field_errors, redirect, render, render_status, safe_local_path, session_cookie, CsrfForm, Ctx, FormErrors, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/login", login_page)
@@ -82,6 +82,18 @@ async fn login_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<LoginQue
 
 async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
+    // A place in the password-check queue first: when it is full the visitor
+    // is asked to try again, and no attempt is counted against her.
+    let turn = match super::password::take_turn() {
+        Ok(turn) => turn,
+        Err(AppError::Busy) => {
+            let msg = state.i18n.t(ctx.lang, "errors.busy");
+            let mut res = login_form_page(&state, &ctx, &form, Some(msg), StatusCode::SERVICE_UNAVAILABLE)?;
+            res.headers_mut().insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("5"));
+            return Ok(res);
+        }
+        Err(e) => return Err(e),
+    };
     let (email, ip) = (form.email.clone(), ctx.ip.clone());
     let begun = db(&state, move |conn, state| match service::begin_login(conn, &state.config, &email, &ip) {
         Err(LoginError::Other(e)) => Err(e),
@@ -91,12 +103,7 @@ async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) 
     let outcome = match begun {
         Err(e) => Err(e),
         Ok(attempt) => {
-            let password = form.password.clone();
-            let (attempt, ok) = web::block(move || {
-                let ok = attempt.verify(&password);
-                (attempt, ok)
-            })
-            .await?;
+            let ok = attempt.verify(turn, &form.password).await?;
             let old_key = ctx.session_key.clone();
             db(&state, move |conn, state| match service::finish_login(conn, &state.config, attempt, ok) {
                 Ok(user) => {
@@ -127,10 +134,10 @@ async fn login(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<LoginForm>) 
     }
 }
 
-/// Hashes a password on the blocking pool, without a database connection.
+/// Hashes a password on a hashing thread, without a database connection
+/// (`AppError::Busy` when too many are waiting).
 async fn hash_password(password: &str) -> Result<String, AppError> {
-    let password = password.to_string();
-    web::block(move || super::password::hash(&password)).await?
+    super::password::take_turn()?.hash(password).await
 }
 
 #[derive(Deserialize)]
@@ -295,15 +302,16 @@ struct MessageRow {
     status: String,
 }
 
-async fn resident_home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.require(&[Role::Resident])?.clone();
+async fn resident_home(page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let (ctx, (programs, messages)) = page
+        .db(&state, move |conn, _, visit| {
+            let user = visit.require(&[Role::Resident])?;
+            let programs = crate::programs::list_active(conn, visit.lang)?;
+            let messages = notify::list_for_user(conn, &user.id)?;
+            Ok((programs, messages))
+        })
+        .await?;
     let lang = ctx.lang;
-    let (programs, messages) = db(&state, move |conn, _| {
-        let programs = crate::programs::list_active(conn, lang)?;
-        let messages = notify::list_for_user(conn, &user.id)?;
-        Ok((programs, messages))
-    })
-    .await?;
     let recent: Vec<MessageRow> = messages.into_iter().take(3).map(|m| message_row(m, lang)).collect();
     let mut c = tera::Context::new();
     c.insert("programs", &programs);

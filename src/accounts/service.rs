@@ -160,16 +160,13 @@ pub struct LoginAttempt {
 }
 
 impl LoginAttempt {
-    /// The password check: slow on purpose (argon2id), so it runs without
-    /// holding a database connection. Unknown emails take as long.
-    pub fn verify(&self, pass: &str) -> bool {
-        match &self.user {
-            Some(u) => password::verify(pass, &u.password_hash) && u.active,
-            None => {
-                password::verify_dummy(pass);
-                false
-            }
-        }
+    /// The password check: slow on purpose (argon2id), so it runs on a
+    /// hashing thread in the place `turn` holds, without a database
+    /// connection. Unknown emails take as long.
+    pub async fn verify(&self, turn: password::Turn, pass: &str) -> Result<bool, AppError> {
+        let stored = self.user.as_ref().map(|u| u.password_hash.as_str());
+        let ok = turn.verify(pass, stored).await?;
+        Ok(ok && self.user.as_ref().is_some_and(|u| u.active))
     }
 }
 

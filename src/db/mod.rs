@@ -5,7 +5,7 @@ pub mod schema;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection};
@@ -56,6 +56,17 @@ pub fn parse_database_url(url: &str) -> (Backend, String) {
 
 /// r2d2 manager that opens the right backend and applies SQLite's pragmas on
 /// every new connection (WAL, foreign keys, busy timeout).
+///
+/// Connections are not tested on checkout (r2d2's default sends `SELECT 1`
+/// before every use: a network round trip per request on PostgreSQL).
+/// Instead each connection carries a `FailureWatch` that sees every query's
+/// outcome; when a connection is given back after a failed query, `has_broken`
+/// decides: a lost connection (diesel's `ClosedConnection` or
+/// `UnableToSendCommand`) is dropped at once, any other failure is followed by
+/// the `SELECT 1` that r2d2 used to send every time, and the connection is
+/// dropped if that fails too. The pool then opens a fresh one, so a database
+/// restart costs the requests that were using the lost connections, not every
+/// later request.
 #[derive(Clone, Debug)]
 pub struct Manager {
     backend: Backend,
@@ -78,11 +89,14 @@ impl ManageConnection for Manager {
                     SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(r2d2::Error::QueryError)?;
+                conn.set_instrumentation(FailureWatch::default());
                 Ok(DbConn::Sqlite(conn))
             }
-            Backend::Postgres => PgConnection::establish(&self.url)
-                .map(DbConn::Pg)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(FailureWatch::default());
+                Ok(DbConn::Pg(conn))
+            }
         }
     }
 
@@ -90,9 +104,64 @@ impl ManageConnection for Manager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    /// A connection given back while its thread panics may be mid-transaction.
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        std::thread::panicking()
+    /// Called when a connection goes back to the pool. Broken: its thread
+    /// panicked (it may be mid-transaction), it is left inside a transaction
+    /// or diesel's transaction manager is in error (diesel's own check), or a
+    /// query failed since it was checked out and the connection is lost.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        if std::thread::panicking() || conn.is_broken() {
+            return true;
+        }
+        let seen = match conn.instrumentation().downcast_mut::<FailureWatch>() {
+            Some(watch) => std::mem::take(&mut watch.seen),
+            None => Failure::None,
+        };
+        match seen {
+            Failure::None => false,
+            Failure::Lost => true,
+            Failure::Query => self.is_valid(conn).is_err(),
+        }
+    }
+}
+
+/// What the queries on a connection ran into since it was last given back.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    #[default]
+    None,
+    /// A query failed (a constraint, a lock timeout... or a lost connection
+    /// that the driver did not recognise as such).
+    Query,
+    /// The driver reported the connection closed or unable to send.
+    Lost,
+}
+
+/// Diesel instrumentation that records the worst query failure on its
+/// connection (read and reset by `Manager::has_broken`). It costs a call per
+/// query, and nothing is formatted.
+#[derive(Default)]
+struct FailureWatch {
+    seen: Failure,
+}
+
+impl Instrumentation for FailureWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let error = match event {
+            InstrumentationEvent::FinishQuery { error: Some(error), .. } => error,
+            _ => return,
+        };
+        let failure = match error {
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => Failure::Lost,
+            // Expected outcomes that say nothing about the connection.
+            Error::NotFound | Error::RollbackTransaction | Error::DeserializationError(_) | Error::SerializationError(_) => Failure::None,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation | DatabaseErrorKind::CheckViolation | DatabaseErrorKind::NotNullViolation, _) => Failure::None,
+            _ => Failure::Query,
+        };
+        if failure == Failure::Lost || (failure == Failure::Query && self.seen == Failure::None) {
+            self.seen = failure;
+        }
     }
 }
 
@@ -109,6 +178,7 @@ pub fn build_pool(database_url: &str, max_size: u32) -> Result<(DbPool, Backend)
     }
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(15))
         .build(Manager { backend, url })
         .map_err(|e| AppError::Internal(format!("database pool: {e}")))?;

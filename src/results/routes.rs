@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
 use crate::web::routes::Routes;
-use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/results", dashboard)
@@ -60,13 +60,14 @@ pub fn period(q: &ReportQuery, term: Period) -> Period {
 
 pub async fn load_report(state: &web::Data<AppState>, q: &ReportQuery, lang: crate::i18n::Lang) -> Result<(service::Report, Period), AppError> {
     let q = q.clone();
-    db(state, move |conn, _| {
-        let program = q.program();
-        let settings = service::settings(conn, program)?;
-        let p = period(&q, settings.term);
-        Ok((service::report(conn, program, p, lang)?, settings.term))
-    })
-    .await
+    db(state, move |conn, _| report_of(conn, &q, lang)).await
+}
+
+fn report_of(conn: &mut crate::db::DbConn, q: &ReportQuery, lang: crate::i18n::Lang) -> Result<(service::Report, Period), AppError> {
+    let program = q.program();
+    let settings = service::settings(conn, program)?;
+    let p = period(q, settings.term);
+    Ok((service::report(conn, program, p, lang)?, settings.term))
 }
 
 #[derive(Serialize)]
@@ -76,9 +77,14 @@ struct Preset {
     to: String,
 }
 
-async fn dashboard(ctx: Ctx, state: web::Data<AppState>, q: web::Query<ReportQuery>) -> Result<HttpResponse, AppError> {
-    staff(&ctx)?;
-    let (report, term) = load_report(&state, &q, ctx.lang).await?;
+async fn dashboard(page: Page, state: web::Data<AppState>, q: web::Query<ReportQuery>) -> Result<HttpResponse, AppError> {
+    let query = q.clone();
+    let (ctx, (report, term)) = page
+        .db(&state, move |conn, _, visit| {
+            visit.require(&[Role::Staff])?;
+            report_of(conn, &query, visit.lang)
+        })
+        .await?;
     let mut presets = vec![Preset { label: state.i18n.t(ctx.lang, "results.term"), from: term.start.to_string(), to: term.end.to_string() }];
     for y in term.start.year()..=term.end.year().max(today_seoul().year()) {
         presets.push(Preset { label: y.to_string(), from: format!("{y}-01-01"), to: format!("{y}-12-31") });

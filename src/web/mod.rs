@@ -30,9 +30,23 @@ pub const LANG_COOKIE: &str = "naju_lang";
 pub const FLASH_COOKIE: &str = "naju_flash";
 
 /// Who is asking, in which language, with which session. Extracted once per
-/// request (cached in the request's extensions).
+/// request (cached in the request's extensions). Its fields are those of
+/// `Visit` (through `Deref`), which can go to a blocking thread.
 #[derive(Clone)]
 pub struct Ctx {
+    visit: Visit,
+    /// The request, to add to its extensions; `None` in the copy cached in
+    /// those very extensions: a request holding itself would never be
+    /// dropped, and so never freed (a leak on every page that was measured
+    /// at about 9 KB a request).
+    req: Option<HttpRequest>,
+}
+
+/// The request context without the request: `Send`, so that a page's
+/// blocking call (`Page::db`) can check the visitor's role and read her
+/// language next to its queries.
+#[derive(Clone)]
+pub struct Visit {
     pub lang: Lang,
     pub user: Option<User>,
     /// Keyed hash of the session token, as stored in the database.
@@ -46,18 +60,27 @@ pub struct Ctx {
     /// page shows the message in its error summary, linked to `#f-FIELD`.
     pub flash_field: Option<String>,
     pub secure: bool,
-    /// The request, to add to its extensions; `None` in the copy cached in
-    /// those very extensions: a request holding itself would never be
-    /// dropped, and so never freed (a leak on every page that was measured
-    /// at about 9 KB a request).
-    req: Option<HttpRequest>,
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Visit;
+
+    fn deref(&self) -> &Visit {
+        &self.visit
+    }
+}
+
+impl std::ops::DerefMut for Ctx {
+    fn deref_mut(&mut self) -> &mut Visit {
+        &mut self.visit
+    }
 }
 
 /// A session created for this request; the middleware sends its cookie.
 #[derive(Clone)]
 pub struct NewSessionCookie(pub String);
 
-impl Ctx {
+impl Visit {
     pub fn user(&self) -> Result<&User, AppError> {
         self.user.as_ref().ok_or_else(|| AppError::LoginRequired { next: self.here.clone() })
     }
@@ -85,49 +108,32 @@ impl Ctx {
             Err(AppError::Csrf)
         }
     }
+}
 
+impl Ctx {
     async fn load(req: &HttpRequest) -> Result<Ctx, AppError> {
-        if let Some(ctx) = req.extensions().get::<Ctx>() {
-            return Ok(Ctx { req: Some(req.clone()), ..ctx.clone() });
+        if let Some(ctx) = Ctx::cached(req) {
+            return Ok(ctx);
         }
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .ok_or_else(|| AppError::Internal("app state missing".into()))?
-            .clone();
-        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string());
-        let secret = state.config.secret_key.clone();
-        let idle = state.config.session_idle;
-        let pool = state.pool.clone();
-        let loaded = match token {
-            None => None,
-            Some(token) => {
-                web::block(move || -> Result<_, AppError> {
-                    let mut conn = pool.get()?;
-                    sessions::load(&mut conn, &secret, Some(&token), idle)
-                })
-                .await??
-            }
+        let state = app_state(req)?;
+        let pending = Pending::of(req, &state);
+        let visit = match pending.token.is_some() {
+            false => pending.finish(None),
+            true => web::block(move || -> Result<_, AppError> { pending.session(&mut *state.pool.get()?, &state) }).await??,
         };
-        let (user, session_key, csrf_token) = match loaded {
-            Some(l) => (l.user, l.key, l.csrf_token),
-            None => (None, String::new(), String::new()),
-        };
-        let cookie_lang = req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value()));
-        let user_lang = user.as_ref().and_then(|u| Lang::from_code(&u.locale));
-        let ctx = Ctx {
-            lang: cookie_lang.or(user_lang).unwrap_or(Lang::Ko),
-            user,
-            session_key,
-            csrf_token,
-            ip: client_ip(req, state.config.trust_proxy),
-            here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
-            flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
-            flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
-            secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
-            req: None,
-        };
-        req.extensions_mut().insert(ctx.clone());
-        Ok(Ctx { req: Some(req.clone()), ..ctx })
+        Ok(Ctx::keep(req, visit))
+    }
+
+    /// The context an earlier extractor left in the request's extensions.
+    fn cached(req: &HttpRequest) -> Option<Ctx> {
+        let visit = req.extensions().get::<Visit>()?.clone();
+        Some(Ctx { visit, req: Some(req.clone()) })
+    }
+
+    /// Caches the context in the request's extensions (without the request).
+    fn keep(req: &HttpRequest, visit: Visit) -> Ctx {
+        req.extensions_mut().insert(visit.clone());
+        Ctx { visit, req: Some(req.clone()) }
     }
 
     /// For pages with a form: makes sure the visitor has a session (and so a
@@ -150,9 +156,113 @@ impl Ctx {
         self.session_key = created.key;
         self.csrf_token = created.csrf_token;
         if let Some(req) = &self.req {
-            req.extensions_mut().insert(Ctx { req: None, ..self.clone() });
+            req.extensions_mut().insert(self.visit.clone());
         }
         Ok(self)
+    }
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::Internal("app state missing".into()))
+}
+
+/// What a request's context takes from the request itself (cookies, address,
+/// path), before its session is looked up; `Send`.
+struct Pending {
+    token: Option<String>,
+    cookie_lang: Option<Lang>,
+    ip: String,
+    here: String,
+    flash: Option<String>,
+    flash_field: Option<String>,
+    secure: bool,
+}
+
+impl Pending {
+    fn of(req: &HttpRequest, state: &AppState) -> Pending {
+        Pending {
+            token: req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
+            cookie_lang: req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value())),
+            ip: client_ip(req, state.config.trust_proxy),
+            here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
+            flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
+            flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
+            secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
+        }
+    }
+
+    /// Looks the session up (one indexed query; a write at most once a
+    /// minute to slide its expiry) and completes the context.
+    fn session(self, conn: &mut crate::db::DbConn, state: &AppState) -> Result<Visit, AppError> {
+        let loaded = match &self.token {
+            Some(token) => sessions::load(conn, &state.config.secret_key, Some(token), state.config.session_idle)?,
+            None => None,
+        };
+        Ok(self.finish(loaded))
+    }
+
+    fn finish(self, loaded: Option<sessions::Loaded>) -> Visit {
+        let (user, session_key, csrf_token) = match loaded {
+            Some(l) => (l.user, l.key, l.csrf_token),
+            None => (None, String::new(), String::new()),
+        };
+        let user_lang = user.as_ref().and_then(|u| Lang::from_code(&u.locale));
+        Visit {
+            lang: self.cookie_lang.or(user_lang).unwrap_or(Lang::Ko),
+            user,
+            session_key,
+            csrf_token,
+            ip: self.ip,
+            here: self.here,
+            flash: self.flash,
+            flash_field: self.flash_field,
+            secure: self.secure,
+        }
+    }
+}
+
+/// For the busiest pages: an extractor that does no database work, so that
+/// `Page::db` looks the session up and runs the page's queries in one
+/// blocking call (one hop to the blocking pool, one connection checkout)
+/// instead of one for `Ctx` and another for `db`.
+pub struct Page {
+    req: HttpRequest,
+}
+
+impl FromRequest for Page {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Page, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Page { req: req.clone() }))
+    }
+}
+
+impl Page {
+    /// Runs `f` with the visitor's context on a pooled connection, after her
+    /// session was looked up on that same connection in the same blocking
+    /// call; returns the context (for rendering) with `f`'s result. `f`
+    /// checks her role itself (`visit.require(…)`).
+    pub async fn db<T, F>(self, state: &web::Data<AppState>, f: F) -> Result<(Ctx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &AppState, &Visit) -> Result<T, AppError> + Send + 'static,
+    {
+        if let Some(ctx) = Ctx::cached(&self.req) {
+            let visit = ctx.visit.clone();
+            let value = db(state, move |conn, state| f(conn, state, &visit)).await?;
+            return Ok((ctx, value));
+        }
+        let pending = Pending::of(&self.req, state);
+        let state = state.clone();
+        let (visit, value) = web::block(move || -> Result<_, AppError> {
+            let mut conn = state.pool.get()?;
+            let visit = pending.session(&mut conn, &state)?;
+            let value = f(&mut conn, &state, &visit)?;
+            Ok((visit, value))
+        })
+        .await??;
+        Ok((Ctx::keep(&self.req, visit), value))
     }
 }
 
