@@ -90,7 +90,7 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/contractor",                                       "",        "",                                    "login 403   403   200   200   403   403"),
     ("POST", "/session/extend",                                   "",        "",                                    "login 204   204   204   204   204   204"),
     ("GET",  "/password/forgot",                                  "",        "",                                    "200   200   200   200   200   200   200"),
-    ("POST", "/password/forgot",                                  "",        "",                                    "200   200   200   200   200   200   200"),
+    ("POST", "/password/forgot",                                  "",        "",                                    "422   422   422   422   422   422   422"),
     ("GET",  "/password/reset/{token}",                           "",        "",                                    "200   200   200   200   200   200   200"),
     ("POST", "/password/reset/{token}",                           "",        "",                                    "422   422   422   422   422   422   422"),
     // applications/resident_routes
@@ -196,7 +196,7 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("GET",  "/staff/results/import",                             "",        "",                                    "login 403   403   403   403   200   200"),
     ("POST", "/staff/results/import",                             "",        "file:file",                           "login 403   403   403   403   422   422"),
     ("GET",  "/staff/results/figures",                            "",        "",                                    "login 403   403   403   403   200   200"),
-    ("POST", "/staff/results/figures",                            "",        "",                                    "login 403   403   403   403   303   303"),
+    ("POST", "/staff/results/figures",                            "",        "",                                    "login 403   403   403   403   422   422"),
     ("POST", "/staff/results/settings",                           "",        "",                                    "login 403   403   403   403   303   303"),
     // notify/routes
     ("GET",  "/staff/messages/failed",                            "",        "",                                    "login 403   403   403   403   200   200"),
