@@ -19,7 +19,7 @@ use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::{seoul_midnight_utc, today_seoul};
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, redirect_error, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, redirect_error, render, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/applications", queue)
@@ -63,9 +63,21 @@ impl QueueQuery {
     }
 }
 
-async fn queue(ctx: Ctx, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
-    queue_page(ctx, state, q.into_inner(), StatusCode::OK, |_| {}).await
+/// The queue: her session and the page's queries in one blocking call (`Page`).
+async fn queue(page: Page, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
+    let query = q.into_inner();
+    let filter = query.filter();
+    let (ctx, data) = page
+        .db(&state, move |conn, state, visit| {
+            let user = visit.require(&[Role::Staff])?.clone();
+            queue_rows(conn, state, &user, &visit.ip, &filter, visit.lang, ("list", ""))
+        })
+        .await?;
+    render_queue(&state, &ctx, &query, data, StatusCode::OK, |_| {})
 }
+
+/// The queue's rows, the rules in force and the year's places used.
+type QueueData = (Vec<views::ApplicationView>, Option<rules::RuleSet>, i32);
 
 /// The queue as the screen shows it: one view per application the filter
 /// finds (at most 500), the rules in force and the year's places used. The
@@ -78,7 +90,7 @@ pub(super) fn queue_rows(
     filter: &QueueFilter,
     lang: crate::i18n::Lang,
     (action, reason): (&str, &str),
-) -> Result<(Vec<views::ApplicationView>, Option<rules::RuleSet>, i32), AppError> {
+) -> Result<QueueData, AppError> {
     let today = today_seoul();
     let program = service::program_id(conn, HOUSEWORK)?;
     let apps = models::queue(conn, &program, filter, today, 500)?;
@@ -110,11 +122,22 @@ pub(super) async fn queue_page(
     let user = staff(&ctx)?;
     let filter = query.filter();
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let (rows, rules, used) = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, &filter, lang, ("list", ""))).await?;
+    let data = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, &filter, lang, ("list", ""))).await?;
+    render_queue(&state, &ctx, &query, data, status, extra)
+}
+
+fn render_queue(
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+    query: &QueueQuery,
+    (rows, rules, used): QueueData,
+    status: StatusCode,
+    extra: impl FnOnce(&mut tera::Context),
+) -> Result<HttpResponse, AppError> {
     let mut c = tera::Context::new();
     c.insert("applications", &rows);
-    c.insert("q", &query);
-    c.insert("q_string", &serde_urlencoded::to_string(&query).unwrap_or_default());
+    c.insert("q", query);
+    c.insert("q_string", &serde_urlencoded::to_string(query).unwrap_or_default());
     c.insert("statuses", &Status::ALL.iter().filter(|s| **s != Status::Draft).map(|s| s.as_str()).collect::<Vec<_>>());
     if let Some(r) = &rules {
         c.insert("rules", &views::rules_view(r, ctx.lang));
@@ -123,7 +146,7 @@ pub(super) async fn queue_page(
     c.insert("selected", &Vec::<String>::new());
     c.insert("bulk_message", "");
     extra(&mut c);
-    render_status(&state, &ctx, "applications/staff_queue.html", &mut c, status)
+    render_status(state, ctx, "applications/staff_queue.html", &mut c, status)
 }
 
 /// What the application page and its printable summary show.

@@ -24,7 +24,7 @@ use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
 use crate::visits::rules::hhmm;
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/clinic", saturday)
@@ -407,7 +407,13 @@ const TEMPLATES: [&str; 5] = ["clinic/step_saturday.html", "clinic/step_program.
 async fn show(state: &web::Data<AppState>, ctx: &Ctx, want: Step, choice: Choice, error: Option<StepError>, status: StatusCode) -> Result<HttpResponse, AppError> {
     let lang = ctx.lang;
     let user = ctx.user.clone();
-    let (at, mut c) = db(state, move |conn, state| build(conn, state, lang, user.as_ref(), want, choice, error, today_seoul())).await?;
+    let built = db(state, move |conn, state| build(conn, state, lang, user.as_ref(), want, choice, error, today_seoul())).await?;
+    render_step(state, ctx, want, built, status)
+}
+
+/// Renders the step `build` arrived at (an earlier one than `want` when an
+/// answer before it is missing or no longer holds: then 422).
+fn render_step(state: &web::Data<AppState>, ctx: &Ctx, want: Step, (at, mut c): (Step, tera::Context), status: StatusCode) -> Result<HttpResponse, AppError> {
     let status = if at < want && status == StatusCode::OK { StatusCode::UNPROCESSABLE_ENTITY } else { status };
     render_status(state, ctx, TEMPLATES[at as usize - 1], &mut c, status)
 }
@@ -417,17 +423,24 @@ fn resident(ctx: &Ctx) -> Result<User, AppError> {
 }
 
 /// Step 1: the coming open Saturdays.
-async fn saturday(ctx: Ctx, state: web::Data<AppState>, q: web::Query<Choice>) -> Result<HttpResponse, AppError> {
-    let lang = ctx.lang;
-    let open = db(&state, move |conn, _| {
-        let open = crate::programs::open_name(conn, crate::programs::SATURDAY_CLINIC, lang)?;
-        Ok(open.is_some() && !models::programs(conn, true)?.is_empty())
-    })
-    .await?;
-    if !open {
-        return crate::web::pages::not_open(&state, &ctx, None);
+/// The busiest clinic page: her session and the page's queries in one
+/// blocking call (`Page`).
+async fn saturday(page: Page, state: web::Data<AppState>, q: web::Query<Choice>) -> Result<HttpResponse, AppError> {
+    let choice = q.into_inner();
+    let (ctx, built) = page
+        .db(&state, move |conn, state, visit| {
+            let lang = visit.lang;
+            let open = crate::programs::open_name(conn, crate::programs::SATURDAY_CLINIC, lang)?;
+            if open.is_none() || models::programs(conn, true)?.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(build(conn, state, lang, visit.user.as_ref(), Step::Saturday, choice, None, today_seoul())?))
+        })
+        .await?;
+    match built {
+        Some(built) => render_step(&state, &ctx, Step::Saturday, built, StatusCode::OK),
+        None => crate::web::pages::not_open(&state, &ctx, None),
     }
-    show(&state, &ctx, Step::Saturday, q.into_inner(), None, StatusCode::OK).await
 }
 
 /// Step 1's answer: on to that Saturday's programs.
