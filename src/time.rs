@@ -27,22 +27,35 @@ pub fn seoul_midnight_utc(day: NaiveDate) -> NaiveDateTime {
     day.and_time(chrono::NaiveTime::MIN) - chrono::Duration::hours(9)
 }
 
+/// Korean weekday names, Monday first (chrono has English names only).
 const WEEKDAYS_KO: [&str; 7] = ["월", "화", "수", "목", "금", "토", "일"];
-const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const MONTHS_EN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// "화" for a Tuesday.
+pub fn weekday_ko(weekday: chrono::Weekday) -> &'static str {
+    WEEKDAYS_KO[weekday.num_days_from_monday() as usize]
+}
 
 /// "2026년 11월 24일 (화)" / "Tue 24 Nov 2026"
 pub fn format_date(date: NaiveDate, lang: Lang) -> String {
-    let wd = date.weekday().num_days_from_monday() as usize;
     match lang {
-        Lang::Ko => format!("{}년 {}월 {}일 ({})", date.year(), date.month(), date.day(), WEEKDAYS_KO[wd]),
-        Lang::En => format!(
-            "{} {} {} {}",
-            WEEKDAYS_EN[wd],
-            date.day(),
-            MONTHS_EN[date.month0() as usize],
-            date.year()
-        ),
+        Lang::Ko => format!("{}년 {}월 {}일 ({})", date.year(), date.month(), date.day(), weekday_ko(date.weekday())),
+        Lang::En => date.format("%a %-d %b %Y").to_string(),
+    }
+}
+
+/// "2026년 12월 3일 목요일" / "Thursday 3 December 2026": what a screen reader announces for a day.
+pub fn long_date(date: NaiveDate, lang: Lang) -> String {
+    match lang {
+        Lang::Ko => format!("{}년 {}월 {}일 {}요일", date.year(), date.month(), date.day(), weekday_ko(date.weekday())),
+        Lang::En => date.format("%A %-d %B %Y").to_string(),
+    }
+}
+
+/// "2026년 12월" / "December 2026"
+pub fn month_name(month: NaiveDate, lang: Lang) -> String {
+    match lang {
+        Lang::Ko => format!("{}년 {}월", month.year(), month.month()),
+        Lang::En => month.format("%B %Y").to_string(),
     }
 }
 

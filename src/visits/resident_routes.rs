@@ -224,7 +224,7 @@ impl Steps<'_> {
         let hours = flow.visit.as_ref().map_or(offer.rule_set.visit_hours, |v| v.hours);
         let mut c = step_context(offer, flow, ctx.lang);
         c.insert("day", &day.to_string());
-        c.insert("day_label", &views::long_date(day, ctx.lang));
+        c.insert("day_label", &crate::time::long_date(day, ctx.lang));
         c.insert("month_value", &day.format("%Y-%m").to_string());
         c.insert("times", &views::times(offer.free.get(&day).map_or(&[][..], |v| &v[..]), hours));
         c.insert("selected", &form.slot_id);
@@ -240,7 +240,7 @@ impl Steps<'_> {
         let mut c = step_context(offer, flow, ctx.lang);
         c.insert("slot_id", &slot.id);
         c.insert("day", &slot.day.to_string());
-        c.insert("day_label", &views::long_date(slot.day, ctx.lang));
+        c.insert("day_label", &crate::time::long_date(slot.day, ctx.lang));
         c.insert("month_value", &slot.day.format("%Y-%m").to_string());
         c.insert("time", &views::time_range(slot.start_minute, hours));
         c.insert("hours", &hours);

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::models::{Slot, Visit, ACTIVE};
 use super::rules::{self, Settings};
 use crate::i18n::Lang;
-use crate::time::{format_date, format_datetime, now_utc};
+use crate::time::{format_date, format_datetime, long_date, month_name, now_utc, weekday_ko};
 
 #[derive(Serialize)]
 pub struct VisitView {
@@ -91,27 +91,6 @@ pub fn time_range(start_minute: i32, hours: i32) -> String {
     format!("{}–{}", rules::hhmm(start_minute), rules::hhmm(start_minute + hours * 60))
 }
 
-const WEEKDAYS_KO: [&str; 7] = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"];
-const WEEKDAYS_EN: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MONTHS_EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-
-/// "2026년 12월 3일 목요일" / "Thursday 3 December 2026": what a screen reader announces for a day.
-pub fn long_date(d: NaiveDate, lang: Lang) -> String {
-    let wd = d.weekday().num_days_from_monday() as usize;
-    match lang {
-        Lang::Ko => format!("{}년 {}월 {}일 {}", d.year(), d.month(), d.day(), WEEKDAYS_KO[wd]),
-        Lang::En => format!("{} {} {} {}", WEEKDAYS_EN[wd], d.day(), MONTHS_EN[d.month0() as usize], d.year()),
-    }
-}
-
-/// "2026년 12월" / "December 2026"
-pub fn month_name(month: NaiveDate, lang: Lang) -> String {
-    match lang {
-        Lang::Ko => format!("{}년 {}월", month.year(), month.month()),
-        Lang::En => format!("{} {}", MONTHS_EN[month.month0() as usize], month.year()),
-    }
-}
-
 /// The first day of `d`'s month.
 pub fn month_of(d: NaiveDate) -> NaiveDate {
     d.with_day(1).unwrap_or(d)
@@ -128,7 +107,7 @@ pub struct CalDay {
 #[derive(Serialize)]
 pub struct Weekday {
     pub short: String,
-    pub long: &'static str,
+    pub long: String,
 }
 
 #[derive(Serialize)]
@@ -159,12 +138,12 @@ pub fn month_view(month: NaiveDate, free: &BTreeMap<NaiveDate, Vec<Slot>>, first
     };
     let weekdays = (0..7)
         .map(|i| {
-            let wd = (week_start + i) % 7;
-            let (long, short) = match lang {
-                Lang::Ko => (WEEKDAYS_KO[wd], WEEKDAYS_KO[wd].chars().take(1).collect()),
-                Lang::En => (WEEKDAYS_EN[wd], WEEKDAYS_EN[wd][..3].to_string()),
-            };
-            Weekday { short, long }
+            // A day of that weekday (Monday + n), for chrono's names.
+            let day = month + chrono::Days::new(((week_start + i + 7 - month.weekday().num_days_from_monday() as usize) % 7) as u64);
+            match lang {
+                Lang::Ko => Weekday { short: weekday_ko(day.weekday()).to_string(), long: format!("{}요일", weekday_ko(day.weekday())) },
+                Lang::En => Weekday { short: day.format("%a").to_string(), long: day.format("%A").to_string() },
+            }
         })
         .collect();
     let lead = (month.weekday().num_days_from_monday() as usize + 7 - week_start) % 7;
