@@ -59,7 +59,7 @@ pub fn record(conn: &mut DbConn, _secret: &str, a: Access<'_>) -> Result<(), App
     let now = now_utc();
     // Stored at microsecond precision on both backends, as the chain hashes it.
     let at = now.with_nanosecond(now.nanosecond() / 1000 * 1000).unwrap_or(now);
-    diesel::insert_into(access_log_pending::table)
+    crate::db::write_one(conn, |conn| Ok(diesel::insert_into(access_log_pending::table)
         .values((
             access_log_pending::id.eq(new_id()),
             access_log_pending::at.eq(at),
@@ -71,7 +71,7 @@ pub fn record(conn: &mut DbConn, _secret: &str, a: Access<'_>) -> Result<(), App
             access_log_pending::action.eq(a.action),
             access_log_pending::reason.eq(a.reason),
         ))
-        .execute(conn)?;
+        .execute(conn)?))?;
     Ok(())
 }
 

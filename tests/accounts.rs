@@ -492,3 +492,39 @@ fn a_reset_link_expires_after_an_hour() {
         .unwrap();
     b.get(&link).assert_contains("만료되었거나 이미 사용되었습니다");
 }
+
+#[test]
+fn page_views_write_the_session_only_once_half_its_idle_time_is_gone() {
+    let app = spawn_app();
+    let mut b = app.browser();
+    b.login(demo::RESIDENT_EMAIL, demo::RESIDENT_PASSWORD).assert_redirect("/my");
+    let user_id: String = users::table.filter(users::email.eq(demo::RESIDENT_EMAIL)).select(users::id).first(&mut app.conn()).unwrap();
+    let session = || -> (String, chrono::NaiveDateTime) {
+        sessions::table.filter(sessions::user_id.eq(&user_id)).select((sessions::id, sessions::expires_at)).first(&mut app.conn()).unwrap()
+    };
+    let set_expiry = |at: chrono::NaiveDateTime| {
+        diesel::update(sessions::table.filter(sessions::user_id.eq(&user_id))).set(sessions::expires_at.eq(at)).execute(&mut app.conn()).unwrap();
+    };
+    let now = naju_helper::time::now_utc;
+
+    // 20 of the 30 idle minutes left: page views read the session and write nothing.
+    // Whole seconds, so the value reads back equal on both backends.
+    let left_20 = chrono::Timelike::with_nanosecond(&(now() + chrono::Duration::minutes(20)), 0).unwrap();
+    set_expiry(left_20);
+    b.get("/my").assert_status(200);
+    b.get("/my/visits").assert_status(200);
+    assert_eq!(session().1, left_20, "no write while more than half the idle time is left");
+
+    // 10 minutes left: the next page view slides the expiry to a full idle time.
+    set_expiry(now() + chrono::Duration::minutes(10));
+    let before = now();
+    b.get("/my").assert_status(200);
+    let (_, expires) = session();
+    assert!(expires >= before + chrono::Duration::minutes(30) - chrono::Duration::seconds(1), "slid to about 30 minutes: {expires}");
+
+    // An expired session is gone: the page asks for a login again.
+    set_expiry(now() - chrono::Duration::seconds(1));
+    b.get("/my").assert_redirect("/login?next=/my");
+    let left: i64 = sessions::table.filter(sessions::user_id.eq(&user_id)).count().get_result(&mut app.conn()).unwrap();
+    assert_eq!(left, 0);
+}

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use super::models::User;
 use crate::crypto::{keyed_hash, random_token};
 use crate::db::schema::{sessions, users};
-use crate::db::{write_tx, DbConn};
+use crate::db::{write_one, write_tx, DbConn};
 use crate::error::AppError;
 use crate::time::now_utc;
 
@@ -17,7 +17,6 @@ use crate::time::now_utc;
 #[diesel(table_name = sessions)]
 struct SessionRow {
     csrf_token: String,
-    last_seen_at: NaiveDateTime,
     expires_at: NaiveDateTime,
 }
 
@@ -57,34 +56,47 @@ fn insert(conn: &mut DbConn, secret: &str, user_id: Option<&str>, idle: Duration
 
 /// Starts an anonymous session so a form can carry a CSRF token.
 pub fn create_anonymous(conn: &mut DbConn, secret: &str, idle: Duration) -> Result<Loaded, AppError> {
-    let (token, key, csrf_token) = insert(conn, secret, None, idle)?;
+    let (token, key, csrf_token) = write_one(conn, |conn| insert(conn, secret, None, idle))?;
     Ok(Loaded { key, csrf_token, user: None, new_token: Some(token) })
 }
 
+/// Whether a page view should write the session's new expiry: only once less
+/// than half of the idle time is left (ASP.NET's sliding expiration), so a
+/// visitor writes her session about once per half idle period instead of on
+/// every page view a minute apart. Page views of busy residents then read
+/// only, and never wait for SQLite's write lock; a session still lives at
+/// least half the idle time after its last use, and a full idle time at most.
+fn needs_slide(expires_at: NaiveDateTime, now: NaiveDateTime, idle: Duration) -> bool {
+    expires_at - now < chrono_dur(idle) / 2
+}
+
 /// Finds the visitor's live session, sliding its expiry forward (at most one
-/// write a minute). None when there is none: anonymous page views write
+/// write per half idle period, see `needs_slide`). None when there is none: anonymous page views write
 /// nothing; a session is made only for pages with a form (`Ctx::with_session`).
 pub fn load(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<Option<Loaded>, AppError> {
     let now = now_utc();
     if let Some(token) = token.filter(|t| t.len() == 64) {
         let key = session_key(secret, token);
-        let found: Option<(SessionRow, Option<User>)> = sessions::table
+        // On every request with a cookie: natively (see `crate::natively`).
+        let found: Option<(SessionRow, Option<User>)> = crate::natively!(conn, |c| sessions::table
             .left_join(users::table)
             .filter(sessions::id.eq(&key))
             .select((SessionRow::as_select(), Option::<User>::as_select()))
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         if let Some((row, user)) = found {
             let user_ok = user.as_ref().is_none_or(|u| u.active);
             if row.expires_at > now && user_ok {
-                if now - row.last_seen_at > chrono::Duration::seconds(60) {
-                    diesel::update(sessions::table.find(&key))
-                        .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
-                        .execute(conn)?;
+                if needs_slide(row.expires_at, now, idle) {
+                    write_one(conn, |conn| {
+                        Ok(diesel::update(sessions::table.find(&key))
+                            .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
+                            .execute(conn)?)
+                    })?;
                 }
                 return Ok(Some(Loaded { key, csrf_token: row.csrf_token, user, new_token: None }));
             }
-            diesel::delete(sessions::table.find(&key)).execute(conn)?;
+            write_one(conn, |conn| Ok(diesel::delete(sessions::table.find(&key)).execute(conn)?))?;
         }
     }
     Ok(None)
@@ -121,4 +133,23 @@ pub fn end_all_for_user(conn: &mut DbConn, user_id: &str) -> Result<(), AppError
 
 pub fn purge_expired(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize, AppError> {
     Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_written_again_only_once_half_its_idle_time_is_gone() {
+        let idle = Duration::from_secs(30 * 60);
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 30).and_then(|d| d.and_hms_opt(10, 0, 0)).expect("date");
+        let minutes = chrono::Duration::minutes;
+        // Just slid: 30 minutes left; 16 left; exactly half left: no write.
+        assert!(!needs_slide(now + minutes(30), now, idle));
+        assert!(!needs_slide(now + minutes(16), now, idle));
+        assert!(!needs_slide(now + minutes(15), now, idle));
+        // Less than half left: the page view writes the new expiry.
+        assert!(needs_slide(now + minutes(15) - chrono::Duration::seconds(1), now, idle));
+        assert!(needs_slide(now + minutes(1), now, idle));
+    }
 }
