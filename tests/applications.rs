@@ -386,3 +386,90 @@ fn documents_are_seen_only_by_their_owner_and_by_staff_who_give_a_reason() {
     clerk.get("/staff/access-log").assert_status(403);
     let _ = Duration::from_secs(0);
 }
+
+/// A long queue comes in pages of 50, oldest submission first, with links to
+/// the pages before and after; the count is of all the filter finds.
+#[test]
+fn a_long_queue_comes_in_pages_of_fifty_with_the_total_of_all_pages() {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    let app = spawn_app();
+    let mut b = signed_up_resident(&app, "한지원", "queue@example.kr");
+    let id = complete_draft(&mut b, due_date_at_week(25));
+    submit_application(&mut b, &id);
+    // 119 decided ones, each a copy of hers a minute apart (Q-001 oldest).
+    let start = naju_helper::time::now_utc() - chrono::Duration::days(1);
+    let mut conn = app.conn();
+    for i in 1..=119i64 {
+        let at = chrono::Timelike::with_nanosecond(&(start + chrono::Duration::minutes(i)), 0).unwrap();
+        let copy = applications::table.filter(applications::id.eq(&id)).select((
+            applications::id.concat(format!("-{i:03}")),
+            format!("Q-{i:03}").into_sql::<Text>(),
+            applications::program_id,
+            applications::user_id,
+            applications::rule_set_id,
+            "rejected".into_sql::<Text>(),
+            applications::applicant_name,
+            applications::phone,
+            applications::email,
+            applications::district_code,
+            applications::street_address,
+            applications::due_date,
+            applications::precheck_reasons,
+            Some(at).into_sql::<Nullable<Timestamp>>(),
+            applications::created_at,
+            applications::updated_at,
+            applications::priority_groups,
+        ));
+        diesel::insert_into(applications::table)
+            .values(copy)
+            .into_columns((
+                applications::id,
+                applications::reference,
+                applications::program_id,
+                applications::user_id,
+                applications::rule_set_id,
+                applications::status,
+                applications::applicant_name,
+                applications::phone,
+                applications::email,
+                applications::district_code,
+                applications::street_address,
+                applications::due_date,
+                applications::precheck_reasons,
+                applications::submitted_at,
+                applications::created_at,
+                applications::updated_at,
+                applications::priority_groups,
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    drop(conn);
+    let mut staff = staff_browser(&app);
+    let refs = |body: &str| -> Vec<String> { body.match_indices(">Q-").map(|(at, _)| body[at + 1..at + 6].to_string()).collect() };
+
+    let first = staff.get("/staff/applications?status=rejected");
+    first.assert_status(200).assert_contains("id=\"result-count\">119건").assert_contains("1–50번째");
+    assert_eq!(refs(&first.body), (1..=50).map(|i| format!("Q-{i:03}")).collect::<Vec<_>>());
+    assert!(first.body.contains("rel=\"next\" href=\"/staff/applications?status=rejected&amp;district=&amp;week_min=&amp;week_max=&amp;from=&amp;to=&amp;page=2\""), "a link to the next page");
+    assert!(!first.body.contains("rel=\"prev\""));
+
+    let second = staff.get("/staff/applications?status=rejected&page=2");
+    second.assert_contains("id=\"result-count\">119건").assert_contains("51–100번째");
+    assert_eq!(refs(&second.body).first().map(String::as_str), Some("Q-051"));
+    assert!(second.body.contains("rel=\"prev\"") && second.body.contains("rel=\"next\""));
+
+    let last = staff.get("/staff/applications?status=rejected&page=3");
+    last.assert_contains("101–119번째");
+    assert_eq!(refs(&last.body), (101..=119).map(|i| format!("Q-{i:03}")).collect::<Vec<_>>());
+    assert!(!last.body.contains("rel=\"next\""));
+
+    // A page past the end is empty, not an error; nonsense is page 1.
+    staff.get("/staff/applications?status=rejected&page=9").assert_status(200).assert_contains("id=\"result-count\">119건");
+    let nonsense = staff.get("/staff/applications?status=rejected&page=abc");
+    assert_eq!(refs(&nonsense.body).len(), 50);
+    // Without a filter: hers and the 119, all counted, one page shown.
+    let all = staff.get("/staff/applications");
+    all.assert_contains("id=\"result-count\">120건");
+    assert_eq!(refs(&all.body).len(), 50);
+}

@@ -200,7 +200,22 @@ pub struct QueueFilter {
     pub submitted_to: Option<NaiveDateTime>,
 }
 
-pub fn queue(conn: &mut DbConn, program_id: &str, f: &QueueFilter, today: NaiveDate, limit: i64) -> QueryResult<Vec<Application>> {
+/// One page of the queue (`limit` rows after `offset`), oldest submission first.
+pub fn queue(conn: &mut DbConn, program_id: &str, f: &QueueFilter, today: NaiveDate, (limit, offset): (i64, i64)) -> QueryResult<Vec<Application>> {
+    queue_query(program_id, f, today)
+        .order((applications::submitted_at.asc(), applications::reference.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(Application::as_select())
+        .load(conn)
+}
+
+/// How many applications the filter finds, over all pages.
+pub fn queue_count(conn: &mut DbConn, program_id: &str, f: &QueueFilter, today: NaiveDate) -> QueryResult<i64> {
+    queue_query(program_id, f, today).count().get_result(conn)
+}
+
+fn queue_query<'a>(program_id: &'a str, f: &QueueFilter, today: NaiveDate) -> applications::BoxedQuery<'a, <DbConn as diesel::Connection>::Backend> {
     let mut q = applications::table
         .filter(applications::program_id.eq(program_id))
         .filter(applications::status.ne("draft"))
@@ -224,8 +239,5 @@ pub fn queue(conn: &mut DbConn, program_id: &str, f: &QueueFilter, today: NaiveD
     if let Some(to) = f.submitted_to {
         q = q.filter(applications::submitted_at.lt(to));
     }
-    q.order((applications::submitted_at.asc(), applications::reference.asc()))
-        .limit(limit)
-        .select(Application::as_select())
-        .load(conn)
+    q
 }

@@ -40,7 +40,7 @@ fn value<'a>(pairs: &'a Pairs, name: &str) -> &'a str {
 
 /// The queue's filter sent along with a form, to show the same queue again.
 fn query_of(pairs: &Pairs) -> QueueQuery {
-    let filter: Vec<(&str, &str)> = ["status", "district", "week_min", "week_max", "from", "to"].iter().map(|k| (*k, value(pairs, k))).collect();
+    let filter: Vec<(&str, &str)> = ["status", "district", "week_min", "week_max", "from", "to", "page"].iter().map(|k| (*k, value(pairs, k))).collect();
     serde_urlencoded::to_string(&filter).ok().and_then(|s| serde_urlencoded::from_str(&s).ok()).unwrap_or_default()
 }
 
@@ -193,7 +193,9 @@ async fn export(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Pairs>) -> 
         return render_status(&state, &ctx, "applications/staff_export.html", &mut c, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let (lang, ip, filter) = (ctx.lang, ctx.ip.clone(), query.filter());
-    let (rows, rules, _) = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, &filter, lang, ("export", &reason))).await?;
+    // The whole filtered queue, not the page on screen (up to MAX_ROWS).
+    let all = (MAX_ROWS as i64, 0);
+    let (rows, rules, _, _) = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, (&filter, all), lang, ("export", &reason))).await?;
     let t = |k: &str| state.i18n.t(lang, k);
     let waitlist = query.status == Status::Waitlisted.as_str();
     // The same columns as the queue on screen (staff_queue.html), in its order.

@@ -47,7 +47,13 @@ pub struct QueueQuery {
     pub(super) week_max: String,
     pub(super) from: String,
     pub(super) to: String,
+    /// 1-based page of the queue on screen (`PAGE_SIZE` rows each).
+    pub(super) page: String,
 }
+
+/// Rows per page of the queue on screen: a page a person can scan, and a
+/// page view that stays fast whatever the queue's length.
+pub(super) const PAGE_SIZE: i64 = 50;
 
 impl QueueQuery {
     pub(super) fn filter(&self) -> QueueFilter {
@@ -61,53 +67,66 @@ impl QueueQuery {
             submitted_to: date(&self.to).map(|d| seoul_midnight_utc(d + chrono::Duration::days(1))),
         }
     }
+
+    /// The page asked for (1 when absent or not a number).
+    pub(super) fn page(&self) -> i64 {
+        self.page.trim().parse::<i64>().ok().filter(|p| (1..=100_000).contains(p)).unwrap_or(1)
+    }
+
+    /// Rows (limit, offset) of that page.
+    pub(super) fn rows(&self) -> (i64, i64) {
+        (PAGE_SIZE, (self.page() - 1) * PAGE_SIZE)
+    }
 }
 
 /// The queue: her session and the page's queries in one blocking call (`Page`).
 async fn queue(page: Page, state: web::Data<AppState>, q: web::Query<QueueQuery>) -> Result<HttpResponse, AppError> {
     let query = q.into_inner();
-    let filter = query.filter();
+    let (filter, rows) = (query.filter(), query.rows());
     let (ctx, data) = page
         .db(&state, move |conn, state, visit| {
             let user = visit.require(&[Role::Staff])?.clone();
-            queue_rows(conn, state, &user, &visit.ip, &filter, visit.lang, ("list", ""))
+            queue_rows(conn, state, &user, &visit.ip, (&filter, rows), visit.lang, ("list", ""))
         })
         .await?;
     render_queue(&state, &ctx, &query, data, StatusCode::OK, |_| {})
 }
 
-/// The queue's rows, the rules in force and the year's places used.
-type QueueData = (Vec<views::ApplicationView>, Option<rules::RuleSet>, i32);
+/// The queue's rows, the rules in force, the year's places used and how many
+/// applications the filter finds over all pages.
+type QueueData = (Vec<views::ApplicationView>, Option<rules::RuleSet>, i32, i64);
 
-/// The queue as the screen shows it: one view per application the filter
-/// finds (at most 500), the rules in force and the year's places used. The
-/// list is written to the access log (`action`: list, or export with its reason).
+/// The queue as the screen shows it: one view per application of the page
+/// (`rows`: limit and offset) of what the filter finds, the rules in force,
+/// the year's places used and the total found. The list is written to the
+/// access log (`action`: list, or export with its reason).
 pub(super) fn queue_rows(
     conn: &mut crate::db::DbConn,
     state: &AppState,
     user: &User,
     ip: &str,
-    filter: &QueueFilter,
+    (filter, rows): (&QueueFilter, (i64, i64)),
     lang: crate::i18n::Lang,
     (action, reason): (&str, &str),
 ) -> Result<QueueData, AppError> {
     let today = today_seoul();
     let program = service::program_id(conn, HOUSEWORK)?;
-    let apps = models::queue(conn, &program, filter, today, 500)?;
+    let apps = models::queue(conn, &program, filter, today, rows)?;
+    let total = if rows.1 == 0 && (apps.len() as i64) < rows.0 { apps.len() as i64 } else { models::queue_count(conn, &program, filter, today)? };
     let current = rules::in_force(conn, &program, today)?;
     let used = service::places_used(conn, &program, rules::capacity_year(today))?;
     audit::record(conn, &state.config.secret_key, Access { actor: user, ip, subject_user_id: None, record_id: None, action, reason })?;
     // Few rule versions, many applications: load each version once.
     let mut versions: std::collections::HashMap<String, rules::RuleSet> = std::collections::HashMap::new();
-    let mut rows = Vec::with_capacity(apps.len());
+    let mut views_of = Vec::with_capacity(apps.len());
     for app in &apps {
         if !versions.contains_key(&app.rule_set_id) {
             versions.insert(app.rule_set_id.clone(), rules::find(conn, &app.rule_set_id)?);
         }
         let r = &versions[&app.rule_set_id];
-        rows.push(views::application_view(app, r, &state.i18n, lang, today));
+        views_of.push(views::application_view(app, r, &state.i18n, lang, today));
     }
-    Ok((rows, current, used))
+    Ok((views_of, current, used, total))
 }
 
 /// Renders the queue for `query`; `extra` adds to the page (the bulk form's
@@ -120,9 +139,9 @@ pub(super) async fn queue_page(
     extra: impl FnOnce(&mut tera::Context),
 ) -> Result<HttpResponse, AppError> {
     let user = staff(&ctx)?;
-    let filter = query.filter();
+    let (filter, rows) = (query.filter(), query.rows());
     let (lang, ip) = (ctx.lang, ctx.ip.clone());
-    let data = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, &filter, lang, ("list", ""))).await?;
+    let data = db(&state, move |conn, state| queue_rows(conn, state, &user, &ip, (&filter, rows), lang, ("list", ""))).await?;
     render_queue(&state, &ctx, &query, data, status, extra)
 }
 
@@ -130,14 +149,28 @@ fn render_queue(
     state: &web::Data<AppState>,
     ctx: &Ctx,
     query: &QueueQuery,
-    (rows, rules, used): QueueData,
+    (rows, rules, used, total): QueueData,
     status: StatusCode,
     extra: impl FnOnce(&mut tera::Context),
 ) -> Result<HttpResponse, AppError> {
     let mut c = tera::Context::new();
+    let (page, offset) = (query.page(), query.rows().1);
     c.insert("applications", &rows);
+    c.insert("total", &total);
+    c.insert("first", &(offset + 1));
+    c.insert("last", &(offset + rows.len() as i64));
+    c.insert("offset", &offset);
+    c.insert("page", &page);
+    let at_page = |p: i64| serde_urlencoded::to_string(QueueQuery { page: p.to_string(), ..query.clone() }).unwrap_or_default();
+    if page > 1 {
+        c.insert("prev_q", &at_page(page - 1));
+    }
+    if offset + (rows.len() as i64) < total {
+        c.insert("next_q", &at_page(page + 1));
+    }
+    // The export and the filters keep the filter, not the page.
     c.insert("q", query);
-    c.insert("q_string", &serde_urlencoded::to_string(query).unwrap_or_default());
+    c.insert("q_string", &serde_urlencoded::to_string(QueueQuery { page: String::new(), ..query.clone() }).unwrap_or_default());
     c.insert("statuses", &Status::ALL.iter().filter(|s| **s != Status::Draft).map(|s| s.as_str()).collect::<Vec<_>>());
     if let Some(r) = &rules {
         c.insert("rules", &views::rules_view(r, ctx.lang));
