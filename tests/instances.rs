@@ -116,3 +116,46 @@ fn three_instances_share_seats_sessions_mail_and_reminders() {
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(sink.messages().len() as i64, queued, "each message delivered exactly once");
 }
+
+/// PostgreSQL ends the app's connections (a restart, a failover, an admin's
+/// `pg_terminate_backend`): each dead connection costs at most the one request
+/// that was using it; the pool replaces it and pages come back without a
+/// restart of the app. (SQLite has no server to lose.)
+#[test]
+fn connections_the_database_ends_are_replaced_and_pages_come_back() {
+    if common::backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app_with(|_| {});
+    let staff = login(&app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD);
+    // Several requests at once, so the pool holds several open connections.
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    staff.at(&app).get("/staff/applications").assert_status(200);
+                }
+            });
+        }
+    });
+    let ended: Vec<bool> = diesel::sql_query("SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .load::<Ended>(&mut app.conn())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.ended)
+        .collect();
+    assert!(ended.iter().filter(|e| **e).count() >= 2, "the app's connections were ended: {ended:?}");
+
+    let statuses: Vec<u16> = (0..30).map(|_| staff.at(&app).get("/staff/applications").status).collect();
+    let failed = statuses.iter().filter(|s| **s != 200).count();
+    assert!(failed <= 8, "at most one failed request per pooled connection (8): {statuses:?}");
+    assert!(statuses[statuses.len() - 10..].iter().all(|s| *s == 200), "pages came back: {statuses:?}");
+    // The session survived: still signed in, and the page is hers.
+    staff.at(&app).get("/staff").assert_status(200);
+}
+
+#[derive(QueryableByName)]
+struct Ended {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ended: bool,
+}
