@@ -32,11 +32,11 @@ pub struct ProgramView {
 }
 
 pub fn list_active(conn: &mut DbConn, lang: Lang) -> QueryResult<Vec<ProgramView>> {
-    let rows: Vec<Program> = programs::table
+    let rows: Vec<Program> = crate::natively!(conn, |c| programs::table
         .filter(programs::active.eq(true))
         .order(programs::code.asc())
         .select(Program::as_select())
-        .load(conn)?;
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(|p| match lang {

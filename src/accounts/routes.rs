@@ -307,12 +307,12 @@ async fn resident_home(page: Page, state: web::Data<AppState>) -> Result<HttpRes
         .db(&state, move |conn, _, visit| {
             let user = visit.require(&[Role::Resident])?;
             let programs = crate::programs::list_active(conn, visit.lang)?;
-            let messages = notify::list_for_user(conn, &user.id)?;
+            let messages = notify::list_for_user(conn, &user.id, 3)?;
             Ok((programs, messages))
         })
         .await?;
     let lang = ctx.lang;
-    let recent: Vec<MessageRow> = messages.into_iter().take(3).map(|m| message_row(m, lang)).collect();
+    let recent: Vec<MessageRow> = messages.into_iter().map(|m| message_row(m, lang)).collect();
     let mut c = tera::Context::new();
     c.insert("programs", &programs);
     c.insert("messages", &recent);
@@ -325,7 +325,7 @@ fn message_row(m: notify::OutboxMessage, lang: crate::i18n::Lang) -> MessageRow 
 
 async fn my_messages(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let user_id = ctx.require(&[Role::Resident])?.id.clone();
-    let messages = db(&state, move |conn, _| Ok(notify::list_for_user(conn, &user_id)?)).await?;
+    let messages = db(&state, move |conn, _| Ok(notify::list_for_user(conn, &user_id, 100)?)).await?;
     let rows: Vec<MessageRow> = messages.into_iter().map(|m| message_row(m, ctx.lang)).collect();
     let mut c = tera::Context::new();
     c.insert("messages", &rows);

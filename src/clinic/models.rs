@@ -97,11 +97,11 @@ pub fn programs(conn: &mut DbConn, only_active: bool) -> QueryResult<Vec<ClinicP
 }
 
 pub fn program(conn: &mut DbConn, id: &str) -> QueryResult<ClinicProgram> {
-    clinic_programs::table.find(id).select(ClinicProgram::as_select()).first(conn)
+    crate::natively!(conn, |c| clinic_programs::table.find(id).select(ClinicProgram::as_select()).first(c))
 }
 
 pub fn session(conn: &mut DbConn, id: &str) -> QueryResult<Option<ClinicSession>> {
-    clinic_sessions::table.find(id).select(ClinicSession::as_select()).first(conn).optional()
+    crate::natively!(conn, |c| clinic_sessions::table.find(id).select(ClinicSession::as_select()).first(c).optional())
 }
 
 pub fn sessions_from(conn: &mut DbConn, from: NaiveDate, limit: i64) -> QueryResult<Vec<ClinicSession>> {
@@ -131,7 +131,7 @@ pub fn slots_of(conn: &mut DbConn, session_id: &str) -> QueryResult<Vec<ClinicSl
 }
 
 pub fn slot(conn: &mut DbConn, id: &str) -> QueryResult<Option<ClinicSlot>> {
-    clinic_slots::table.find(id).select(ClinicSlot::as_select()).first(conn).optional()
+    crate::natively!(conn, |c| clinic_slots::table.find(id).select(ClinicSlot::as_select()).first(c).optional())
 }
 
 pub fn children_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Child>> {

@@ -216,10 +216,10 @@ fn prepare_booking_mail(conn: &mut DbConn, notifier: &Notifier, user_id: &str, i
 }
 
 fn take_seats(conn: &mut DbConn, slot_id: &str, seats: i32) -> Result<bool, AppError> {
-    Ok(diesel::update(clinic_slots::table.find(slot_id).filter(clinic_slots::booked.le(clinic_slots::capacity - seats)))
+    let taken = crate::natively!(conn, |c| diesel::update(clinic_slots::table.find(slot_id).filter(clinic_slots::booked.le(clinic_slots::capacity - seats)))
         .set(clinic_slots::booked.eq(clinic_slots::booked + seats))
-        .execute(conn)?
-        == 1)
+        .execute(c))?;
+    Ok(taken == 1)
 }
 
 fn release_seats(conn: &mut DbConn, slot_id: &str, seats: i32) -> Result<(), AppError> {

@@ -334,7 +334,8 @@ pub struct Recipient {
 impl Recipient {
     pub fn of(conn: &mut DbConn, user_id: &str) -> Result<Recipient, AppError> {
         use crate::db::schema::users;
-        let (email, locale, name): (String, String, String) = users::table.find(user_id).select((users::email, users::locale, users::name)).first(conn)?;
+        let (email, locale, name): (String, String, String) =
+            crate::natively!(conn, |c| users::table.find(user_id).select((users::email, users::locale, users::name)).first(c))?;
         Ok(Recipient { user_id: user_id.to_string(), email, locale, name })
     }
 
@@ -456,14 +457,15 @@ pub struct OutboxMessage {
 }
 
 /// A resident's copy of the messages sent to her, newest first.
-pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<OutboxMessage>> {
-    outbox::table
+/// Her newest `limit` messages (the home page shows 3, her messages page 100).
+pub fn list_for_user(conn: &mut DbConn, user_id: &str, limit: i64) -> QueryResult<Vec<OutboxMessage>> {
+    crate::natively!(conn, |c| outbox::table
         .filter(outbox::user_id.eq(user_id))
         .filter(outbox::kind.ne(CODE_KIND))
         .order(outbox::created_at.desc())
-        .limit(100)
+        .limit(limit)
         .select(OutboxMessage::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// One message, only if it belongs to `user_id` (anything else is "not found").
