@@ -45,12 +45,16 @@ pub struct Templates {
 }
 
 impl Templates {
+    /// One tera per language, each with its translations written into the
+    /// templates (`I18n::fold_into_template`); `t()` remains for the calls
+    /// that need it at render time (placeholders, computed keys).
     pub fn load(i18n: &I18n) -> Result<Templates, tera::Error> {
-        let mut ko = load_templates()?;
-        let mut en = ko.clone();
-        ko.register_function("t", i18n.translate_function(Lang::Ko));
-        en.register_function("t", i18n.translate_function(Lang::En));
-        Ok(Templates { ko, en })
+        let for_lang = |lang: Lang| -> Result<tera::Tera, tera::Error> {
+            let mut tera = templates_with(|name, body| i18n.fold_into_template(lang, body, name.ends_with(".html")))?;
+            tera.register_function("t", i18n.translate_function(lang));
+            Ok(tera)
+        };
+        Ok(Templates { ko: for_lang(Lang::Ko)?, en: for_lang(Lang::En)? })
     }
 
     pub fn render(&self, lang: Lang, template: &str, context: &tera::Context) -> Result<String, tera::Error> {
@@ -69,12 +73,17 @@ impl Templates {
 
 /// Parses the embedded templates (without the `t` function: see `Templates`).
 pub fn load_templates() -> Result<tera::Tera, tera::Error> {
+    templates_with(|_, body| body.to_string())
+}
+
+/// Parses the embedded templates, each as `prepare` rewrites it.
+fn templates_with(prepare: impl Fn(&str, &str) -> String) -> Result<tera::Tera, tera::Error> {
     let mut tera = tera::Tera::default();
     tera.add_raw_templates(
         embedded::TEMPLATES
             .iter()
             .filter(|(name, _)| name.ends_with(".html") || name.ends_with(".txt"))
-            .map(|(name, body)| (*name, *body)),
+            .map(|(name, body)| (*name, prepare(name, body))),
     )?;
     tera.register_filter("urlencode", urlencode_filter);
     Ok(tera)

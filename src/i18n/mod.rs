@@ -82,6 +82,66 @@ impl I18n {
         }
     }
 
+    /// A template's text with its translations written in for `lang`, so that
+    /// rendering does not call `t()` for them (the calls were a sixth of the
+    /// instructions of a page; BENCHMARKS.md). `{{ t(k="key") }}` becomes the
+    /// message itself (escaped as tera would escape it when `html`), and any
+    /// other `t(k="key")` (with a filter, in a condition) a string literal with
+    /// the same value; calls with placeholder arguments or a computed key stay
+    /// calls. A message that contains tera's own delimiters, or every quote
+    /// character, is left to `t()` too. The output is what the call renders.
+    pub fn fold_into_template(&self, lang: Lang, body: &str, html: bool) -> String {
+        const CALL: &str = "t(k=\"";
+        let messages = self.messages(lang);
+        let mut out = String::with_capacity(body.len() + body.len() / 2);
+        let mut rest = body;
+        while let Some(at) = rest.find(CALL) {
+            let key_start = at + CALL.len();
+            let Some(key_len) = rest[key_start..].find('"') else { break };
+            let key = &rest[key_start..key_start + key_len];
+            let call_end = key_start + key_len + 2; // past `")`
+            let is_call = rest.get(key_start + key_len..call_end) == Some("\")")
+                && !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+                && (at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric() && rest.as_bytes()[at - 1] != b'_');
+            if !is_call {
+                out.push_str(&rest[..key_start]);
+                rest = &rest[key_start..];
+                continue;
+            }
+            let text = messages.get(key).map(String::as_str).unwrap_or(key);
+            if ["{{", "}}", "{%", "%}", "{#", "#}"].iter().any(|d| text.contains(d)) {
+                out.push_str(&rest[..call_end]);
+                rest = &rest[call_end..];
+                continue;
+            }
+            // The whole output tag `{{ t(k="key") }}`: the text itself.
+            let before = &rest[..at];
+            if before.ends_with("{{ ") && rest[call_end..].starts_with(" }}") {
+                out.push_str(&before[..before.len() - 3]);
+                if html {
+                    out.push_str(&tera::escape_html(text));
+                } else {
+                    out.push_str(text);
+                }
+                rest = &rest[call_end + 3..];
+                continue;
+            }
+            out.push_str(before);
+            match ['"', '\'', '`'].into_iter().find(|q| !text.contains(*q)) {
+                Some(q) => {
+                    out.push(q);
+                    out.push_str(text);
+                    out.push(q);
+                }
+                None => out.push_str(&rest[at..call_end]),
+            }
+            rest = &rest[call_end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
     pub fn catalog(&self, lang: Lang) -> &Value {
         match lang {
             Lang::Ko => &self.ko,
@@ -162,5 +222,59 @@ mod tests {
         assert_eq!(i18n.t(Lang::En, "no.such.key"), "no.such.key");
         let s = i18n.t_with(Lang::Ko, "errors.too_many_attempts_minutes", &[("minutes", "15")]);
         assert!(s.contains("15"), "{s}");
+    }
+
+    /// Every message of both catalogs renders the same folded into the
+    /// template as through `t()`: as a whole output tag, through a filter, in
+    /// a condition, escaped in HTML and raw in text; calls with placeholders
+    /// or computed keys and unknown keys are left to `t()` and still work.
+    #[test]
+    fn translations_written_into_templates_render_exactly_as_the_calls_did() {
+        let i18n = I18n::load().expect("catalogs");
+        for lang in [Lang::Ko, Lang::En] {
+            let mut keys: Vec<&String> = i18n.messages(lang).keys().collect();
+            keys.sort();
+            let snippet = |key: &str| {
+                format!(
+                    "<p>{{{{ t(k=\"{key}\") }}}}</p>|{{{{ t(k=\"{key}\") | upper }}}}|{{% if t(k=\"{key}\") | length > 3 %}}long{{% endif %}}|{{{{ t(k=\"{key}\", n=7) }}}}"
+                )
+            };
+            let mut plain = tera::Tera::default();
+            let mut folded = tera::Tera::default();
+            for (i, key) in keys.iter().enumerate() {
+                for ext in ["html", "txt"] {
+                    let name = format!("s{i}.{ext}");
+                    let body = snippet(key);
+                    plain.add_raw_template(&name, &body).expect("plain snippet parses");
+                    folded.add_raw_template(&name, &i18n.fold_into_template(lang, &body, ext == "html")).expect("folded snippet parses");
+                }
+            }
+            plain.register_function("t", i18n.translate_function(lang));
+            folded.register_function("t", i18n.translate_function(lang));
+            let ctx = tera::Context::new();
+            for i in 0..keys.len() {
+                for ext in ["html", "txt"] {
+                    let name = format!("s{i}.{ext}");
+                    assert_eq!(folded.render(&name, &ctx).expect("folded"), plain.render(&name, &ctx).expect("plain"), "{:?} {}", lang, keys[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_literal_single_key_calls_are_folded() {
+        let i18n = I18n::load().expect("catalogs");
+        let kept = [
+            r#"{{ t(k="status." ~ app.status) }}"#,
+            r#"{{ t(k="desk.bulk.select", ref=a.reference) }}"#,
+            r#"{{ at(k="layout.skip") }}"#,
+            r#"{{ t(k="") }}"#,
+        ];
+        for body in kept {
+            assert_eq!(i18n.fold_into_template(Lang::Ko, body, true), body);
+        }
+        let folded = i18n.fold_into_template(Lang::Ko, r#"<a>{{ t(k="layout.skip") }}</a>{{ t(k="layout.skip") | safe }}"#, true);
+        assert!(!folded.contains("t(k="), "{folded}");
+        assert!(folded.starts_with("<a>") && folded.contains("</a>{{ "), "{folded}");
     }
 }
