@@ -53,6 +53,7 @@ USAGE:
 Configuration is read from the environment; see README.md.";
 
 fn main() {
+    limit_malloc_arenas();
     logging::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match run(&args) {
@@ -63,6 +64,24 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// glibc gives each thread that allocates under contention an arena of its
+/// own, up to 8 per CPU; the server's blocking threads (two per pooled
+/// connection at most) each kept freed memory in theirs, and a burst of 256
+/// clients left the SQLite server at 186 MiB. One arena per CPU (as if
+/// `MALLOC_ARENA_MAX` were set to it) held the same run to 124 MiB
+/// (BENCHMARKS.md). An explicit `MALLOC_ARENA_MAX` in the environment wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 64);
+        // SAFETY: mallopt only sets an allocator parameter; called first thing
+        // in main, before any other thread exists.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cpus as libc::c_int);
+        }
+    }
 }
 
 fn run(args: &[String]) -> Result<(), String> {
