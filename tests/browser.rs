@@ -1873,3 +1873,241 @@ fn staff_search_for_a_resident_by_keyboard_alone() {
         })
     });
 }
+
+// ---- keyboard: staff settings, accounts, messages and clinic days ----
+//
+// The staff's remaining forms by keyboard alone, to the standard of the
+// keyboard section above: every field reached by Tab, each form first sent
+// wrong (the focus on the error summary, its link to the field), then sent
+// right, the confirmation shown and what the database then holds checked.
+
+#[test]
+fn keyboard_only_staff_settings_forms() {
+    journey("keyboard_staff_settings", |c, app| {
+        Box::pin(async move {
+            use naju_helper::db::schema::{indicator_targets, indicators, report_settings, rule_sets, visit_settings};
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // Eligibility rules: a new version from a date a month away, the region's name left out first.
+            visit(c, app, "/staff/rules/new").await?;
+            let from = day_from_today(30);
+            kb_date(c, "#f-effective_from", &from).await?;
+            kb_type(c, "#f-region_name", "").await?;
+            kb_refused(c, "form[action='/staff/rules'] button", "region_name").await?;
+            type_keys(c, "나주시 키보드").await?;
+            kb_type(c, "#f-visit_count", "8").await?;
+            kb_type(c, "#f-note", "키보드로 바꾼 기준").await?;
+            kb_submit(c, "form[action='/staff/rules'] button").await?;
+            expect_text(c, "새 기준을 저장했습니다").await?;
+            let (effective_from, region, visits_given, note): (chrono::NaiveDate, String, i32, String) = rule_sets::table
+                .order(rule_sets::version.desc())
+                .select((rule_sets::effective_from, rule_sets::region_name, rule_sets::visit_count, rule_sets::note))
+                .first(&mut app.conn())
+                .map_err(e("rule set"))?;
+            if (effective_from.to_string(), region.as_str(), visits_given, note.as_str()) != (from.clone(), "나주시 키보드", 8, "키보드로 바꾼 기준") {
+                return Err(format!("the new rules hold {effective_from} {region:?} {visits_given} {note:?}"));
+            }
+
+            // Visit settings: a notice period out of range first; a check box turned over with Space.
+            let no_show_before: bool = visit_settings::table.find("default").select(visit_settings::no_show_counts).first(&mut app.conn()).map_err(e("settings"))?;
+            visit(c, app, "/staff/visits/settings").await?;
+            kb_type(c, "#f-min_notice_days", "99").await?;
+            kb_refused(c, "form[action='/staff/visits/settings'] button", "min_notice_days").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "3").await?;
+            kb_type(c, "#f-cancel_cutoff_hours", "48").await?;
+            tab_to(c, "#f-noshow", ANYWHERE).await?;
+            type_keys(c, SPACE).await?;
+            kb_submit(c, "form[action='/staff/visits/settings'] button").await?;
+            expect_text(c, "예약 규칙을 저장했습니다").await?;
+            let saved: (i32, i32, bool) = visit_settings::table
+                .find("default")
+                .select((visit_settings::min_notice_days, visit_settings::cancel_cutoff_hours, visit_settings::no_show_counts))
+                .first(&mut app.conn())
+                .map_err(e("settings"))?;
+            if saved != (3, 48, !no_show_before) {
+                return Err(format!("visit settings saved as {saved:?}"));
+            }
+
+            // The results report's settings, behind their disclosure (Enter
+            // opens it): too many decimals first, and the page comes back with it open.
+            visit(c, app, "/staff/results?program=housework").await?;
+            tab_to(c, "details:has(form[action='/staff/results/settings']) > summary", 200).await?;
+            type_keys(c, ENTER).await?;
+            kb_type(c, "#f-decimals", "9").await?;
+            kb_refused(c, "form[action='/staff/results/settings'] button", "decimals").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "2").await?;
+            kb_submit(c, "form[action='/staff/results/settings'] button").await?;
+            expect_text(c, "저장했습니다").await?;
+            let decimals: i32 = report_settings::table.find("housework").select(report_settings::decimals).first(&mut app.conn()).map_err(e("report settings"))?;
+            if decimals != 2 {
+                return Err(format!("the report keeps {decimals} decimals"));
+            }
+
+            // A target for the year: a word for the value first.
+            visit(c, app, "/staff/results/figures").await?;
+            let indicator: String = eval(c, "return document.querySelector('#f-indicator option:nth-child(2)').value;").await?;
+            kb_select(c, "#f-indicator", &indicator).await?;
+            kb_radio(c, "kind", "target").await?;
+            kb_type(c, "#f-period", "2031").await?;
+            kb_type(c, "#f-value", "많이").await?;
+            kb_refused(c, "form[action='/staff/results/figures'] button", "value").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "480").await?;
+            kb_submit(c, "form[action='/staff/results/figures'] button").await?;
+            expect_text(c, "저장했습니다").await?;
+            let target: i64 = indicator_targets::table
+                .inner_join(indicators::table)
+                .filter(indicators::program_code.eq("housework"))
+                .filter(indicators::code.eq(&indicator))
+                .filter(indicator_targets::period_start.eq(chrono::NaiveDate::from_ymd_opt(2031, 1, 1).ok_or("date")?))
+                .select(indicator_targets::value)
+                .first(&mut app.conn())
+                .map_err(e("the 2031 target"))?;
+            if target != 480 {
+                return Err(format!("the 2031 target is {target}"));
+            }
+
+            // A clinic program: its capacity as a word first (the error names
+            // that program's field), then a number and a later cut-off.
+            visit(c, app, "/staff/clinic/programs").await?;
+            let program: String = eval(c, "return document.querySelector('main form[action^=\"/staff/clinic/programs/\"]').getAttribute('action').split('/').pop();").await?;
+            let capacity: i32 = clinic_programs::table.find(&program).select(clinic_programs::capacity).first(&mut app.conn()).map_err(e("program"))?;
+            let button = format!("form[action='/staff/clinic/programs/{program}'] button");
+            kb_type(c, &format!("#f-capacity-{program}"), "많이").await?;
+            kb_refused(c, &button, &format!("capacity-{program}")).await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, &(capacity + 2).to_string()).await?;
+            kb_type(c, &format!("#f-cancel_cutoff_hours-{program}"), "36").await?;
+            kb_submit(c, &button).await?;
+            expect_text(c, "프로그램을 저장했습니다").await?;
+            let saved: (i32, i32) = clinic_programs::table
+                .find(&program)
+                .select((clinic_programs::capacity, clinic_programs::cancel_cutoff_hours))
+                .first(&mut app.conn())
+                .map_err(e("program"))?;
+            if saved != (capacity + 2, 36) {
+                return Err(format!("the program holds capacity and cut-off {saved:?}"));
+            }
+            Ok(())
+        })
+    });
+}
+
+#[test]
+fn keyboard_only_staff_account_message_and_session_forms() {
+    journey("keyboard_staff_accounts", |c, app| {
+        Box::pin(async move {
+            use naju_helper::db::schema::outbox;
+            let mut mom = common::signed_up_resident(app, "휴진엄마", "kb-closed@example.kr");
+            let (session, slot) = common::clinic_slot(app, "childbirth_class");
+            let due = (common::today() + chrono::Duration::days(120)).to_string();
+            let token = mom.get(&format!("/clinic/sessions/{session}")).csrf();
+            mom.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)]).assert_redirect("/my/clinic");
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // An agency account: sent with only the role chosen, the agency's link followed.
+            visit(c, app, "/staff/users/new").await?;
+            kb_refused(c, "form[action='/staff/users'] button", "agency_id").await?;
+            let agency: String = eval(c, "return document.querySelector('#f-agency_id option:nth-child(2)').value;").await?;
+            kb_select(c, "#f-agency_id", &agency).await?;
+            kb_type(c, "#f-name", "키보드센터").await?;
+            kb_type(c, "#f-email", "kb-agency@exmaple.kr").await?;
+            kb_type(c, "#f-phone", "061-330-1234").await?;
+            kb_type(c, "#f-password", "agency-pass-01").await?;
+            kb_type(c, "#f-password_confirm", "agency-pass-01").await?;
+            kb_submit(c, "form[action='/staff/users'] button").await?;
+            expect_text(c, "계정을 만들었습니다").await?;
+            // A staff account, its role chosen with the arrows.
+            visit(c, app, "/staff/users/new").await?;
+            kb_radio(c, "role", "staff").await?;
+            kb_type(c, "#f-name", "키보드직원").await?;
+            kb_type(c, "#f-email", "kb-staff@example.kr").await?;
+            kb_type(c, "#f-phone", "061-330-5678").await?;
+            kb_type(c, "#f-password", "staff-pass-001").await?;
+            kb_type(c, "#f-password_confirm", "staff-pass-001").await?;
+            kb_submit(c, "form[action='/staff/users'] button").await?;
+            expect_text(c, "계정을 만들었습니다").await?;
+            let made: Vec<(String, String, Option<String>, bool)> = users::table
+                .filter(users::email.eq_any(["kb-agency@exmaple.kr", "kb-staff@example.kr"]))
+                .order(users::email.asc())
+                .select((users::email, users::role, users::agency_id, users::is_supervisor))
+                .load(&mut app.conn())
+                .map_err(e("accounts"))?;
+            let want = vec![
+                ("kb-agency@exmaple.kr".to_string(), "contractor".to_string(), Some(agency.clone()), false),
+                ("kb-staff@example.kr".to_string(), "staff".to_string(), None, false),
+            ];
+            if made != want {
+                return Err(format!("accounts made: {made:?}"));
+            }
+            // She is no supervisor: her staff account is refused on the role, whose link leads to its first choice.
+            kb_logout(c, app).await?;
+            kb_login(c, app, "kb-staff@example.kr", "staff-pass-001").await?;
+            visit(c, app, "/staff/users/new").await?;
+            kb_radio(c, "role", "staff").await?;
+            kb_type(c, "#f-name", "세번째직원").await?;
+            kb_type(c, "#f-email", "kb-third@example.kr").await?;
+            kb_type(c, "#f-phone", "061-330-9999").await?;
+            kb_type(c, "#f-password", "staff-pass-002").await?;
+            kb_type(c, "#f-password_confirm", "staff-pass-002").await?;
+            kb_refused(c, "form[action='/staff/users'] button", "role").await?;
+            expect_text(c, "관리 권한이 있는 직원만").await?;
+            let third: i64 = users::table.filter(users::email.eq("kb-third@example.kr")).count().get_result(&mut app.conn()).map_err(e("users"))?;
+            if third != 0 {
+                return Err("a refused account was made".into());
+            }
+            kb_logout(c, app).await?;
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // The agency's welcome went to a mistyped address and bounced.
+            let message = app.wait_for("the agency's welcome to be sent", Duration::from_secs(20), |conn| {
+                outbox::table
+                    .filter(outbox::recipient.eq("kb-agency@exmaple.kr"))
+                    .filter(outbox::status.eq("sent"))
+                    .select(outbox::id)
+                    .first::<String>(conn)
+                    .ok()
+            });
+            diesel::update(outbox::table.find(&message))
+                .set((
+                    outbox::status.eq("failed"),
+                    outbox::attempts.eq(1),
+                    outbox::last_error.eq(Some("550 5.1.1 Recipient address rejected")),
+                    outbox::failed_at.eq(Some(naju_helper::time::now_utc())),
+                    outbox::sent_at.eq(None::<chrono::NaiveDateTime>),
+                ))
+                .execute(&mut app.conn())
+                .map_err(e("bounce"))?;
+            // Resent from the failed list: a half address first, then the right one.
+            visit(c, app, "/staff/messages/failed").await?;
+            kb_submit(c, &format!("a[href='/staff/messages/failed/{message}']")).await?;
+            let resend = format!("form[action='/staff/messages/failed/{message}'] button");
+            kb_type(c, "#f-recipient", "kb-agency@").await?;
+            kb_refused(c, &resend, "recipient").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "kb-agency@example.kr").await?;
+            kb_submit(c, &resend).await?;
+            expect_text(c, "다시 보내도록").await?;
+            let (to, status): (String, String) = outbox::table.find(&message).select((outbox::recipient, outbox::status)).first(&mut app.conn()).map_err(e("message"))?;
+            if to != "kb-agency@example.kr" || !["pending", "sent"].contains(&status.as_str()) {
+                return Err(format!("the resent message is {status}, to {to}"));
+            }
+
+            // A clinic day cancelled: no reason first.
+            visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
+            kb_refused(c, "form[action$='/cancel'] button", "reason").await?;
+            type_keys(c, "보건소 정전").await?;
+            kb_submit(c, "form[action$='/cancel'] button").await?;
+            expect_text(c, "휴진 처리하고 예약자에게 알렸습니다").await?;
+            let (day_status, reason): (String, Option<String>) =
+                clinic_sessions::table.find(&session).select((clinic_sessions::status, clinic_sessions::cancel_reason)).first(&mut app.conn()).map_err(e("session"))?;
+            let booking: String = clinic_bookings::table.filter(clinic_bookings::slot_id.eq(&slot)).select(clinic_bookings::status).first(&mut app.conn()).map_err(e("booking"))?;
+            if (day_status.as_str(), reason.as_deref(), booking.as_str()) != ("cancelled", Some("보건소 정전"), "cancelled") {
+                return Err(format!("the day is {day_status} ({reason:?}), its booking {booking}"));
+            }
+            Ok(())
+        })
+    });
+}
