@@ -624,28 +624,9 @@ async fn eval<T: serde::de::DeserializeOwned>(c: &Client, script: &str) -> Res<T
     serde_json::from_value(v).map_err(e(script))
 }
 
-/// The focused element's tag and its link target (or text), to follow the keyboard.
-async fn focused(c: &Client) -> Res<String> {
-    eval(c, "const a = document.activeElement; return a.tagName.toLowerCase() + ' ' + (a.getAttribute('href') || a.textContent.trim());").await
-}
-
 /// Presses a key on whatever has the focus (WebDriver key codes: Tab \u{E004}, Enter \u{E007}).
 async fn press(c: &Client, key: &str) -> Res {
     c.active_element().await.map_err(e("active element"))?.send_keys(key).await.map_err(e("key"))
-}
-
-/// Tabs forward (at most `max` times) until the focus is on `want`.
-async fn tab_to(c: &Client, want: &str, max: usize) -> Res {
-    let mut seen = Vec::new();
-    for _ in 0..max {
-        press(c, "\u{E004}").await?;
-        let now = focused(c).await?;
-        if now == want {
-            return Ok(());
-        }
-        seen.push(now);
-    }
-    Err(format!("Tab never reached {want:?}; it went through {seen:?}"))
 }
 
 /// How many of the header's menu links are shown.
@@ -663,7 +644,7 @@ fn the_menu_opens_from_its_button_by_keyboard_on_a_phone() {
                 return Err("at 360px the menu's links should be folded behind the menu button".into());
             }
             // From the top of the page: skip link, brand, language, then the menu button.
-            tab_to(c, "summary 메뉴", 5).await?;
+            tab_to(c, ".menu summary", 5).await?;
             if eval::<bool>(c, "return document.querySelector('.menu').open;").await? {
                 return Err("the menu starts closed".into());
             }
@@ -673,7 +654,7 @@ fn the_menu_opens_from_its_button_by_keyboard_on_a_phone() {
             }
             audit(c).await?;
             // Its links come next in Tab order; Enter follows one.
-            tab_to(c, "a /staff/results", 12).await?;
+            tab_to(c, "a[href='/staff/results']", 12).await?;
             c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
             press(c, "\u{E007}").await?;
             new_page(c).await?;
@@ -689,7 +670,7 @@ fn the_menu_opens_from_its_button_by_keyboard_on_a_phone() {
             if menu_links_shown(c).await? < 9 {
                 return Err("Space on the menu button should open the menu".into());
             }
-            tab_to(c, "a /staff/city", 12).await
+            tab_to(c, "a[href='/staff/city']", 12).await
         })
     });
 }
@@ -751,6 +732,8 @@ const SHIFT_TAB: &str = "\u{E008}\u{E004}\u{E000}";
 const ENTER: &str = "\u{E007}";
 const ARROW_DOWN: &str = "\u{E015}";
 const ARROW_UP: &str = "\u{E013}";
+/// A step's button (다음, or 예약하기 on the check page): its form's only one.
+const NEXT_STEP: &str = "main form button[type=submit]";
 
 /// Presses a key that submits a form or follows a link, waits for the page it
 /// loads and audits it.
@@ -764,21 +747,6 @@ async fn press_to_page(c: &Client, key: &str) -> Res {
 /// The focused form control as "tag name value" (and " checked" for a checked radio).
 async fn focused_control(c: &Client) -> Res<String> {
     eval(c, "const a = document.activeElement; return [a.tagName.toLowerCase(), a.name || '', a.value || ''].join(' ') + (a.checked ? ' checked' : '');").await
-}
-
-/// Tabs forward (at most `max` times) until the focused control or link
-/// starts with `want` (as `focused_control`, or `focused` for links).
-async fn tab_until(c: &Client, want: &str, max: usize) -> Res {
-    let mut seen = Vec::new();
-    for _ in 0..max {
-        press(c, TAB).await?;
-        let (control, link) = (focused_control(c).await?, focused(c).await?);
-        if control.starts_with(want) || link.starts_with(want) {
-            return Ok(());
-        }
-        seen.push(link);
-    }
-    Err(format!("Tab never reached {want:?}; it went through {seen:?}"))
 }
 
 async fn expect_focus(c: &Client, want: &str) -> Res {
@@ -840,42 +808,42 @@ fn a_resident_books_a_clinic_seat_step_by_step_by_keyboard_alone() {
             visit(c, app, "/clinic").await?;
             step_shot(c, "1-saturday").await?;
             // Going on without an answer: the error summary has the focus.
-            tab_to(c, "button 다음", 30).await?;
+            tab_to(c, NEXT_STEP, 30).await?;
             press_to_page(c, ENTER).await?;
             if eval::<String>(c, "return document.activeElement.id;").await? != "error-summary" {
-                return Err(format!("the error summary should have the focus, not {}", focused(c).await?));
+                return Err(format!("the error summary should have the focus, not {}", focus_name(c).await?));
             }
             expect_text(c, "토요일을 골라 주세요").await?;
             step_shot(c, "1-saturday-error").await?;
             // Its link leads to the question; Space picks the first Saturday, the arrows move between them.
-            tab_to(c, "a #f-session", 3).await?;
-            tab_until(c, "input session", 5).await?;
+            tab_to(c, "#error-summary a[href='#f-session']", 3).await?;
+            tab_to(c, "input[name=session]", 5).await?;
             press(c, " ").await?;
             expect_focus(c, &format!("input session {} checked", sessions[0])).await?;
             press(c, ARROW_DOWN).await?;
             expect_focus(c, &format!("input session {} checked", sessions[1])).await?;
             press(c, ARROW_UP).await?;
             expect_focus(c, &format!("input session {} checked", sessions[0])).await?;
-            tab_to(c, "button 다음", 3).await?;
+            tab_to(c, NEXT_STEP, 3).await?;
             press_to_page(c, ENTER).await?;
             expect_text(c, "어떤 프로그램을 예약하시나요?").await?;
             step_shot(c, "2-program").await?;
 
             // The second program (infant check-ups) with an arrow key.
-            tab_until(c, "input program", 30).await?;
+            tab_to(c, "input[name=program]", 30).await?;
             press(c, " ").await?;
             press(c, ARROW_DOWN).await?;
             expect_focus(c, &format!("input program {infant} checked")).await?;
-            tab_to(c, "button 다음", 3).await?;
+            tab_to(c, NEXT_STEP, 3).await?;
             press_to_page(c, ENTER).await?;
             expect_text(c, "몇 시에 오시나요?").await?;
             step_shot(c, "3-time").await?;
 
             // The second time; Shift+Tab from the button comes back to the chosen one.
-            tab_until(c, "input slot", 30).await?;
+            tab_to(c, "input[name=slot]", 30).await?;
             press(c, " ").await?;
             press(c, ARROW_DOWN).await?;
-            tab_to(c, "button 다음", 3).await?;
+            tab_to(c, NEXT_STEP, 3).await?;
             press(c, SHIFT_TAB).await?;
             expect_focus(c, &format!("input slot {} checked", times[1])).await?;
             press(c, TAB).await?;
@@ -884,10 +852,10 @@ fn a_resident_books_a_clinic_seat_step_by_step_by_keyboard_alone() {
             step_shot(c, "4-details").await?;
 
             // Her child, then her answers.
-            tab_until(c, "input child_id", 30).await?;
+            tab_to(c, "input[name=child_id]", 30).await?;
             press(c, " ").await?;
             expect_focus(c, &format!("input child_id {child} checked")).await?;
-            tab_to(c, "button 다음", 3).await?;
+            tab_to(c, NEXT_STEP, 3).await?;
             press_to_page(c, ENTER).await?;
             expect_text(c, "예약 내용 확인").await?;
             expect_text(c, "새봄").await?;
@@ -895,19 +863,19 @@ fn a_resident_books_a_clinic_seat_step_by_step_by_keyboard_alone() {
             step_shot(c, "5-check").await?;
 
             // She changes the time from there and comes straight back.
-            tab_until(c, &format!("a /clinic/sessions/{}/time?", sessions[0]), 40).await?;
+            tab_to(c, &format!("a[href^='/clinic/sessions/{}/time?']", sessions[0]), 40).await?;
             press_to_page(c, ENTER).await?;
-            tab_until(c, "input slot", 30).await?;
+            tab_to(c, "input[name=slot]", 30).await?;
             expect_focus(c, &format!("input slot {} checked", times[1])).await?;
             press(c, ARROW_DOWN).await?;
-            tab_to(c, "button 다음", 3).await?;
+            tab_to(c, NEXT_STEP, 3).await?;
             press_to_page(c, ENTER).await?;
             if !path(c).await?.ends_with("/check") {
                 return Err(format!("a change should lead back to the check page, not {}", path(c).await?));
             }
             expect_text(c, "09:40–10:00").await?;
 
-            tab_to(c, "button 예약하기", 40).await?;
+            tab_to(c, NEXT_STEP, 40).await?;
             press_to_page(c, ENTER).await?;
             expect_text(c, "예약되었습니다").await?;
             step_shot(c, "6-booked").await?;
@@ -948,11 +916,11 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
 
             // Next month and back, by Tab and Enter.
             let next: String = eval(c, "return document.getElementById('month-next').getAttribute('href');").await?;
-            tab_to(c, &format!("a {next}"), 80).await?;
-            press_to_page(c, "\u{E007}").await?;
+            tab_to(c, &format!("a[href='{next}']"), 80).await?;
+            press_to_page(c, ENTER).await?;
             let prev: String = eval(c, "return document.getElementById('month-prev').getAttribute('href');").await?;
-            tab_to(c, &format!("a {prev}"), 80).await?;
-            press_to_page(c, "\u{E007}").await?;
+            tab_to(c, &format!("a[href='{prev}']"), 80).await?;
+            press_to_page(c, ENTER).await?;
 
             // Step 1: the first free day; its link names the whole date.
             let day: String = eval(c, "return document.querySelector('a.cal-free').getAttribute('href');").await?;
@@ -960,11 +928,11 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
             if !name.contains("요일, 예약 가능") {
                 return Err(format!("the day's link should name its date and weekday: {name:?}"));
             }
-            tab_to(c, &format!("a {day}"), 80).await?;
-            press_to_page(c, "\u{E007}").await?;
+            tab_to(c, &format!("a[href='{day}']"), 80).await?;
+            press_to_page(c, ENTER).await?;
 
             // Step 2: arrow keys move between the times, Space chooses.
-            tab_to(c, "input ", 20).await?;
+            tab_to(c, "input[name=slot_id]", 20).await?;
             press(c, "\u{E015}").await?; // ArrowDown
             press(c, " ").await?;
             let chosen: String = eval(c, "return document.querySelector('input[name=slot_id]:checked').id + ' ' + document.activeElement.id;").await?;
@@ -972,21 +940,21 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
             if chosen != format!("{second} {second}") {
                 return Err(format!("ArrowDown and Space should choose the second time {second}: {chosen}"));
             }
-            tab_to(c, "button 계속", 5).await?;
-            press_to_page(c, "\u{E007}").await?;
+            tab_to(c, "main form button[type=submit]", 5).await?;
+            press_to_page(c, ENTER).await?;
 
             // Step 3: her answers, a task by Space, notes typed, then Enter books.
             expect_text(c, "예약 내용 확인").await?;
             expect_text(c, "14:00–18:00").await?;
-            tab_to(c, "input ", 40).await?;
+            tab_to(c, "main input:not([type=hidden])", 40).await?;
             if eval::<String>(c, "return document.activeElement.id;").await? != "task-cleaning" {
                 return Err("the first checkbox after the answers is cleaning".into());
             }
             press(c, " ").await?;
-            tab_to(c, "textarea ", 5).await?;
+            tab_to(c, "textarea", 5).await?;
             press(c, "강아지가 있어요").await?;
-            tab_to(c, "button 예약 신청", 5).await?;
-            press_to_page(c, "\u{E007}").await?;
+            tab_to(c, "#confirm", 5).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "방문을 요청했습니다").await?;
             if path(c).await? != "/my/visits" {
                 return Err(format!("after booking: {}", path(c).await?));
@@ -1005,25 +973,6 @@ fn a_resident_books_a_visit_through_the_calendar_by_keyboard_only() {
 }
 
 // ---- agency: a free helper by keyboard, and the monthly statement ----
-
-/// Tabs forward (at most `max` times) until the focus is on the form control named `name`.
-async fn tab_to_control(c: &Client, name: &str, max: usize) -> Res {
-    for _ in 0..max {
-        press(c, "\u{E004}").await?;
-        if eval::<String>(c, "return document.activeElement.getAttribute('name') || '';").await? == name {
-            return Ok(());
-        }
-    }
-    Err(format!("Tab never reached a control named {name:?}"))
-}
-
-/// Presses Enter on the focused button and waits for the page it loads, then audits it.
-async fn enter_and_load(c: &Client) -> Res {
-    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
-    press(c, "\u{E007}").await?;
-    new_page(c).await?;
-    audit(c).await
-}
 
 #[test]
 fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
@@ -1058,15 +1007,15 @@ fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
             // The contractor, by keyboard alone: the requests, the second visit.
             login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
             visit(c, app, "/contractor/visits?status=requested").await?;
-            tab_to(c, &format!("a /contractor/visits/{}", ids[1]), 40).await?;
-            enter_and_load(c).await?;
+            tab_to(c, &format!("a[href='/contractor/visits/{}']", ids[1]), 40).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "같은 시간 다른 방문 있음").await?;
             if !eval::<bool>(c, &format!("return document.getElementById('f-helper_id-{kim}').disabled;")).await? {
                 return Err("the helper busy at that time should not be selectable".into());
             }
             // Tab reaches the first free helper (the busy one is skipped), the
             // arrow key moves to the next one and chooses her.
-            tab_to_control(c, "helper_id", 30).await?;
+            tab_to(c, "[name=helper_id]", 30).await?;
             press(c, " ").await?;
             let first: String = eval(c, "return document.activeElement.value;").await?;
             if first == kim {
@@ -1078,18 +1027,18 @@ fn the_agency_assigns_a_free_helper_and_completes_the_visit_by_keyboard() {
                 }
                 press(c, "\u{E015}").await?; // ArrowDown
             }
-            tab_to(c, "button 확정하고 배정", 5).await?;
-            enter_and_load(c).await?;
+            tab_to(c, "form:has(input[name=action][value=confirm]) button", 5).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "방문을 확정했습니다").await?;
             let assigned: (String, Option<String>) = visits::table.find(&ids[1]).select((visits::status, visits::helper_id)).first(&mut app.conn()).map_err(e("visit"))?;
             if assigned != ("confirmed".to_string(), Some(choi.clone())) {
                 return Err(format!("assigned {assigned:?}"));
             }
             // Completion: the planned times are filled in; a note typed, Enter on the button.
-            tab_to_control(c, "tasks_done", 40).await?;
+            tab_to(c, "[name=tasks_done]", 40).await?;
             press(c, "청소, 세탁").await?;
-            tab_to(c, "button 방문 완료 기록", 5).await?;
-            enter_and_load(c).await?;
+            tab_to(c, "form:has(input[name=action][value=complete]) button", 5).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "방문 완료로 기록했습니다").await?;
             let (status, day): (String, chrono::NaiveDate) = visits::table.find(&ids[1]).select((visits::status, visits::day)).first(&mut app.conn()).map_err(e("visit"))?;
             if status != "completed" {
@@ -1191,7 +1140,9 @@ async fn focus_shown(c: &Client) -> Res {
 
 /// Moves the focus with `key` (Tab or Shift+Tab), at most `max` times, until
 /// it is on an element matching `css` (at once if it already is); every stop
-/// must show its focus. One script a stop.
+/// must show its focus. One script a stop. Every journey here moves the
+/// focus through this (`tab_to` for Tab); a small `max` says the target is
+/// that near (the next button after a choice, say).
 async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
     let probe = format!(
         "{FOCUS_PROBE} return [!!a && a.matches({}), problem, name, !!a && a.type === 'file'];",
@@ -1214,17 +1165,18 @@ async fn move_focus_to(c: &Client, key: &str, css: &str, max: usize) -> Res {
     Err(format!("the keyboard never reached {css}; it went through {seen:?}"))
 }
 
-async fn tab_until_css(c: &Client, css: &str) -> Res {
-    move_focus_to(c, TAB, css, 80).await
-}
+/// More Tab stops than any page has: for a field anywhere on the page.
+const ANYWHERE: usize = 80;
 
-async fn shift_tab_until(c: &Client, css: &str) -> Res {
-    move_focus_to(c, SHIFT_TAB, css, 80).await
+/// Tabs forward (at most `max` stops) until the focus is on an element
+/// matching `css`, every stop showing its focus (`move_focus_to`).
+async fn tab_to(c: &Client, css: &str, max: usize) -> Res {
+    move_focus_to(c, TAB, css, max).await
 }
 
 /// Tabs to a text field, empties it and types `text`.
 async fn kb_type(c: &Client, css: &str, text: &str) -> Res {
-    tab_until_css(c, css).await?;
+    tab_to(c, css, ANYWHERE).await?;
     type_keys(c, SELECT_ALL_DELETE).await?;
     if !text.is_empty() {
         type_keys(c, text).await?;
@@ -1236,7 +1188,7 @@ async fn kb_type(c: &Client, css: &str, text: &str) -> Res {
 /// browser's locale shows them (a date field is three parts; typing fills
 /// each and moves on), then checks the field holds `ymd`.
 async fn kb_date(c: &Client, css: &str, ymd: &str) -> Res {
-    tab_until_css(c, css).await?;
+    tab_to(c, css, ANYWHERE).await?;
     let order: Vec<String> = eval(
         c,
         "return new Intl.DateTimeFormat(navigator.language).formatToParts(new Date(2000, 10, 22)).filter(p => p.type !== 'literal').map(p => p.type);",
@@ -1261,7 +1213,7 @@ async fn kb_date(c: &Client, css: &str, ymd: &str) -> Res {
 
 /// Tabs to a select and moves through its options with the down arrow until `value` is chosen.
 async fn kb_select(c: &Client, css: &str, value: &str) -> Res {
-    tab_until_css(c, css).await?;
+    tab_to(c, css, ANYWHERE).await?;
     for _ in 0..100 {
         if eval::<String>(c, "return document.activeElement.value;").await? == value {
             return Ok(());
@@ -1274,7 +1226,7 @@ async fn kb_select(c: &Client, css: &str, value: &str) -> Res {
 /// Tabs into a group of radio buttons and moves with the arrows (which
 /// check the button they reach) until the one of `value` is checked.
 async fn kb_radio(c: &Client, name: &str, value: &str) -> Res {
-    tab_until_css(c, &format!("input[type=radio][name={name}]")).await?;
+    tab_to(c, &format!("input[type=radio][name={name}]"), ANYWHERE).await?;
     for _ in 0..12 {
         if eval::<bool>(c, "const a = document.activeElement; return a.checked && a.value === arguments[0];".replace("arguments[0]", &serde_json::json!(value).to_string()).as_str())
             .await?
@@ -1288,7 +1240,7 @@ async fn kb_radio(c: &Client, name: &str, value: &str) -> Res {
 
 /// Tabs to a check box and ticks it with Space.
 async fn kb_check(c: &Client, css: &str) -> Res {
-    tab_until_css(c, css).await?;
+    tab_to(c, css, ANYWHERE).await?;
     type_keys(c, SPACE).await?;
     if !eval::<bool>(c, "return document.activeElement.checked;").await? {
         return Err(format!("Space did not tick {css}"));
@@ -1299,7 +1251,7 @@ async fn kb_check(c: &Client, css: &str) -> Res {
 /// Tabs to a button (or link) and presses `key` (Enter or Space) on it,
 /// then waits for the page it loads and audits it.
 async fn kb_press_on(c: &Client, css: &str, key: &str) -> Res {
-    tab_until_css(c, css).await?;
+    tab_to(c, css, ANYWHERE).await?;
     c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
     type_keys(c, key).await?;
     new_page(c).await.map_err(|m| format!("{css}: {m}"))?;
@@ -1330,7 +1282,7 @@ async fn kb_error_summary(c: &Client, field: &str) -> Res {
     if !dead.is_empty() {
         return Err(format!("error links that lead to no field: {dead:?}"));
     }
-    tab_until_css(c, &format!("#error-summary a[href='#f-{field}']")).await?;
+    tab_to(c, &format!("#error-summary a[href='#f-{field}']"), ANYWHERE).await?;
     type_keys(c, ENTER).await?;
     let want = format!("f-{field}");
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -1374,7 +1326,7 @@ async fn kb_login(c: &Client, app: &TestApp, email: &str, password: &str) -> Res
 /// Signs out by keyboard: the menu button (Enter opens it), then its sign-out button.
 async fn kb_logout(c: &Client, app: &TestApp) -> Res {
     visit(c, app, "/").await?;
-    tab_until_css(c, ".menu summary").await?;
+    tab_to(c, ".menu summary", ANYWHERE).await?;
     type_keys(c, ENTER).await?;
     kb_submit(c, ".main-nav--narrow form[action='/logout'] button").await
 }
@@ -1465,10 +1417,7 @@ fn keyboard_only_resident_forms() {
             kb_refused(c, "form[action='/my/notices/verify'] button", "code").await?;
             let code = texted_code(app, "010-4444-5555")?;
             type_keys(c, &code).await?;
-            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
-            type_keys(c, ENTER).await?; // Enter in the field sends its form
-            new_page(c).await?;
-            audit(c).await?;
+            press_to_page(c, ENTER).await?; // Enter in the field sends its form
             expect_text(c, "휴대전화 번호를 확인했습니다").await?;
 
             // A child for the infant programs; Shift+Tab goes back a field.
@@ -1477,8 +1426,8 @@ fn keyboard_only_resident_forms() {
             type_keys(c, "키보드아기").await?;
             let born = day_from_today(-200);
             kb_date(c, "#f-birth_date", &born).await?;
-            tab_until_css(c, "form[action='/my/children'] button").await?;
-            shift_tab_until(c, "#f-birth_date").await?;
+            tab_to(c, "form[action='/my/children'] button", ANYWHERE).await?;
+            move_focus_to(c, SHIFT_TAB, "#f-birth_date", ANYWHERE).await?;
             kb_submit(c, "form[action='/my/children'] button").await?;
             expect_text(c, "자녀를 등록했습니다").await?;
             expect_text(c, "키보드아기").await?;
@@ -1500,11 +1449,11 @@ fn keyboard_only_resident_forms() {
             kb_refused(c, "main form button[type=submit]", "district_code").await?;
             kb_select(c, "#f-district_code", "46170570").await?;
             // Back up with Shift+Tab past the date (which Shift+Tab enters at its last part) to the name.
-            shift_tab_until(c, "#f-applicant_name").await?;
+            move_focus_to(c, SHIFT_TAB, "#f-applicant_name", ANYWHERE).await?;
             kb_date(c, "#f-birth_date", "1993-04-05").await?;
             kb_type(c, "#f-phone", "010-4444-5555").await?;
             kb_type(c, "#f-email", "keyboard-mom@example.kr").await?;
-            tab_until_css(c, "#f-district_code").await?;
+            tab_to(c, "#f-district_code", ANYWHERE).await?;
             kb_type(c, "#f-street_address", "빛가람로 1").await?;
             kb_submit(c, "main form button[type=submit]").await?;
             // Pregnancy: sent empty, then the dates typed.
@@ -1717,12 +1666,12 @@ fn keyboard_only_staff_forms() {
             }
             kb_submit(c, "form[action='/staff/city/import']:has(#f-shipped) button").await?;
             expect_text(c, "시·군 파일을 적용했습니다").await?;
-            tab_until_css(c, "#f-file").await?;
+            tab_to(c, "#f-file", ANYWHERE).await?;
             let toml = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cities/naju-2024.toml");
             c.active_element().await.map_err(e("file input"))?.send_keys(&toml.display().to_string()).await.map_err(e("file"))?;
             kb_submit(c, "form[action='/staff/city/upload'] button").await?;
             expect_text(c, "시·군 파일을 적용했습니다").await?;
-            tab_until_css(c, "#f-text").await?;
+            tab_to(c, "#f-text", ANYWHERE).await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\nzz = 1").await?;
             kb_refused(c, "form[action='/staff/city/import']:has(#f-text) button", "text").await?;
@@ -1749,7 +1698,7 @@ fn keyboard_only_agency_forms() {
             kb_login(c, app, demo::CONTRACTOR_EMAIL, demo::CONTRACTOR_PASSWORD).await?;
             // The week's template: a wrong line first, then removed.
             visit(c, app, "/contractor/capacity").await?;
-            tab_until_css(c, "#f-week").await?;
+            tab_to(c, "#f-week", ANYWHERE).await?;
             type_keys(c, CTRL_END).await?;
             type_keys(c, "\n잘못").await?;
             kb_refused(c, "form[action='/contractor/capacity'] button", "week").await?;
@@ -1830,21 +1779,18 @@ fn staff_ask_two_applicants_for_more_by_keyboard_and_print_the_day() {
             // Tick both rows with Space, write the message, send it with Enter.
             login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
             visit(c, app, "/staff/applications").await?;
-            tab_to_id(c, &format!("sel-{}", ids[0]), 60).await?;
+            tab_to(c, &format!("#sel-{}", ids[0]), 60).await?;
             press(c, " ").await?;
-            tab_to_id(c, &format!("sel-{}", ids[1]), 4).await?;
+            tab_to(c, &format!("#sel-{}", ids[1]), 4).await?;
             press(c, " ").await?;
             let ticked: usize = eval(c, "return document.querySelectorAll('input[name=ids]:checked').length;").await?;
             if ticked != 2 {
                 return Err(format!("Space ticked {ticked} rows, not 2"));
             }
-            tab_to_id(c, "f-message", 20).await?;
+            tab_to(c, "#f-message", 20).await?;
             press(c, "모자보건수첩 임신 확인 면을 올려 주세요").await?;
-            tab_to(c, "button 선택한 신청에 요청 보내기", 2).await?;
-            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
-            press(c, "\u{E007}").await?;
-            new_page(c).await?;
-            audit(c).await?;
+            tab_to(c, ".bulk button[type=submit]", 2).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "2건을 '추가 서류 요청'으로 바꾸고").await?;
             expect_text(c, "건너뛴 신청: 0건").await?;
             let statuses: Vec<String> = applications::table.filter(applications::id.eq_any(&ids)).select(applications::status).load(&mut app.conn()).unwrap_or_default();
@@ -1857,11 +1803,8 @@ fn staff_ask_two_applicants_for_more_by_keyboard_and_print_the_day() {
             visit(c, app, &format!("/staff/applications/{}/print", ids[0])).await?;
             expect_text(c, "신청서 요약").await?;
             visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
-            tab_to(c, &format!("a /staff/clinic/sessions/{session}/print"), 40).await?;
-            c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
-            press(c, "\u{E007}").await?;
-            new_page(c).await?;
-            audit(c).await?;
+            tab_to(c, &format!("a[href='/staff/clinic/sessions/{session}/print']"), 40).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, "남편과 함께하는 출산교실").await?;
             let chrome: usize = eval(c, "return document.querySelectorAll('nav, header, footer, form').length;").await?;
             if chrome != 0 {
@@ -1898,25 +1841,6 @@ fn staff_ask_two_applicants_for_more_by_keyboard_and_print_the_day() {
 
 // ---- search ----
 
-/// Tabs forward (at most `max` times) until the element with `id` has the focus.
-async fn tab_to_id(c: &Client, id: &str, max: usize) -> Res {
-    for _ in 0..max {
-        press(c, "\u{E004}").await?;
-        if eval::<String>(c, "return document.activeElement.id || '';").await? == id {
-            return Ok(());
-        }
-    }
-    Err(format!("Tab never reached #{id}"))
-}
-
-/// Presses Enter on the focused control and waits for the page it loads, audited.
-async fn enter_and_wait(c: &Client) -> Res {
-    c.execute("window.__najuOld = true;", vec![]).await.map_err(e("mark page"))?;
-    press(c, "\u{E007}").await?;
-    new_page(c).await?;
-    audit(c).await
-}
-
 #[test]
 fn staff_search_for_a_resident_by_keyboard_alone() {
     journey("staff_search_by_keyboard", |c, app| {
@@ -1926,26 +1850,264 @@ fn staff_search_for_a_resident_by_keyboard_alone() {
             login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
             visit(c, app, "/staff/search").await?;
             // Enter on an empty box: the error summary, with the focus on it.
-            tab_to_id(c, "f-q", 15).await?;
-            enter_and_wait(c).await?;
+            tab_to(c, "#f-q", 15).await?;
+            press_to_page(c, ENTER).await?;
             let at = eval::<String>(c, "return document.activeElement.id || document.activeElement.tagName;").await?;
             if at != "error-summary" {
                 return Err(format!("after an empty search the focus should be on the error summary, not {at}"));
             }
             expect_text(c, "찾을 이름, 전화번호, 신청 번호 또는 아이 생년월일을 입력하세요").await?;
             // From the summary, Tab on to the box, type part of her name, Enter.
-            tab_to_id(c, "f-q", 10).await?;
+            tab_to(c, "#f-q", 10).await?;
             press(c, "나주").await?;
-            enter_and_wait(c).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, &reference).await?;
             if !path(c).await?.starts_with("/staff/search") {
                 return Err("the search should stay on its page".into());
             }
             // Her application is one Tab-and-Enter away.
-            tab_to(c, &format!("a /staff/applications/{app_id}"), 25).await?;
-            enter_and_wait(c).await?;
+            tab_to(c, &format!("a[href='/staff/applications/{app_id}']"), 25).await?;
+            press_to_page(c, ENTER).await?;
             expect_text(c, &reference).await?;
             screenshots(c, app, (demo::STAFF_EMAIL, demo::STAFF_PASSWORD), "staff", &[("search", "/staff/search?q=%EB%82%98%EC%A3%BC"), ("home", "/staff")]).await
+        })
+    });
+}
+
+// ---- keyboard: staff settings, accounts, messages and clinic days ----
+//
+// The staff's remaining forms by keyboard alone, to the standard of the
+// keyboard section above: every field reached by Tab, each form first sent
+// wrong (the focus on the error summary, its link to the field), then sent
+// right, the confirmation shown and what the database then holds checked.
+
+#[test]
+fn keyboard_only_staff_settings_forms() {
+    journey("keyboard_staff_settings", |c, app| {
+        Box::pin(async move {
+            use naju_helper::db::schema::{indicator_targets, indicators, report_settings, rule_sets, visit_settings};
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // Eligibility rules: a new version from a date a month away, the region's name left out first.
+            visit(c, app, "/staff/rules/new").await?;
+            let from = day_from_today(30);
+            kb_date(c, "#f-effective_from", &from).await?;
+            kb_type(c, "#f-region_name", "").await?;
+            kb_refused(c, "form[action='/staff/rules'] button", "region_name").await?;
+            type_keys(c, "나주시 키보드").await?;
+            kb_type(c, "#f-visit_count", "8").await?;
+            kb_type(c, "#f-note", "키보드로 바꾼 기준").await?;
+            kb_submit(c, "form[action='/staff/rules'] button").await?;
+            expect_text(c, "새 기준을 저장했습니다").await?;
+            let (effective_from, region, visits_given, note): (chrono::NaiveDate, String, i32, String) = rule_sets::table
+                .order(rule_sets::version.desc())
+                .select((rule_sets::effective_from, rule_sets::region_name, rule_sets::visit_count, rule_sets::note))
+                .first(&mut app.conn())
+                .map_err(e("rule set"))?;
+            if (effective_from.to_string(), region.as_str(), visits_given, note.as_str()) != (from.clone(), "나주시 키보드", 8, "키보드로 바꾼 기준") {
+                return Err(format!("the new rules hold {effective_from} {region:?} {visits_given} {note:?}"));
+            }
+
+            // Visit settings: a notice period out of range first; a check box turned over with Space.
+            let no_show_before: bool = visit_settings::table.find("default").select(visit_settings::no_show_counts).first(&mut app.conn()).map_err(e("settings"))?;
+            visit(c, app, "/staff/visits/settings").await?;
+            kb_type(c, "#f-min_notice_days", "99").await?;
+            kb_refused(c, "form[action='/staff/visits/settings'] button", "min_notice_days").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "3").await?;
+            kb_type(c, "#f-cancel_cutoff_hours", "48").await?;
+            tab_to(c, "#f-noshow", ANYWHERE).await?;
+            type_keys(c, SPACE).await?;
+            kb_submit(c, "form[action='/staff/visits/settings'] button").await?;
+            expect_text(c, "예약 규칙을 저장했습니다").await?;
+            let saved: (i32, i32, bool) = visit_settings::table
+                .find("default")
+                .select((visit_settings::min_notice_days, visit_settings::cancel_cutoff_hours, visit_settings::no_show_counts))
+                .first(&mut app.conn())
+                .map_err(e("settings"))?;
+            if saved != (3, 48, !no_show_before) {
+                return Err(format!("visit settings saved as {saved:?}"));
+            }
+
+            // The results report's settings, behind their disclosure (Enter
+            // opens it): too many decimals first, and the page comes back with it open.
+            visit(c, app, "/staff/results?program=housework").await?;
+            tab_to(c, "details:has(form[action='/staff/results/settings']) > summary", 200).await?;
+            type_keys(c, ENTER).await?;
+            kb_type(c, "#f-decimals", "9").await?;
+            kb_refused(c, "form[action='/staff/results/settings'] button", "decimals").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "2").await?;
+            kb_submit(c, "form[action='/staff/results/settings'] button").await?;
+            expect_text(c, "저장했습니다").await?;
+            let decimals: i32 = report_settings::table.find("housework").select(report_settings::decimals).first(&mut app.conn()).map_err(e("report settings"))?;
+            if decimals != 2 {
+                return Err(format!("the report keeps {decimals} decimals"));
+            }
+
+            // A target for the year: a word for the value first.
+            visit(c, app, "/staff/results/figures").await?;
+            let indicator: String = eval(c, "return document.querySelector('#f-indicator option:nth-child(2)').value;").await?;
+            kb_select(c, "#f-indicator", &indicator).await?;
+            kb_radio(c, "kind", "target").await?;
+            kb_type(c, "#f-period", "2031").await?;
+            kb_type(c, "#f-value", "많이").await?;
+            kb_refused(c, "form[action='/staff/results/figures'] button", "value").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "480").await?;
+            kb_submit(c, "form[action='/staff/results/figures'] button").await?;
+            expect_text(c, "저장했습니다").await?;
+            let target: i64 = indicator_targets::table
+                .inner_join(indicators::table)
+                .filter(indicators::program_code.eq("housework"))
+                .filter(indicators::code.eq(&indicator))
+                .filter(indicator_targets::period_start.eq(chrono::NaiveDate::from_ymd_opt(2031, 1, 1).ok_or("date")?))
+                .select(indicator_targets::value)
+                .first(&mut app.conn())
+                .map_err(e("the 2031 target"))?;
+            if target != 480 {
+                return Err(format!("the 2031 target is {target}"));
+            }
+
+            // A clinic program: its capacity as a word first (the error names
+            // that program's field), then a number and a later cut-off.
+            visit(c, app, "/staff/clinic/programs").await?;
+            let program: String = eval(c, "return document.querySelector('main form[action^=\"/staff/clinic/programs/\"]').getAttribute('action').split('/').pop();").await?;
+            let capacity: i32 = clinic_programs::table.find(&program).select(clinic_programs::capacity).first(&mut app.conn()).map_err(e("program"))?;
+            let button = format!("form[action='/staff/clinic/programs/{program}'] button");
+            kb_type(c, &format!("#f-capacity-{program}"), "많이").await?;
+            kb_refused(c, &button, &format!("capacity-{program}")).await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, &(capacity + 2).to_string()).await?;
+            kb_type(c, &format!("#f-cancel_cutoff_hours-{program}"), "36").await?;
+            kb_submit(c, &button).await?;
+            expect_text(c, "프로그램을 저장했습니다").await?;
+            let saved: (i32, i32) = clinic_programs::table
+                .find(&program)
+                .select((clinic_programs::capacity, clinic_programs::cancel_cutoff_hours))
+                .first(&mut app.conn())
+                .map_err(e("program"))?;
+            if saved != (capacity + 2, 36) {
+                return Err(format!("the program holds capacity and cut-off {saved:?}"));
+            }
+            Ok(())
+        })
+    });
+}
+
+#[test]
+fn keyboard_only_staff_account_message_and_session_forms() {
+    journey("keyboard_staff_accounts", |c, app| {
+        Box::pin(async move {
+            use naju_helper::db::schema::outbox;
+            let mut mom = common::signed_up_resident(app, "휴진엄마", "kb-closed@example.kr");
+            let (session, slot) = common::clinic_slot(app, "childbirth_class");
+            let due = (common::today() + chrono::Duration::days(120)).to_string();
+            let token = mom.get(&format!("/clinic/sessions/{session}")).csrf();
+            mom.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)]).assert_redirect("/my/clinic");
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // An agency account: sent with only the role chosen, the agency's link followed.
+            visit(c, app, "/staff/users/new").await?;
+            kb_refused(c, "form[action='/staff/users'] button", "agency_id").await?;
+            let agency: String = eval(c, "return document.querySelector('#f-agency_id option:nth-child(2)').value;").await?;
+            kb_select(c, "#f-agency_id", &agency).await?;
+            kb_type(c, "#f-name", "키보드센터").await?;
+            kb_type(c, "#f-email", "kb-agency@exmaple.kr").await?;
+            kb_type(c, "#f-phone", "061-330-1234").await?;
+            kb_type(c, "#f-password", "agency-pass-01").await?;
+            kb_type(c, "#f-password_confirm", "agency-pass-01").await?;
+            kb_submit(c, "form[action='/staff/users'] button").await?;
+            expect_text(c, "계정을 만들었습니다").await?;
+            // A staff account, its role chosen with the arrows.
+            visit(c, app, "/staff/users/new").await?;
+            kb_radio(c, "role", "staff").await?;
+            kb_type(c, "#f-name", "키보드직원").await?;
+            kb_type(c, "#f-email", "kb-staff@example.kr").await?;
+            kb_type(c, "#f-phone", "061-330-5678").await?;
+            kb_type(c, "#f-password", "staff-pass-001").await?;
+            kb_type(c, "#f-password_confirm", "staff-pass-001").await?;
+            kb_submit(c, "form[action='/staff/users'] button").await?;
+            expect_text(c, "계정을 만들었습니다").await?;
+            let made: Vec<(String, String, Option<String>, bool)> = users::table
+                .filter(users::email.eq_any(["kb-agency@exmaple.kr", "kb-staff@example.kr"]))
+                .order(users::email.asc())
+                .select((users::email, users::role, users::agency_id, users::is_supervisor))
+                .load(&mut app.conn())
+                .map_err(e("accounts"))?;
+            let want = vec![
+                ("kb-agency@exmaple.kr".to_string(), "contractor".to_string(), Some(agency.clone()), false),
+                ("kb-staff@example.kr".to_string(), "staff".to_string(), None, false),
+            ];
+            if made != want {
+                return Err(format!("accounts made: {made:?}"));
+            }
+            // She is no supervisor: her staff account is refused on the role, whose link leads to its first choice.
+            kb_logout(c, app).await?;
+            kb_login(c, app, "kb-staff@example.kr", "staff-pass-001").await?;
+            visit(c, app, "/staff/users/new").await?;
+            kb_radio(c, "role", "staff").await?;
+            kb_type(c, "#f-name", "세번째직원").await?;
+            kb_type(c, "#f-email", "kb-third@example.kr").await?;
+            kb_type(c, "#f-phone", "061-330-9999").await?;
+            kb_type(c, "#f-password", "staff-pass-002").await?;
+            kb_type(c, "#f-password_confirm", "staff-pass-002").await?;
+            kb_refused(c, "form[action='/staff/users'] button", "role").await?;
+            expect_text(c, "관리 권한이 있는 직원만").await?;
+            let third: i64 = users::table.filter(users::email.eq("kb-third@example.kr")).count().get_result(&mut app.conn()).map_err(e("users"))?;
+            if third != 0 {
+                return Err("a refused account was made".into());
+            }
+            kb_logout(c, app).await?;
+            kb_login(c, app, demo::STAFF_EMAIL, demo::STAFF_PASSWORD).await?;
+
+            // The agency's welcome went to a mistyped address and bounced.
+            let message = app.wait_for("the agency's welcome to be sent", Duration::from_secs(20), |conn| {
+                outbox::table
+                    .filter(outbox::recipient.eq("kb-agency@exmaple.kr"))
+                    .filter(outbox::status.eq("sent"))
+                    .select(outbox::id)
+                    .first::<String>(conn)
+                    .ok()
+            });
+            diesel::update(outbox::table.find(&message))
+                .set((
+                    outbox::status.eq("failed"),
+                    outbox::attempts.eq(1),
+                    outbox::last_error.eq(Some("550 5.1.1 Recipient address rejected")),
+                    outbox::failed_at.eq(Some(naju_helper::time::now_utc())),
+                    outbox::sent_at.eq(None::<chrono::NaiveDateTime>),
+                ))
+                .execute(&mut app.conn())
+                .map_err(e("bounce"))?;
+            // Resent from the failed list: a half address first, then the right one.
+            visit(c, app, "/staff/messages/failed").await?;
+            kb_submit(c, &format!("a[href='/staff/messages/failed/{message}']")).await?;
+            let resend = format!("form[action='/staff/messages/failed/{message}'] button");
+            kb_type(c, "#f-recipient", "kb-agency@").await?;
+            kb_refused(c, &resend, "recipient").await?;
+            type_keys(c, SELECT_ALL_DELETE).await?;
+            type_keys(c, "kb-agency@example.kr").await?;
+            kb_submit(c, &resend).await?;
+            expect_text(c, "다시 보내도록").await?;
+            let (to, status): (String, String) = outbox::table.find(&message).select((outbox::recipient, outbox::status)).first(&mut app.conn()).map_err(e("message"))?;
+            if to != "kb-agency@example.kr" || !["pending", "sent"].contains(&status.as_str()) {
+                return Err(format!("the resent message is {status}, to {to}"));
+            }
+
+            // A clinic day cancelled: no reason first.
+            visit(c, app, &format!("/staff/clinic/sessions/{session}")).await?;
+            kb_refused(c, "form[action$='/cancel'] button", "reason").await?;
+            type_keys(c, "보건소 정전").await?;
+            kb_submit(c, "form[action$='/cancel'] button").await?;
+            expect_text(c, "휴진 처리하고 예약자에게 알렸습니다").await?;
+            let (day_status, reason): (String, Option<String>) =
+                clinic_sessions::table.find(&session).select((clinic_sessions::status, clinic_sessions::cancel_reason)).first(&mut app.conn()).map_err(e("session"))?;
+            let booking: String = clinic_bookings::table.filter(clinic_bookings::slot_id.eq(&slot)).select(clinic_bookings::status).first(&mut app.conn()).map_err(e("booking"))?;
+            if (day_status.as_str(), reason.as_deref(), booking.as_str()) != ("cancelled", Some("보건소 정전"), "cancelled") {
+                return Err(format!("the day is {day_status} ({reason:?}), its booking {booking}"));
+            }
+            Ok(())
         })
     });
 }

@@ -311,11 +311,14 @@ pub struct ProgramForm {
 async fn update_program(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, form: CsrfForm<ProgramForm>) -> Result<HttpResponse, AppError> {
     let form = form.verify(&ctx)?;
     staff(&ctx)?;
-    let parse = |s: &str, max: i32| s.trim().parse::<i32>().ok().filter(|n| (0..=max).contains(n));
-    let (Some(capacity), Some(opens), Some(cutoff)) = (parse(&form.capacity, 1000), parse(&form.booking_opens_days, 365), parse(&form.cancel_cutoff_hours, 240)) else {
-        return Ok(redirect("/staff/clinic/programs", Some("rules.errors.number_range")));
-    };
     let id = path.into_inner();
+    let parse = |s: &str, max: i32| s.trim().parse::<i32>().ok().filter(|n| (0..=max).contains(n));
+    let (capacity, opens, cutoff) = (parse(&form.capacity, 1000), parse(&form.booking_opens_days, 365), parse(&form.cancel_cutoff_hours, 240));
+    let (Some(capacity), Some(opens), Some(cutoff)) = (capacity, opens, cutoff) else {
+        // The first wrong field of this program's form (ids FIELD-PROGRAM on the page).
+        let field = [("capacity", capacity), ("booking_opens_days", opens), ("cancel_cutoff_hours", cutoff)].into_iter().find(|(_, v)| v.is_none()).map_or("capacity", |(f, _)| f);
+        return Ok(redirect_error("/staff/clinic/programs", &format!("{field}-{id}"), "rules.errors.number_range"));
+    };
     let update = ProgramUpdate { capacity, booking_opens_days: opens, cancel_cutoff_hours: cutoff, active: form.active == "yes" };
     db(&state, move |conn, _| service::update_program(conn, &id, &update, today_seoul())).await?;
     Ok(redirect("/staff/clinic/programs", Some("clinic.flash.program_saved")))

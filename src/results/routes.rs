@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
 use crate::web::routes::Routes;
-use crate::web::{db, redirect, render, render_status, CsrfForm, Ctx, Page};
+use crate::web::{db, redirect, redirect_error, render, render_status, CsrfForm, Ctx, Page};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/results", dashboard)
@@ -271,11 +271,18 @@ async fn save_settings(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Sett
     let program = PROGRAMS.iter().find(|p| **p == form.program).copied().unwrap_or("housework");
     let back = format!("/staff/results?program={program}");
     let date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
-    let (Some(decimals), Some(start), Some(end)) = (form.decimals.trim().parse::<i32>().ok().filter(|d| (0..=4).contains(d)), date(&form.term_from), date(&form.term_to)) else {
-        return Ok(redirect(&back, Some("rules.errors.number_range")));
+    // Each error names its field: the page opens the settings and its error summary leads there.
+    let Some(decimals) = form.decimals.trim().parse::<i32>().ok().filter(|d| (0..=4).contains(d)) else {
+        return Ok(redirect_error(&back, "decimals", "rules.errors.number_range"));
+    };
+    let Some(start) = date(&form.term_from) else {
+        return Ok(redirect_error(&back, "term_from", "applications.errors.date_invalid"));
+    };
+    let Some(end) = date(&form.term_to) else {
+        return Ok(redirect_error(&back, "term_to", "applications.errors.date_invalid"));
     };
     if end < start {
-        return Ok(redirect(&back, Some("rules.errors.number_range")));
+        return Ok(redirect_error(&back, "term_to", "results.term_order"));
     }
     db(&state, move |conn, _| service::save_settings(conn, program, decimals, Period { start, end })).await?;
     Ok(redirect(&back, Some("results.flash.saved")))
