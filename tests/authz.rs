@@ -119,6 +119,8 @@ const TABLE: &[(&str, &str, &str, &str, &str)] = &[
     ("POST", "/staff/applications/{id}/decision",                 "app",     "",                                    "login 403   403   403   403   400   400"),
     // Without ids or message (422); with another action than request_info (400).
     ("POST", "/staff/applications/bulk",                          "",        "",                                    "login 403   403   403   403   400   400"),
+    // A bulk request's result is read only by the session that made it: any other id goes back to the queue.
+    ("GET",  "/staff/applications/bulk/{id}",                     "token",   "",                                    "login 403   403   403   403   303   303"),
     // Without a reason: the form again with the error (422).
     ("POST", "/staff/applications/export",                        "",        "",                                    "login 403   403   403   403   422   422"),
     ("GET",  "/staff/applications/{id}/documents/{doc}",          "app",     "",                                    "login 403   403   403   403   200   200"),

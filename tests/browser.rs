@@ -462,12 +462,15 @@ fn housework_journey_of_resident_staff_and_agency() {
                 expect_text(c, "방문을 요청했습니다").await.map_err(|m| format!("visit {}: {m}", n + 1))?;
             }
             expect_text(c, "남은 방문 횟수가 없습니다").await?;
+            // A fifth: the booking page says none is left, with no calendar, and leads back.
             visit(c, app, "/my/visits/new").await?;
-            click(c, "a.cal-free").await?;
-            find(c, "input[name=slot_id]").await?.click().await.map_err(e("slot"))?;
-            click(c, "main form button[type=submit]").await?;
-            click(c, "#confirm").await?;
+            expect_text(c, "새 방문을 예약할 수 없습니다").await?;
             expect_text(c, "방문 횟수를 모두 사용했습니다").await?;
+            if !c.find_all(Locator::Css("#calendar, a.cal-free")).await.map_err(e("calendar"))?.is_empty() {
+                return Err("the calendar is offered with no visit left".into());
+            }
+            click(c, "#back-to-visits").await?;
+            expect_text(c, "남은 방문 횟수가 없습니다").await?;
             let used: i32 = visit_quotas::table.select(visit_quotas::used).first(&mut app.conn()).map_err(e("quota"))?;
             if used != 4 {
                 return Err(format!("quota used {used}"));
@@ -481,7 +484,7 @@ fn housework_journey_of_resident_staff_and_agency() {
             let application: String = applications::table.select(applications::id).first(&mut app.conn()).map_err(e("application"))?;
             let status = format!("/my/applications/{application}");
             let resident_pages =
-                [("home", "/my"), ("application", status.as_str()), ("visits", "/my/visits"), ("booking", "/my/visits/new"), ("clinic", "/clinic"), ("schedule", "/my/schedule")];
+                [("home", "/my"), ("application", status.as_str()), ("visits", "/my/visits"), ("booking-none-left", "/my/visits/new"), ("clinic", "/clinic"), ("schedule", "/my/schedule")];
             screenshots(c, app, ("browser-mom@example.kr", "browser-pass-1"), "resident", &resident_pages).await?;
             logout(c).await?;
 

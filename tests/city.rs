@@ -260,6 +260,27 @@ fn cases() -> Vec<Case> {
 
 /// Fills in every step of the form for this city and returns the application id.
 fn draft(b: &mut Browser, case: &Case, due: NaiveDate, residency: &str, extra: &[(&'static str, String)]) -> String {
+    let id = draft_to_documents(b, case, due, residency, extra);
+    // Each document the city asks for, uploaded separately.
+    let kinds = document_kinds(b, &id);
+    assert!(!kinds.is_empty(), "{}: the document step names what to upload", case.file);
+    for (n, kind) in kinds.iter().enumerate() {
+        let token = b.get(&format!("/my/applications/{id}/document")).csrf();
+        let res = b.upload_with(&format!("/my/applications/{id}/document"), &token, &[("kind", kind)], "document", &format!("{kind}.pdf"), PDF);
+        let next = if n + 1 == kinds.len() { "check" } else { "document" };
+        res.assert_redirect(&format!("/my/applications/{id}/{next}"));
+    }
+    id
+}
+
+/// The kinds of document the document step asks for, in its order.
+fn document_kinds(b: &mut Browser, id: &str) -> Vec<String> {
+    let page = b.get(&format!("/my/applications/{id}/document"));
+    page.body.match_indices("name=\"kind\" value=\"").map(|(i, m)| page.body[i + m.len()..].split('"').next().unwrap().to_string()).collect()
+}
+
+/// The details and pregnancy steps filled in; the draft is at its document step.
+fn draft_to_documents(b: &mut Browser, case: &Case, due: NaiveDate, residency: &str, extra: &[(&'static str, String)]) -> String {
     let token = b.get("/apply/housework").csrf();
     let location = b.post("/apply/housework", &[("csrf_token", &token)]).location.expect("first step");
     let id = location.trim_start_matches("/my/applications/").trim_end_matches("/details").to_string();
@@ -281,19 +302,36 @@ fn draft(b: &mut Browser, case: &Case, due: NaiveDate, residency: &str, extra: &
     fields.extend(extra.iter().map(|(k, v)| (*k, v.as_str())));
     let step = format!("/my/applications/{id}/pregnancy");
     b.submit(&step, &step, &fields).assert_redirect(&format!("/my/applications/{id}/document"));
-    // Each document the city asks for, uploaded separately.
-    let kinds: Vec<String> = {
-        let page = b.get(&format!("/my/applications/{id}/document"));
-        page.body.match_indices("name=\"kind\" value=\"").map(|(i, m)| page.body[i + m.len()..].split('"').next().unwrap().to_string()).collect()
-    };
-    assert!(!kinds.is_empty(), "{}: the document step names what to upload", case.file);
-    for (n, kind) in kinds.iter().enumerate() {
-        let token = b.get(&format!("/my/applications/{id}/document")).csrf();
-        let res = b.upload_with(&format!("/my/applications/{id}/document"), &token, &[("kind", kind)], "document", &format!("{kind}.pdf"), PDF);
-        let next = if n + 1 == kinds.len() { "check" } else { "document" };
-        res.assert_redirect(&format!("/my/applications/{id}/{next}"));
-    }
     id
+}
+
+/// Where the city asks for several documents, each has its own file input
+/// (`f-document{kind}`); a refused file's error summary links to the input
+/// it was sent from, and only that input is marked.
+#[test]
+fn a_refused_document_of_several_is_linked_from_the_error_summary_to_its_own_input() {
+    let app = empty_city();
+    let mut chief = supervisor(&app);
+    apply_shipped(&mut chief, "haenam-2025.toml");
+    let case = cases().into_iter().find(|c| c.file == "haenam-2025.toml").unwrap();
+    let mut mom = signed_up_resident(&app, "서류엄마", "several-docs@example.kr");
+    let id = draft_to_documents(&mut mom, &case, case.due, &case.residency_start, &case.extra);
+    let kinds = document_kinds(&mut mom, &id);
+    assert!(kinds.len() > 1, "haenam asks for several documents: {kinds:?}");
+
+    let second = &kinds[1];
+    let token = mom.get(&format!("/my/applications/{id}/document")).csrf();
+    let page = mom.upload_with(&format!("/my/applications/{id}/document"), &token, &[("kind", second)], "document", "note.txt", b"not a document");
+    page.assert_status(422);
+    let summary = page.body.split("class=\"error-summary").nth(1).expect("an error summary");
+    let href = summary.split("href=\"#").nth(1).and_then(|s| s.split('"').next()).expect("a link in the summary");
+    assert_eq!(href, format!("f-document{second}"));
+    let input = page.body.split(&format!("id=\"{href}\"")).collect::<Vec<_>>();
+    assert_eq!(input.len(), 2, "exactly one element has the linked id");
+    let tag_start = input[0].rfind('<').unwrap();
+    assert!(input[0][tag_start..].starts_with("<input class=\"input\" type=\"file\""), "the link targets the file input");
+    assert_eq!(page.body.matches("aria-invalid=\"true\"").count(), 1, "only the refused kind's input is marked");
+    assert!(input[1].split('>').next().unwrap().contains("aria-invalid=\"true\""), "the linked input is the marked one");
 }
 
 #[test]

@@ -167,6 +167,24 @@ fn staff_run_the_day_check_in_record_walk_ins_and_can_cancel_a_session() {
     let people: i32 = clinic_walkins::table.select(clinic_walkins::people).first(&mut app.conn()).unwrap();
     assert_eq!(people, 3);
 
+    // A number of people she cannot count: the sheet again with the error, and
+    // what she typed still in the form (kept on the server, not in the cookie).
+    let sheet_path = format!("/staff/clinic/sessions/{session}");
+    let refused = s.post(
+        &format!("/staff/clinic/sessions/{session}/walkins"),
+        &[("csrf_token", &sheet.csrf()), ("program_id", &yoga), ("people", "세 명"), ("note", "쌍둥이 엄마와 함께 옴")],
+    );
+    refused.assert_redirect(&sheet_path);
+    assert!(refused.set_cookies.iter().all(|c| !c.contains("%EC%8C%8D") && !c.contains("쌍둥이")), "{:?}", refused.set_cookies);
+    s.get(&sheet_path)
+        .assert_contains("id=\"error-summary\"")
+        .assert_contains("<a href=\"#f-people\">")
+        .assert_contains("id=\"f-people\" name=\"people\" inputmode=\"numeric\" value=\"세 명\"")
+        .assert_contains("id=\"f-note\" name=\"note\" value=\"쌍둥이 엄마와 함께 옴\"");
+    // Shown once: the next visit is the plain form again.
+    s.get(&sheet_path).assert_lacks("id=\"error-summary\"").assert_lacks("쌍둥이 엄마와 함께 옴").assert_contains("name=\"people\" inputmode=\"numeric\" value=\"1\"");
+    assert_eq!(clinic_walkins::table.count().get_result::<i64>(&mut app.conn()).unwrap(), 1);
+
     // Another resident is booked on the next session, which is then cancelled.
     let later: String = clinic_sessions::table
         .filter(clinic_sessions::id.ne(&session))

@@ -77,6 +77,11 @@ fn info_requests_to(app: &TestApp, id: &str) -> Vec<String> {
         .unwrap()
 }
 
+/// `text` as it would appear percent-encoded in an address.
+fn common_urlencoded(text: &str) -> String {
+    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 fn logged(app: &TestApp, action: &str, reason: &str) -> i64 {
     access_log_chained(app);
     access_log::table.filter(access_log::action.eq(action)).filter(access_log::reason.eq(reason)).count().get_result(&mut app.conn()).unwrap()
@@ -98,13 +103,32 @@ fn a_bulk_request_for_information_changes_only_the_eligible_ones_and_mails_each_
     let message = "모자보건수첩 임신 확인 면을 다시 올려 주세요.";
     let form = [("csrf_token", queue.csrf()), ("action", "request_info".into()), ("message", message.into()), ("ids", first.clone()), ("ids", second.clone()), ("ids", decided.clone())];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let result = s.post("/staff/applications/bulk", &form);
-    result
-        .assert_status(200)
-        .assert_contains("2건을 &#x27;추가 서류 요청&#x27;으로 바꾸고")
-        .assert_contains("건너뛴 신청: 1건")
-        .assert_contains(&reference_of(&app, &decided))
-        .assert_contains("지금 상태(승인)에서는 추가 서류를 요청할 수 없습니다.");
+    // Post/Redirect/Get: the post answers with a redirect to its result, whose
+    // address names only a random note (no applicant, no message).
+    let posted = s.post("/staff/applications/bulk", &form);
+    posted.assert_status(303);
+    let result_page = posted.location.clone().expect("a redirect to the result");
+    assert!(result_page.starts_with("/staff/applications/bulk/"), "{result_page}");
+    for personal in [first.as_str(), second.as_str(), &one, "일지원", "모자보건수첩"] {
+        assert!(!result_page.contains(personal) && !result_page.contains(&common_urlencoded(personal)), "{personal} in {result_page}");
+    }
+    let outbox_rows = || outbox::table.count().get_result::<i64>(&mut app.conn()).unwrap();
+    let rows_after_post = outbox_rows();
+    // Reloading the result page shows the same result and sends nothing again.
+    for _ in 0..2 {
+        s.get(&result_page)
+            .assert_status(200)
+            .assert_contains("2건을 &#x27;추가 서류 요청&#x27;으로 바꾸고")
+            .assert_contains("건너뛴 신청: 1건")
+            .assert_contains(&format!("<a href=\"/staff/applications/{first}\">{one}</a> 일지원"))
+            .assert_contains(&format!("<a href=\"/staff/applications/{second}\">{}</a> 이지원", reference_of(&app, &second)))
+            .assert_contains(&reference_of(&app, &decided))
+            .assert_contains("지금 상태(승인)에서는 추가 서류를 요청할 수 없습니다.")
+            .assert_contains(message);
+        assert_eq!(outbox_rows(), rows_after_post, "reloading the result queues no notice");
+    }
+    // Another sign-in (here the same staff account in another browser) cannot read it.
+    staff(&app).get(&result_page).assert_redirect("/staff/applications");
     assert_eq!((status_of(&app, &first).as_str(), status_of(&app, &second).as_str(), status_of(&app, &decided).as_str()), ("info_requested", "info_requested", "approved"));
     let asked: Option<String> = applications::table.find(&first).select(applications::info_request).first(&mut app.conn()).unwrap();
     assert_eq!(asked.as_deref(), Some(message));

@@ -56,6 +56,23 @@ fn book(b: &mut Browser, slot: &str) -> common::Resp {
     b.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", slot), ("cleaning", "yes"), ("notes", "강아지가 있어요")])
 }
 
+/// Books her four visits on four days; returns a free slot on a fifth day.
+fn book_four(app: &TestApp, mom: &mut Browser) -> String {
+    let slots = slots_on_distinct_days(app, mom, 5);
+    for slot in &slots[..4] {
+        book(mom, slot).assert_redirect("/my/visits");
+    }
+    slots[4].clone()
+}
+
+/// An approved resident who has booked all four of her visits: her browser,
+/// her application's id, and a free slot on a fifth day.
+fn four_booked(app: &TestApp, name: &str, email: &str) -> (Browser, String, String) {
+    let (mut mom, app_id) = approved_resident(app, name, email);
+    let fifth = book_four(app, &mut mom);
+    (mom, app_id, fifth)
+}
+
 /// A demo helper on an agency's roster, by name.
 fn helper_id(app: &TestApp, name: &str) -> String {
     helpers::table.filter(helpers::name.eq(name)).select(helpers::id).first(&mut app.conn()).unwrap()
@@ -99,17 +116,104 @@ fn set_settings(app: &TestApp, notice: &str, cutoff: &str) {
     .assert_redirect("/staff/visits/settings");
 }
 
+/// An agency's holiday with a date that is not one: the capacity page again
+/// with the error and the date and note as typed; a day's number of helpers
+/// that is not a number likewise, in that day's own field.
+#[test]
+fn a_refused_holiday_or_capacity_keeps_what_the_agency_typed() {
+    let app = spawn_app();
+    let mut a = agency(&app);
+    let page = a.get("/contractor/capacity");
+    a.post("/contractor/holidays", &[("csrf_token", &page.csrf()), ("day", "5월 5일"), ("note", "창립기념일 휴무")]).assert_redirect("/contractor/capacity");
+    a.get("/contractor/capacity")
+        .assert_contains("id=\"error-summary\"")
+        .assert_contains("<a href=\"#f-day\">")
+        .assert_contains("id=\"f-day\" name=\"day\" type=\"date\" value=\"5월 5일\"")
+        .assert_contains("id=\"f-note\" name=\"note\" value=\"창립기념일 휴무\"");
+    a.get("/contractor/capacity").assert_lacks("창립기념일 휴무").assert_lacks("id=\"error-summary\"");
+
+    let page = a.get("/contractor/capacity");
+    let cap = page.body.split("name=\"capacity\"").next().and_then(|b| b.rsplit("id=\"f-").next()).map(|s| s.split('"').next().unwrap().to_string()).expect("a day's capacity field");
+    let slot = cap.trim_start_matches("cap-").to_string();
+    a.post(&format!("/contractor/slots/{slot}"), &[("csrf_token", &page.csrf()), ("capacity", "여럿")]).assert_redirect("/contractor/capacity");
+    a.get("/contractor/capacity")
+        .assert_contains(&format!("<a href=\"#f-{cap}\">"))
+        .assert_contains(&format!("id=\"f-{cap}\" name=\"capacity\" inputmode=\"numeric\" value=\"여럿\""))
+        .assert_contains("aria-invalid=\"true\"");
+}
+
+/// Staff recording a birth with a date that is not one: the application again
+/// with the error and the date as typed.
+#[test]
+fn a_refused_birth_date_from_staff_keeps_what_was_typed() {
+    let app = spawn_app();
+    let (_mom, app_id) = approved_resident(&app, "출산기록", "birth-typed@example.kr");
+    let mut s = staff(&app);
+    let back = format!("/staff/applications/{app_id}");
+    let page = s.get(&back);
+    s.post(&format!("{back}/birth"), &[("csrf_token", &page.csrf()), ("born_on", "어제 새벽")]).assert_redirect(&back);
+    s.get(&back)
+        .assert_contains("<a href=\"#f-born_on\">")
+        .assert_contains("id=\"f-born_on\" name=\"born_on\" type=\"date\" value=\"어제 새벽\"");
+}
+
+/// With no visit left, every booking step says so (and why) with the way back
+/// to her visits, instead of a calendar; a booking posted anyway is still
+/// refused by the booking transaction.
+#[test]
+fn with_no_visit_left_the_booking_steps_say_so_and_a_posted_booking_is_still_refused() {
+    let app = spawn_app();
+    let (mut mom, app_id, fifth) = four_booked(&app, "다쓴엄마", "used-up@example.kr");
+    let month = today().format("%Y-%m").to_string();
+    let day = (today() + chrono::Duration::days(3)).to_string();
+    for step in ["/my/visits/new".to_string(), format!("/my/visits/new?month={month}"), format!("/my/visits/new?day={day}"), format!("/my/visits/new/check?slot_id={fifth}")] {
+        mom.get(&step)
+            .assert_status(409)
+            .assert_contains("새 방문을 예약할 수 없습니다")
+            .assert_contains("방문 횟수를 모두 사용했습니다")
+            .assert_contains("지원되는 방문 4회를 모두 예약했거나 이용했습니다")
+            .assert_contains("href=\"/my/visits\" id=\"back-to-visits\"")
+            .assert_lacks("id=\"calendar\"")
+            .assert_lacks("name=\"slot_id\"");
+    }
+    mom.get("/lang/en?next=/my/visits/new").assert_status(303);
+    mom.get("/my/visits/new").assert_status(409).assert_contains("You cannot book a new visit").assert_contains("Back to my visits");
+    mom.get("/lang/ko?next=/my/visits/new").assert_status(303);
+
+    // Posted anyway (an old tab), straight to booking: the transaction refuses it.
+    let token = mom.get("/my/visits").csrf();
+    let res = mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &fifth), ("cleaning", "yes")]);
+    res.assert_status(409).assert_contains("방문 횟수를 모두 사용했습니다").assert_lacks("id=\"calendar\"");
+    let res = mom.post("/my/visits/new", &[("csrf_token", &token), ("slot_id", &fifth), ("step", "check")]);
+    res.assert_status(409).assert_contains("새 방문을 예약할 수 없습니다");
+    assert_eq!(used(&app, &app_id), 4);
+    assert_eq!(visit_ids(&app, &app_id).len(), 4);
+}
+
+/// Without an approved application the booking steps say why, with no calendar.
+#[test]
+fn without_an_approved_application_the_booking_page_says_why() {
+    let app = spawn_app();
+    let mut mom = common::signed_up_resident(&app, "대기엄마", "not-yet@example.kr");
+    for step in ["/my/visits/new", "/my/visits/new?month=2030-01", "/my/visits/new/check?slot_id=x"] {
+        mom.get(step)
+            .assert_status(409)
+            .assert_contains("새 방문을 예약할 수 없습니다")
+            .assert_contains("승인된 신청이 있어야 방문을 예약할 수 있습니다")
+            .assert_contains("href=\"/my/applications\"")
+            .assert_contains("href=\"/my/visits\" id=\"back-to-visits\"")
+            .assert_lacks("id=\"calendar\"");
+    }
+}
+
 #[test]
 fn she_books_her_four_visits_and_no_more_and_the_agency_confirms_and_completes() {
     let app = spawn_app();
     let (mut mom, app_id) = approved_resident(&app, "방문예약", "visits@example.kr");
     mom.get("/my/visits").assert_contains("방문 날짜 예약하기").assert_contains("id=\"visits-left\">4<");
-    let slots = slots_on_distinct_days(&app, &mut mom, 5);
-    for slot in &slots[..4] {
-        book(&mut mom, slot).assert_redirect("/my/visits");
-    }
+    let fifth = book_four(&app, &mut mom);
     assert_eq!(used(&app, &app_id), 4);
-    book(&mut mom, &slots[4]).assert_status(409).assert_contains("방문 횟수를 모두 사용했습니다");
+    book(&mut mom, &fifth).assert_status(409).assert_contains("방문 횟수를 모두 사용했습니다");
     mom.get("/my/visits").assert_contains("남은 방문 횟수가 없습니다");
     assert_eq!(visit_ids(&app, &app_id).len(), 4);
     assert_eq!(kinds(&app), vec!["visit_requested"; 4]);
@@ -250,7 +354,8 @@ fn a_recorded_birth_cancels_the_visits_still_to_come() {
     }
     let cancelled_mails = kinds(&app).iter().filter(|k| *k == "visit_cancelled").count();
     assert_eq!(cancelled_mails, 2, "each cancelled visit is told");
-    mom.get("/my/visits/new").assert_redirect("/my/visits");
+    // Her application has ended: the booking page says she cannot book, and why.
+    mom.get("/my/visits/new").assert_status(409).assert_contains("새 방문을 예약할 수 없습니다").assert_contains("승인된 신청이 있어야").assert_lacks("id=\"calendar\"");
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod password;
 pub mod reset;
 pub mod routes;
 pub mod service;
+pub mod session_notes;
 pub mod sessions;
 pub mod signup;
 pub mod throttle;

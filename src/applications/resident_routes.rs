@@ -296,7 +296,16 @@ async fn upload_document(ctx: Ctx, state: web::Data<AppState>, path: web::Path<S
         Ok(t) => t,
         Err(key) => {
             let mut c = base_context(&state, &ctx, &l);
-            c.insert("errors", &field_errors(&state, ctx.lang, &[("document", key)]));
+            // A draft asked for several kinds has one file input per kind
+            // (`f-document{kind}`): the error belongs to the one that was sent.
+            let kinds = service::required_documents(&l.rules);
+            let failed_kind = if status == Status::Draft && kinds.len() > 1 && kinds.contains(&upload.kind) { upload.kind.clone() } else { String::new() };
+            let message = state.i18n.t(ctx.lang, key);
+            c.insert(
+                "errors",
+                &serde_json::json!({"list": [{"field": format!("document{failed_kind}"), "message": message}], "by_field": {"document": message}}),
+            );
+            c.insert("failed_kind", &failed_kind);
             if status != Status::Draft {
                 let app_id = l.app.id.clone();
                 let events = db(&state, move |conn, _| Ok(models::events(conn, &app_id)?)).await?;

@@ -5,12 +5,13 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::models::{self, Status};
 use super::rules::{self, RuleSet};
 use super::service::{self, Decision};
 use super::staff_routes::{detail, queue_page, queue_rows, staff, Detail, QueueQuery};
+use crate::accounts::session_notes;
 use crate::audit::{self, Access};
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -18,13 +19,14 @@ use crate::programs::HOUSEWORK;
 use crate::state::AppState;
 use crate::time::{format_datetime, now_utc, today_seoul};
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, render, render_status, CsrfForm, Ctx};
 
 /// The queue shows at most this many rows, so no bulk action or export is larger.
 const MAX_ROWS: usize = 500;
 
 pub fn configure(r: &mut Routes) {
     r.post("/staff/applications/bulk", bulk)
+        .get("/staff/applications/bulk/{id}", bulk_result)
         .get("/staff/applications/export", export_page)
         .post("/staff/applications/export", export)
         .get("/staff/applications/{id}/print", print);
@@ -44,7 +46,7 @@ fn query_of(pairs: &Pairs) -> QueueQuery {
     serde_urlencoded::to_string(&filter).ok().and_then(|s| serde_urlencoded::from_str(&s).ok()).unwrap_or_default()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 struct Outcome {
     id: String,
     reference: String,
@@ -53,12 +55,26 @@ struct Outcome {
     reason: String,
 }
 
+/// What a bulk request did, kept for its result page (a session note).
+#[derive(Serialize, Deserialize)]
+struct BulkResult {
+    changed: Vec<Outcome>,
+    skipped: Vec<Outcome>,
+    message: String,
+    q_string: String,
+}
+
+/// How long a bulk request's result page can be shown again.
+const RESULT_KEPT_MINUTES: i64 = 60;
+
 /// Asks every ticked application for more information with one message. Each
 /// goes through the single decision's service function (`service::decide`),
 /// so the same status rule applies and its email is rendered before its
 /// write; each application is its own transaction, so one that cannot change
 /// (its status moved on, even between the page and the click) is skipped and
 /// reported without undoing the others, and no lock is held across hundreds.
+/// The outcome is kept on the server for this session and shown by a GET
+/// (Post/Redirect/Get), so reloading the result page sends nothing again.
 async fn bulk(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Pairs>) -> Result<HttpResponse, AppError> {
     let pairs = form.verify(&ctx)?;
     let user = staff(&ctx)?;
@@ -90,8 +106,9 @@ async fn bulk(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Pairs>) -> Re
         })
         .await;
     }
-    let (lang, ip, sent) = (ctx.lang, ctx.ip.clone(), message.clone());
-    let (changed, skipped) = db(&state, move |conn, state| {
+    let (lang, ip, session_key) = (ctx.lang, ctx.ip.clone(), ctx.session_key.clone());
+    let q_string = serde_urlencoded::to_string(&query).unwrap_or_default();
+    let note = db(&state, move |conn, state| {
         let (mut changed, mut skipped) = (vec![], vec![]);
         let t = |key: &str, args: &[(&str, &str)]| state.i18n.t_with(lang, key, args);
         for id in &ids {
@@ -127,14 +144,28 @@ async fn bulk(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Pairs>) -> Re
                 }
             }
         }
-        Ok((changed, skipped))
+        let result = BulkResult { changed, skipped, message, q_string };
+        let body = serde_json::to_string(&result).map_err(|e| AppError::Internal(e.to_string()))?;
+        session_notes::put(conn, &session_key, session_notes::BULK_RESULT, &body, chrono::Duration::minutes(RESULT_KEPT_MINUTES))
     })
     .await?;
+    Ok(redirect(&format!("/staff/applications/bulk/{note}"), None))
+}
+
+/// A bulk request's result (which were asked, which skipped and why), for
+/// the session that made it while it is kept; otherwise back to the queue.
+async fn bulk_result(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+    staff(&ctx)?;
+    let (session_key, id) = (ctx.session_key.clone(), path.into_inner());
+    let body = db(&state, move |conn, _| session_notes::read(conn, &session_key, &id, session_notes::BULK_RESULT)).await?;
+    let Some(result) = body.and_then(|b| serde_json::from_str::<BulkResult>(&b).ok()) else {
+        return Ok(redirect("/staff/applications", Some("desk.bulk.result_gone")));
+    };
     let mut c = tera::Context::new();
-    c.insert("changed", &changed);
-    c.insert("skipped", &skipped);
-    c.insert("message", &sent);
-    c.insert("q_string", &serde_urlencoded::to_string(&query).unwrap_or_default());
+    c.insert("changed", &result.changed);
+    c.insert("skipped", &result.skipped);
+    c.insert("message", &result.message);
+    c.insert("q_string", &result.q_string);
     render(&state, &ctx, "applications/staff_bulk_result.html", c)
 }
 

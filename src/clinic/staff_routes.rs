@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
 use crate::visits::rules::hhmm;
 use crate::web::routes::Routes;
-use crate::web::{db, redirect, redirect_error, render, CsrfForm, Ctx};
+use crate::web::{db, redirect, redirect_error, redirect_error_keeping, render, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/clinic", sessions)
@@ -244,12 +244,11 @@ async fn walkin(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>, f
     let user = staff(&ctx)?;
     let session_id = path.into_inner();
     let back = format!("/staff/clinic/sessions/{session_id}");
-    let Ok(people) = form.people.trim().parse::<i32>() else {
-        return Ok(redirect_error(&back, "people", "clinic.errors.people"));
+    let people = form.people.trim().parse::<i32>().ok().filter(|n| (1..=500).contains(n));
+    let Some(people) = people.filter(|_| !form.program_id.is_empty()) else {
+        let typed = [("people", form.people.as_str()), ("note", form.note.as_str())];
+        return redirect_error_keeping(&ctx, &state, &back, "people", "clinic.errors.people", &typed).await;
     };
-    if !(1..=500).contains(&people) || form.program_id.is_empty() {
-        return Ok(redirect_error(&back, "people", "clinic.errors.people"));
-    }
     let note: String = form.note.trim().chars().take(200).collect();
     db(&state, move |conn, _| {
         models::program(conn, &form.program_id).optional()?.ok_or(AppError::NotFound)?;

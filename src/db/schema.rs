@@ -640,8 +640,21 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 
+diesel::table! {
+    session_notes (id) {
+        id -> Text,
+        session_id -> Text,
+        kind -> Text,
+        body -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(session_notes -> sessions (session_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    session_notes,
     retention_settings,
     retention_runs,
     access_log_anchors,

@@ -20,7 +20,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::{format_date, today_seoul};
 use crate::web::routes::Routes;
-use crate::web::{db, redirect, redirect_error, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, redirect, redirect_error_keeping, render, render_status, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
     r.get("/contractor/visits", list)
@@ -294,7 +294,8 @@ async fn add_holiday(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<Holida
     let form = form.verify(&ctx)?;
     let (_, agency_id) = agency(&ctx)?;
     let Ok(day) = NaiveDate::parse_from_str(form.day.trim(), "%Y-%m-%d") else {
-        return Ok(redirect_error("/contractor/capacity", "day", "applications.errors.date_invalid"));
+        let typed = [("day", form.day.as_str()), ("note", form.note.as_str())];
+        return redirect_error_keeping(&ctx, &state, "/contractor/capacity", "day", "applications.errors.date_invalid", &typed).await;
     };
     let note: String = form.note.trim().chars().take(100).collect();
     db(&state, move |conn, _| service::add_holiday(conn, &agency_id, day, &note)).await?;
@@ -320,7 +321,8 @@ async fn set_slot(ctx: Ctx, state: web::Data<AppState>, path: web::Path<String>,
     let (_, agency_id) = agency(&ctx)?;
     let id = path.into_inner();
     let Ok(capacity) = form.capacity.trim().parse::<i32>() else {
-        return Ok(redirect_error("/contractor/capacity", &format!("cap-{id}"), "rules.errors.number_range"));
+        let field = format!("cap-{id}");
+        return redirect_error_keeping(&ctx, &state, "/contractor/capacity", &field, "rules.errors.number_range", &[(field.as_str(), form.capacity.as_str())]).await;
     };
     db(&state, move |conn, _| service::set_day_capacity(conn, &agency_id, &id, capacity)).await?;
     Ok(redirect("/contractor/capacity", Some("visits.flash.capacity_saved")))

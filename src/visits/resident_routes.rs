@@ -296,22 +296,44 @@ impl Steps<'_> {
     }
 }
 
+/// Why she cannot book a new visit at all: the page that says so, with the
+/// way back to her visits, instead of a calendar she cannot use.
+fn blocked_page(state: &AppState, ctx: &Ctx, key: &'static str, quota: i32) -> Result<HttpResponse, AppError> {
+    let mut c = tera::Context::new();
+    c.insert("reason", &state.i18n.t(ctx.lang, key));
+    c.insert("not_approved", &(key == "visits.errors.not_approved"));
+    c.insert("quota_used", &(key == "visits.errors.quota_used"));
+    c.insert("quota", &quota);
+    render_status(state, ctx, "visits/book_blocked.html", &mut c, StatusCode::CONFLICT)
+}
+
+/// What the steps of a new visit offer her, or the page saying why she
+/// cannot book one (no approved application, no visit left, no agency
+/// serving her district). Only a
+/// courtesy: `service::book` takes the quota inside its transaction.
+async fn new_visit_offer(state: &web::Data<AppState>, ctx: &Ctx, user: &User, asked_slot: &str) -> Result<Result<Offer, HttpResponse>, AppError> {
+    match offer(state, user, None, asked_slot).await {
+        Ok(offer) if offer.quota - offer.used <= 0 => Ok(Err(blocked_page(state, ctx, "visits.errors.quota_used", offer.quota)?)),
+        Ok(offer) => Ok(Ok(offer)),
+        Err(AppError::Conflict(key)) => Ok(Err(blocked_page(state, ctx, key, 0)?)),
+        Err(e) => Err(e),
+    }
+}
+
 async fn book_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<StepQuery>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
-    match offer(&state, &user, None, "").await {
+    match new_visit_offer(&state, &ctx, &user, "").await? {
         Ok(offer) => steps(&state, &ctx, &offer, &Flow::new_visit()).page(&q),
-        Err(AppError::Conflict(key)) => Ok(redirect("/my/visits", Some(key))),
-        Err(e) => Err(e),
+        Err(blocked) => Ok(blocked),
     }
 }
 
 async fn check_page(ctx: Ctx, state: web::Data<AppState>, q: web::Query<StepQuery>) -> Result<HttpResponse, AppError> {
     let user = resident(&ctx)?;
     let form = BookForm { slot_id: q.slot_id.clone(), day: q.day.clone(), ..BookForm::default() };
-    match offer(&state, &user, None, &form.slot_id).await {
+    match new_visit_offer(&state, &ctx, &user, &form.slot_id).await? {
         Ok(offer) => steps(&state, &ctx, &offer, &Flow::new_visit()).check_or_back(&form, StatusCode::OK),
-        Err(AppError::Conflict(key)) => Ok(redirect("/my/visits", Some(key))),
-        Err(e) => Err(e),
+        Err(blocked) => Ok(blocked),
     }
 }
 
@@ -365,8 +387,10 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
     let user = resident(&ctx)?;
     let flow = Flow::new_visit();
     if form.step == "check" {
-        let offer = offer(&state, &user, None, &form.slot_id).await?;
-        return steps(&state, &ctx, &offer, &flow).check_or_back(&form, StatusCode::OK);
+        return match new_visit_offer(&state, &ctx, &user, &form.slot_id).await? {
+            Ok(offer) => steps(&state, &ctx, &offer, &flow).check_or_back(&form, StatusCode::OK),
+            Err(blocked) => Ok(blocked),
+        };
     }
     let mut refused = None;
     let notes_too_long = form.notes.chars().count() > 1000;
@@ -386,7 +410,11 @@ async fn book(ctx: Ctx, state: web::Data<AppState>, form: CsrfForm<BookForm>) ->
             Err(e) => return Err(e),
         }
     }
-    let offer = offer(&state, &user, None, &form.slot_id).await?;
+    // Refused because nothing is left (the transaction's own check): say so, with no calendar.
+    let offer = match new_visit_offer(&state, &ctx, &user, &form.slot_id).await? {
+        Ok(offer) => offer,
+        Err(blocked) => return Ok(blocked),
+    };
     match (refused, offer.free_slot(&form.slot_id)) {
         (None, Some(slot)) => steps(&state, &ctx, &offer, &flow).check(slot, &form, &[("notes", "visits.errors.notes_too_long")], StatusCode::UNPROCESSABLE_ENTITY),
         (refused, _) => {

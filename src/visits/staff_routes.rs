@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::time::today_seoul;
 use crate::web::routes::Routes;
-use crate::web::{db, field_errors, redirect, redirect_error, render, render_status, CsrfForm, Ctx};
+use crate::web::{db, field_errors, redirect, redirect_error_keeping, render, render_status, CsrfForm, Ctx};
 
 pub fn configure(r: &mut Routes) {
     r.get("/staff/visits", list)
@@ -256,7 +256,7 @@ async fn record_birth(ctx: Ctx, state: web::Data<AppState>, path: web::Path<Stri
     let app_id = path.into_inner();
     let back = format!("/staff/applications/{app_id}");
     let Ok(born) = parse_birth(&form) else {
-        return Ok(redirect_error(&back, "born_on", "applications.errors.date_invalid"));
+        return redirect_error_keeping(&ctx, &state, &back, "born_on", "applications.errors.date_invalid", &[("born_on", form.born_on.as_str())]).await;
     };
     let (aid, ip) = (app_id.clone(), ctx.ip.clone());
     let result = db(&state, move |conn, state| {

@@ -8,6 +8,7 @@ pub mod routes;
 pub mod upload;
 pub mod xlsx;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::accounts::models::{Role, User};
-use crate::accounts::sessions;
+use crate::accounts::{session_notes, sessions};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
@@ -59,6 +60,10 @@ pub struct Visit {
     /// The field a flashed error belongs to (see `redirect_error`): the next
     /// page shows the message in its error summary, linked to `#f-FIELD`.
     pub flash_field: Option<String>,
+    /// What was typed into the form a flashed error belongs to (see
+    /// `redirect_error_keeping`), by field id without `f-`; templates read it
+    /// as `typed` to fill the form in again.
+    pub typed: BTreeMap<String, String>,
     pub secure: bool,
 }
 
@@ -118,7 +123,7 @@ impl Ctx {
         let state = app_state(req)?;
         let pending = Pending::of(req, &state);
         let visit = match pending.token.is_some() {
-            false => pending.finish(None),
+            false => pending.finish(None, BTreeMap::new()),
             true => web::block(move || -> Result<_, AppError> { pending.session(&mut *state.pool.get()?, &state) }).await??,
         };
         Ok(Ctx::keep(req, visit))
@@ -175,6 +180,8 @@ struct Pending {
     here: String,
     flash: Option<String>,
     flash_field: Option<String>,
+    /// The note holding what was typed, named by the flash cookie.
+    flash_note: Option<String>,
     secure: bool,
 }
 
@@ -187,6 +194,7 @@ impl Pending {
             here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
             flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
             flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
+            flash_note: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).2.map(str::to_string)),
             secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
         }
     }
@@ -198,10 +206,15 @@ impl Pending {
             Some(token) => sessions::load(conn, &state.config.secret_key, Some(token), state.config.session_idle)?,
             None => None,
         };
-        Ok(self.finish(loaded))
+        // Only when an error was flashed with what was typed: one read, one delete.
+        let typed = match (&self.flash_note, &loaded) {
+            (Some(note), Some(l)) => session_notes::take(conn, &l.key, note, session_notes::FORM)?.and_then(|body| serde_json::from_str(&body).ok()),
+            _ => None,
+        };
+        Ok(self.finish(loaded, typed.unwrap_or_default()))
     }
 
-    fn finish(self, loaded: Option<sessions::Loaded>) -> Visit {
+    fn finish(self, loaded: Option<sessions::Loaded>, typed: BTreeMap<String, String>) -> Visit {
         let (user, session_key, csrf_token) = match loaded {
             Some(l) => (l.user, l.key, l.csrf_token),
             None => (None, String::new(), String::new()),
@@ -216,6 +229,7 @@ impl Pending {
             here: self.here,
             flash: self.flash,
             flash_field: self.flash_field,
+            typed,
             secure: self.secure,
         }
     }
@@ -346,14 +360,15 @@ pub fn session_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-/// A flash cookie's catalog key and, for an error, its field (`key|field`).
-/// A field is letters, digits, `_` and `-` only (it becomes an id).
-fn flash_parts(value: &str) -> (&str, Option<&str>) {
-    match value.split_once('|') {
-        Some((key, field)) if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => (key, Some(field)),
-        Some((key, _)) => (key, None),
-        None => (value, None),
-    }
+/// A flash cookie's catalog key and, for an error, its field and the id of
+/// the note keeping what was typed (`key|field|note`). A field is letters,
+/// digits, `_` and `-` only (it becomes an id).
+fn flash_parts(value: &str) -> (&str, Option<&str>, Option<&str>) {
+    let mut parts = value.splitn(3, '|');
+    let key = parts.next().unwrap_or_default();
+    let field = parts.next().filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    let note = parts.next().filter(|n| field.is_some() && session_notes::is_note_id(n));
+    (key, field, note)
 }
 
 /// 303 See Other to a local path with an error for one field of the form
@@ -362,13 +377,44 @@ fn flash_parts(value: &str) -> (&str, Option<&str>) {
 /// next to the field. For forms whose page is not rendered by the handler
 /// that checks them (a form among several on a page).
 pub fn redirect_error(to: &str, field: &str, key: &str) -> HttpResponse {
-    let mut res = HttpResponse::SeeOther();
-    res.insert_header((header::LOCATION, safe_local_path(to)));
-    res.cookie(flash_cookie(&format!("{key}|{field}")));
-    res.finish()
+    redirect(to, Some(&format!("{key}|{field}")))
 }
 
-/// 303 See Other to a local path, optionally with a flash message.
+/// At most this many fields, each cut to this many characters, are kept by
+/// `redirect_error_keeping`.
+const TYPED_FIELDS: usize = 8;
+const TYPED_CHARS: usize = 2000;
+
+/// `redirect_error`, keeping what was typed into the form so that the page
+/// fills it in again (`typed` in templates, by field id without `f-`). The
+/// values stay on the server (a session note read once, named in the flash
+/// cookie), bounded in number and size. Only for free text: never pass a
+/// password, a code or a token (names that look like one are dropped anyway).
+pub async fn redirect_error_keeping(
+    ctx: &Ctx,
+    state: &web::Data<AppState>,
+    to: &str,
+    field: &str,
+    key: &str,
+    typed: &[(&str, &str)],
+) -> Result<HttpResponse, AppError> {
+    let secret = |name: &str| ["password", "code", "token", "pin", "secret"].iter().any(|s| name.contains(s));
+    let kept: BTreeMap<String, String> = typed
+        .iter()
+        .filter(|(name, value)| !secret(name) && !value.trim().is_empty())
+        .take(TYPED_FIELDS)
+        .map(|(name, value)| (name.to_string(), value.chars().take(TYPED_CHARS).collect()))
+        .collect();
+    if kept.is_empty() || ctx.session_key.is_empty() {
+        return Ok(redirect_error(to, field, key));
+    }
+    let (session_key, body) = (ctx.session_key.clone(), serde_json::to_string(&kept).map_err(|e| AppError::Internal(e.to_string()))?);
+    let note = db(state, move |conn, _| session_notes::put(conn, &session_key, session_notes::FORM, &body, chrono::Duration::minutes(10))).await?;
+    Ok(redirect(to, Some(&format!("{key}|{field}|{note}"))))
+}
+
+/// 303 See Other to a local path, optionally with a flash message (a
+/// catalog key, or the `key|field|note` of an error).
 pub fn redirect(to: &str, flash: Option<&str>) -> HttpResponse {
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, safe_local_path(to)));
@@ -465,6 +511,9 @@ pub fn render_status(
         (Some(key), Some(field)) => Some((field, state.i18n.t(ctx.lang, key))),
         _ => None,
     };
+    if !c.contains_key("typed") {
+        c.insert("typed", &ctx.typed);
+    }
     if !c.contains_key("errors") {
         match &flashed_error {
             Some((field, message)) => c.insert(
@@ -521,6 +570,17 @@ mod tests {
         assert_eq!(safe_local_path("/\\evil"), "/");
         assert_eq!(safe_local_path("/\t/evil.example"), "/");
         assert_eq!(safe_local_path("/my?x=1"), "/my?x=1");
+    }
+
+    #[test]
+    fn a_flash_names_its_field_and_note_only_when_they_are_well_formed() {
+        let note = "ab".repeat(32);
+        assert_eq!(flash_parts("saved"), ("saved", None, None));
+        assert_eq!(flash_parts("e.key|day"), ("e.key", Some("day"), None));
+        assert_eq!(flash_parts(&format!("e.key|cap-1|{note}")), ("e.key", Some("cap-1"), Some(note.as_str())));
+        assert_eq!(flash_parts("e.key|bad field|x"), ("e.key", None, None));
+        assert_eq!(flash_parts(&format!("e.key||{note}")), ("e.key", None, None));
+        assert_eq!(flash_parts("e.key|day|../../etc"), ("e.key", Some("day"), None));
     }
 
     #[test]
