@@ -248,7 +248,7 @@ where
     match conn {
         DbConn::Pg(_) => conn.transaction::<T, AppError, _>(f),
         DbConn::Sqlite(_) => {
-            let writer = conn.instrumentation().downcast_mut::<FailureWatch>().and_then(|w| w.writer.clone());
+            let writer = sqlite_writer(conn);
             let _turn = writer.as_deref().and_then(WriterTurn::take);
             conn.batch_execute("BEGIN IMMEDIATE")?;
             let mut guard = RollbackGuard { conn, done: false };
@@ -269,12 +269,17 @@ pub fn write_one<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {
-    let writer = match conn {
-        DbConn::Sqlite(_) => conn.instrumentation().downcast_mut::<FailureWatch>().and_then(|w| w.writer.clone()),
-        DbConn::Pg(_) => None,
-    };
+    let writer = sqlite_writer(conn);
     let _turn = writer.as_deref().and_then(WriterTurn::take);
     f(conn)
+}
+
+/// The pool's SQLite writer lock this connection carries (None on PostgreSQL).
+fn sqlite_writer(conn: &mut DbConn) -> Option<Arc<Mutex<()>>> {
+    match conn {
+        DbConn::Sqlite(_) => conn.instrumentation().downcast_mut::<FailureWatch>().and_then(|w| w.writer.clone()),
+        DbConn::Pg(_) => None,
+    }
 }
 
 thread_local! {
