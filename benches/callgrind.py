@@ -2,6 +2,7 @@
 """Instructions per request of one page, counted by callgrind (quiet-machine independent).
 
     python3 benches/callgrind.py --bin target/release/naju-helper [--path /my] [--n 100] [--lang ko]
+    python3 benches/callgrind.py --bin target/release/naju-helper --bare     # the bare page, same method
 
 Starts the app on a fresh SQLite demo database in a work directory, signs in as
 the demo resident, restarts the server under `valgrind --tool=callgrind` with
@@ -54,6 +55,23 @@ def request(port, method, path, cookie=None, body=None):
     return res.status, res.getheader("Set-Cookie") or "", data.decode("utf-8", "replace")
 
 
+class KeepAlive:
+    """One connection for all the counted requests, as wrk keeps its connections open:
+    the counts are then those of a request, not of a TCP connection's set-up and tear-down."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+
+    def get(self, path, cookie=None):
+        self.conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        res = self.conn.getresponse()
+        res.read()
+        return res.status
+
+    def close(self):
+        self.conn.close()
+
+
 def wait_ready(proc, port, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -96,6 +114,8 @@ def main():
     ap.add_argument("--port", type=int, default=18931)
     ap.add_argument("--fn", action="append", help="functions to report inclusively (default: render, session, malloc ...)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (the callgrind.out file)")
+    ap.add_argument("--new-connections", action="store_true", help="a new TCP connection per request (default: one kept-alive connection, like wrk)")
+    ap.add_argument("--bare", action="store_true", help="count `naju-helper bench-baseline` (the bare actix + tera page, GET /) instead")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
     work = tempfile.mkdtemp(prefix="naju-callgrind-")
@@ -121,26 +141,44 @@ def main():
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
         out = os.path.join(work, "callgrind.out")
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out, binary],
+        cmd = [binary, "bench-baseline"] if args.bare else [binary]
+        proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out] + cmd,
                                 env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         procs.append(proc)
-        wait_ready(proc, args.port, 600)
-        cookie = "naju_sid=%s; naju_lang=%s" % (token, args.lang)
+        if args.bare:
+            args.path = "/"
+            deadline = time.time() + 600
+            while True:
+                try:
+                    if request(args.port, "GET", "/")[0] == 200:
+                        break
+                except OSError:
+                    if time.time() > deadline:
+                        raise
+                    time.sleep(0.2)
+            cookie = None
+        else:
+            wait_ready(proc, args.port, 600)
+            cookie = "naju_sid=%s; naju_lang=%s" % (token, args.lang)
+        conn = None if args.new_connections else KeepAlive(args.port)
+        get = (lambda: request(args.port, "GET", args.path, cookie=cookie)[0]) if conn is None else (lambda: conn.get(args.path, cookie))
         for _ in range(args.warmup):
-            status = request(args.port, "GET", args.path, cookie=cookie)[0]
+            status = get()
             if status != 200:
                 raise RuntimeError("%s answered %s" % (args.path, status))
         subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
         for _ in range(args.n):
-            request(args.port, "GET", args.path, cookie=cookie)
+            get()
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
+        if conn is not None:
+            conn.close()
         proc.send_signal(signal.SIGTERM)
         proc.wait(300)
         log.close()
         annotate = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
                                   capture_output=True, text=True, check=True).stdout
         total = int(re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate, re.M).group(1).replace(",", ""))
-        result = {"path": args.path, "lang": args.lang, "n": args.n, "instructions_per_request": total // args.n, "functions": {}}
+        result = {"path": args.path, "lang": args.lang, "n": args.n, "keep_alive": not args.new_connections, "instructions_per_request": total // args.n, "functions": {}}
         inclusive = {}
         for line in annotate.splitlines():
             m = re.match(r"^\s*([\d,]+) \([\s\d.]+%\)\s+(?:\*\s*)?\S*?:(?!:)(.*?)\s*(?:\[[^\]]*\])?$", line)

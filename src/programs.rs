@@ -31,19 +31,56 @@ pub struct ProgramView {
     pub summary: String,
 }
 
-pub fn list_active(conn: &mut DbConn, lang: Lang) -> QueryResult<Vec<ProgramView>> {
-    let rows: Vec<Program> = crate::natively!(conn, |c| programs::table
+fn load_active(conn: &mut DbConn) -> QueryResult<Vec<Program>> {
+    crate::natively!(conn, |c| programs::table
         .filter(programs::active.eq(true))
         .order(programs::code.asc())
         .select(Program::as_select())
-        .load(c))?;
-    Ok(rows
-        .into_iter()
+        .load(c))
+}
+
+fn views(rows: &[Program], lang: Lang) -> Vec<ProgramView> {
+    rows.iter()
         .map(|p| match lang {
-            Lang::Ko => ProgramView { code: p.code, name: p.name_ko, summary: p.summary_ko },
-            Lang::En => ProgramView { code: p.code, name: p.name_en, summary: p.summary_en },
+            Lang::Ko => ProgramView { code: p.code.clone(), name: p.name_ko.clone(), summary: p.summary_ko.clone() },
+            Lang::En => ProgramView { code: p.code.clone(), name: p.name_en.clone(), summary: p.summary_en.clone() },
         })
-        .collect())
+        .collect()
+}
+
+/// The open programs, read again at most every `ActiveCache::KEEP`: they change
+/// only when a city file is applied, and every resident's home page lists them.
+/// The instance that applies the file forgets them at once
+/// (`AppState::forget_city`); other instances, and a running server after
+/// `naju-helper city apply`, show the change within `KEEP`.
+#[derive(Default)]
+pub struct ActiveCache {
+    slot: std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<Program>>)>>,
+}
+
+impl ActiveCache {
+    pub const KEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub fn list(&self, conn: &mut DbConn, lang: Lang) -> QueryResult<Vec<ProgramView>> {
+        let kept = self.slot.read().ok().and_then(|g| g.as_ref().filter(|(at, _)| at.elapsed() < Self::KEEP).map(|(_, rows)| rows.clone()));
+        let rows = match kept {
+            Some(rows) => rows,
+            None => {
+                let rows = std::sync::Arc::new(load_active(conn)?);
+                if let Ok(mut guard) = self.slot.write() {
+                    *guard = Some((std::time::Instant::now(), rows.clone()));
+                }
+                rows
+            }
+        };
+        Ok(views(&rows, lang))
+    }
+
+    pub fn forget(&self) {
+        if let Ok(mut guard) = self.slot.write() {
+            *guard = None;
+        }
+    }
 }
 
 /// The program's name when it is set up and open (active), else None.

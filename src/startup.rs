@@ -119,6 +119,7 @@ impl Application {
         });
         let state = web::Data::new(AppState {
             city: crate::city::NamesCache::new(&config.city_name),
+            programs: Default::default(),
             pool: core.pool,
             backend: core.backend,
             config,

@@ -304,9 +304,9 @@ struct MessageRow {
 
 async fn resident_home(page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (ctx, (programs, messages)) = page
-        .db(&state, move |conn, _, visit| {
+        .db(&state, move |conn, state, visit| {
             let user = visit.require(&[Role::Resident])?;
-            let programs = crate::programs::list_active(conn, visit.lang)?;
+            let programs = state.programs.list(conn, visit.lang)?;
             let messages = notify::list_for_user(conn, &user.id, 3)?;
             Ok((programs, messages))
         })

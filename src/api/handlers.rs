@@ -35,7 +35,7 @@ fn plain_text<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<(), ApiEr
     security(("bearer" = [])))]
 pub async fn programs(_who: ApiUser, req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
     let lang = lang_of(&req);
-    let list = db(&state, move |conn, _| Ok(crate::programs::list_active(conn, lang)?)).await?;
+    let list = db(&state, move |conn, state| Ok(state.programs.list(conn, lang)?)).await?;
     Ok(HttpResponse::Ok().json(list.into_iter().map(ProgramDto::from).collect::<Vec<_>>()))
 }
 

@@ -195,7 +195,7 @@ impl Pending {
             flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
             flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
             flash_note: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).2.map(str::to_string)),
-            secure: req.connection_info().scheme() == "https" || state.config.public_url.starts_with("https://"),
+            secure: state.config.public_url.starts_with("https://") || req.connection_info().scheme() == "https",
         }
     }
 
@@ -449,6 +449,8 @@ pub fn urlencode(s: &str) -> String {
 struct UserView<'a> {
     name: &'a str,
     role: &'a str,
+    /// The role in the page's language ("임신부", "Resident").
+    role_name: String,
     is_supervisor: bool,
 }
 
@@ -506,6 +508,8 @@ pub fn render_status(
     c.insert("city", &city);
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
+    // Percent-encoded: only unreserved characters, `/` and `%XX` (safe in HTML as is).
+    c.insert("here_q", &urlencode(&ctx.here));
     c.insert("session_idle_secs", &state.config.session_idle.as_secs());
     let flashed_error = match (&ctx.flash, &ctx.flash_field) {
         (Some(key), Some(field)) => Some((field, state.i18n.t(ctx.lang, key))),
@@ -523,13 +527,21 @@ pub fn render_status(
             None => c.insert("errors", &FormErrors::default()),
         }
     }
+    // The error summary's condition, decided here: a dotted lookup costs tera two allocations per part.
+    let has_errors = c.get("errors").and_then(|e| e.get("list")).and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty());
+    c.insert("has_errors", &has_errors);
     if let Some(user) = &ctx.user {
-        c.insert("user", &UserView { name: &user.name, role: &user.role, is_supervisor: user.is_supervisor });
+        let role_name = state.i18n.t(ctx.lang, &format!("roles.{}", user.role));
+        c.insert("user", &UserView { name: &user.name, role: &user.role, role_name, is_supervisor: user.is_supervisor });
     }
-    if let (Some(key), None) = (&ctx.flash, &flashed_error) {
-        c.insert("flash", &state.i18n.t(ctx.lang, key));
+    let who = crate::state::NavFor::of(ctx.user.as_ref().map(|u| (u.role.as_str(), u.is_supervisor)));
+    c.insert("nav_links", state.templates.nav_links(ctx.lang, who));
+    match (&ctx.flash, &flashed_error) {
+        (Some(key), None) => c.insert("flash", &state.i18n.t(ctx.lang, key)),
+        // Present and empty: tera builds an error message for every missing variable a page tests.
+        _ => c.insert("flash", ""),
     }
-    let body = state.templates.render(ctx.lang, template, c)?;
+    let body = state.templates.render_bytes(ctx.lang, template, c)?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if ctx.user.is_some() {

@@ -8,12 +8,11 @@ use serde::Deserialize;
 use super::{db, redirect, render, safe_local_path, Ctx, LANG_COOKIE};
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::programs;
 use crate::state::AppState;
 
 pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let lang = ctx.lang;
-    let programs = db(&state, move |conn, _| Ok(programs::list_active(conn, lang)?)).await?;
+    let programs = db(&state, move |conn, state| Ok(state.programs.list(conn, lang)?)).await?;
     let mut c = tera::Context::new();
     c.insert("programs", &programs);
     if let Some(user) = &ctx.user {
