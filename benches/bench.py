@@ -278,6 +278,28 @@ def wrk_unit(v):
     return x * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, None: 1.0}[m.group(2)]
 
 
+class PerfRecord:
+    """`perf record -g` of the server while a phase runs (--perf), to explain its figure."""
+
+    def __init__(self, on, pid, workdir, name):
+        self.p = None
+        self.path = os.path.join(workdir, "perf-%s.data" % name)
+        if on and shutil.which("perf"):
+            self.p = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-p", str(pid), "-o", self.path],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.p:
+            self.p.send_signal(signal.SIGINT)
+            self.p.wait(timeout=60)
+            log("  perf profile: %s (perf report -i %s --no-children)" % (self.path, self.path))
+        return False
+
+
 def run_wrk(wrk, port, path, tokens, concurrency, duration, workdir, name):
     script = os.path.join(workdir, name + ".lua")
     with open(script, "w") as f:
@@ -455,34 +477,43 @@ def burst_phase(db, port, workdir, residents, session_id, slot_id, due, capacity
 def wrk_book_phase(wrk, db, port, workdir, residents, session_id, slot_id, due, concurrency, duration):
     """Bookings as fast as the server takes them, fired by wrk (C, a few microseconds per request)
     instead of the Python client, whose own CPU shares the 2 cores with the server in the open burst.
-    Every resident books once; once a wrk thread has used its residents it sends GET /healthz.
+    Every resident books once; a wrk thread stops once its residents have all booked.
     The rate is the server's: bookings written ÷ the span of their created_at."""
     n = len(residents)
     db.execute("UPDATE clinic_slots SET capacity = capacity + %d WHERE id = %s" % (n, seedmod.sql_str(slot_id)))
-    since = db.scalar("SELECT max(created_at) FROM clinic_bookings WHERE slot_id = %s" % seedmod.sql_str(slot_id))
     threads = max(1, min(2, concurrency))
     script = os.path.join(workdir, "wrk-book.lua")
     with open(script, "w") as f:
         f.write("local items = {%s}\n" % ",".join('{"%s","%s"}' % (r["token"], r["csrf"]) for r in residents))
         f.write("local nthreads = %d\nlocal created = 0\n" % threads)
         f.write("setup = function(thread)\n  thread:set(\"first\", created)\n  created = created + 1\nend\n")
-        f.write("local idx = nil\n")
-        f.write("request = function()\n  if idx == nil then idx = first + 1 end\n  local it = items[idx]\n")
+        # wrk calls thread 0's request() once before the run to check it (script_verify_request) and
+        # sends nothing for that call: give it a request that uses no resident.
+        f.write("local idx = nil\nlocal checked = false\n")
+        f.write("request = function()\n  if first == 0 and not checked then checked = true; return wrk.format(\"GET\", \"/healthz\") end\n")
+        f.write("  if idx == nil then idx = first + 1 end\n  local it = items[idx]\n")
         f.write("  if it == nil then return wrk.format(\"GET\", \"/healthz\") end\n  idx = idx + nthreads\n")
         f.write('  local body = "csrf_token=" .. it[2] .. "&session_id=%s&slot_id=%s&due_date=%s"\n' % (session_id, slot_id, due))
         f.write('  return wrk.format("POST", "/clinic/bookings", {["Cookie"] = "naju_sid=" .. it[1], '
                 '["Content-Type"] = "application/x-www-form-urlencoded"}, body)\nend\n')
+        # A thread whose residents have all booked stops (-d is only the upper bound).
+        f.write("response = function(status, headers, body)\n  if items[idx] == nil then wrk.thread:stop() end\nend\n")
     cmd = [wrk, "-t%d" % threads, "-c%d" % concurrency, "-d%ds" % duration, "--timeout", "10s", "-s", script,
            "http://%s:%d/" % (LOOPBACK, port)]
     p = subprocess.run(cmd, capture_output=True, timeout=duration + 60)
     out = p.stdout.decode(errors="replace")
     m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     refused = int(m.group(1)) if m else 0
-    where = "slot_id = %s AND status = 'booked'" % seedmod.sql_str(slot_id)
-    if since is not None:
-        where += " AND created_at > %s" % seedmod.sql_str(str(since))
+    # Counted by who booked (these residents have no other booking of this slot), not by time:
+    # created_at may be stored at a precision that ties with the open burst's last booking.
+    ids = ",".join(seedmod.sql_str(r["id"]) for r in residents)
+    where = "slot_id = %s AND status = 'booked' AND user_id IN (%s)" % (seedmod.sql_str(slot_id), ids)
     count, first, last = db.query("SELECT count(*), min(created_at), max(created_at) FROM clinic_bookings WHERE %s" % where)[0]
     count = int(count)
+    if count != n:
+        got = {r[0] for r in db.query("SELECT user_id FROM clinic_bookings WHERE %s" % where)}
+        missing = [r["id"] for r in residents if r["id"] not in got][:3]
+        log("  wrk open burst: %d of %d residents have no booking, e.g. %s" % (n - count, n, ", ".join(missing)))
     parse = lambda v: dt.datetime.fromisoformat(str(v).replace("T", " ")[:26])
     span = (parse(last) - parse(first)).total_seconds() if count > 1 else 0.0
     cap, counter = slot_counter(db, slot_id)
@@ -737,7 +768,8 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
             res["mix"] = mix_phase(args, port, bdir, info, srv)
             if wrk:
                 toks = [r["token"] for r in residents[3 * nb:3 * nb + 1000]] or [residents[-1]["token"]]
-                w = run_wrk(wrk, port, "/my", toks, args.concurrency, min(args.duration, args.baseline_duration), bdir, "wrk-my")
+                with PerfRecord(args.perf, srv.pid, bdir, "wrk-my"):
+                    w = run_wrk(wrk, port, "/my", toks, args.concurrency, min(args.duration, args.baseline_duration), bdir, "wrk-my")
                 res["wrk_my"] = w
                 log("  wrk GET /my: %s rps, p50 %s p99 %s ms, non-2xx %d" % (w["rps"], w.get("p50_ms"), w.get("p99_ms"), w["non_2xx"]))
             res["report"] = report_phase(port, info)
@@ -750,7 +782,9 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
                 # Last, so that its bookings and their emails do not weigh on the figures above.
                 pool = residents[len(residents) // 2:][:args.wrk_book]
                 try:
-                    res["wrk_book"] = wrk_book_phase(wrk, db, port, bdir, pool, session_id, open_slot, due, args.concurrency, 8)
+                    with PerfRecord(args.perf, srv.pid, bdir, "wrk-book"):
+                        res["wrk_book"] = wrk_book_phase(wrk, db, port, bdir, pool, session_id, open_slot, due, args.concurrency,
+                                                          min(30, 5 + len(pool) // 250))
                 except Exception as e:  # new in session 6 and not yet run end to end: report, keep going
                     log("  wrk open burst failed: %s" % e)
         finally:
@@ -972,6 +1006,8 @@ def main():
     ap.add_argument("--workers", type=int, default=0, help="WORKERS for the servers (default: the app's default, one per CPU)")
     ap.add_argument("--wrk", choices=["auto", "yes", "no"], default="auto", help="wrk ceilings: auto = if installed, yes = apt-get install it")
     ap.add_argument("--wrk-book", type=int, default=4000, help="residents who book in the wrk open burst (from the second half of them)")
+    ap.add_argument("--perf", action="store_true",
+                    help="record the server with perf (linux-perf) during the wrk phases: <workdir>/<backend>/perf-<phase>.data (add --keep)")
     ap.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (a database is created and dropped)")
     ap.add_argument("--out", default=os.path.join(HERE, "last-run.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory under /tmp")

@@ -3,6 +3,7 @@
 
     python3 benches/callgrind.py --bin target/release/naju-helper [--path /my] [--n 100] [--lang ko]
     python3 benches/callgrind.py --bin target/release/naju-helper --bare     # the bare page, same method
+    python3 benches/callgrind.py --bin target/release/naju-helper --book     # a Saturday-class booking (POST)
 
 Starts the app on a fresh SQLite demo database in a work directory, signs in as
 the demo resident, restarts the server under `valgrind --tool=callgrind` with
@@ -10,7 +11,9 @@ instrumentation off, warms up, switches instrumentation on (callgrind_control)
 for exactly N requests of the page, and prints the instructions per request,
 total and for the functions given with --fn (inclusive, by callgrind_annotate).
 The outbox and scheduler threads are slowed down so that they do not run inside
-the window. Requires valgrind (Debian: apt-get install valgrind).
+the window (so --book counts the booking with its email rendered and queued,
+not its delivery). --book seeds residents with signed-in sessions
+(benches/seed.py) and counts each one's POST /clinic/bookings of one class. Requires valgrind (Debian: apt-get install valgrind).
 """
 
 import argparse
@@ -68,6 +71,12 @@ class KeepAlive:
         res.read()
         return res.status
 
+    def post(self, path, body, cookie):
+        self.conn.request("POST", path, body=body, headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        res = self.conn.getresponse()
+        res.read()
+        return res.status
+
     def close(self):
         self.conn.close()
 
@@ -102,6 +111,37 @@ def login(port, email, password):
     return sid(set_cookie)
 
 
+def seed_bookers(env, n):
+    """n residents signed in (sessions written as the app writes them) and one class with room for all."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import datetime as dt
+    import seed as seedmod_
+    globals()["seedmod"] = seedmod_
+    db = seedmod_.open_db(env["DATABASE_URL"])
+    info = seedmod_.seed(db, env["SECRET_KEY"], residents=n, visits=10, log=lambda *a: None)
+    today = seedmod_.today_seoul()
+    session_id, day = db.query("SELECT id, day FROM clinic_sessions WHERE day >= %s AND status = 'open' ORDER BY day LIMIT 1" % seedmod_.sql_str(today.isoformat()))[0]
+    slot = db.query("SELECT s.id FROM clinic_slots s JOIN clinic_programs p ON p.id = s.program_id "
+                    "WHERE s.session_id = %s AND p.code = 'breastfeeding' ORDER BY s.start_minute LIMIT 1" % seedmod_.sql_str(session_id))[0][0]
+    db.execute("UPDATE clinic_slots SET capacity = booked + %d WHERE id = %s" % (n, seedmod_.sql_str(slot)))
+    # Sessions as fresh as SESSION_IDLE_MINUTES (24 h here): no expiry write inside the window.
+    db.execute("UPDATE sessions SET expires_at = %s" % seedmod_.sql_str(seedmod_.fmt_ts(seedmod_.now_utc() + dt.timedelta(hours=24))))
+    due = (dt.date.fromisoformat(str(day)) + dt.timedelta(days=60)).isoformat()
+    return {"db": db, "residents": info["residents"][:n], "session": session_id, "slot": slot, "due": due, "next": 0}
+
+
+def booking_sender(port, conn, b):
+    def send():
+        r = b["residents"][b["next"]]
+        b["next"] += 1
+        body = urllib.parse.urlencode({"csrf_token": r["csrf"], "session_id": b["session"], "slot_id": b["slot"], "due_date": b["due"]})
+        cookie = "naju_sid=" + r["token"]
+        if conn is None:
+            return request(port, "POST", "/clinic/bookings", cookie=cookie, body=body)[0]
+        return conn.post("/clinic/bookings", body, cookie)
+    return send
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="target/release/naju-helper")
@@ -115,6 +155,7 @@ def main():
     ap.add_argument("--fn", action="append", help="functions to report inclusively (default: render, session, malloc ...)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (the callgrind.out file)")
     ap.add_argument("--new-connections", action="store_true", help="a new TCP connection per request (default: one kept-alive connection, like wrk)")
+    ap.add_argument("--book", action="store_true", help="count POST /clinic/bookings, each by another resident, instead of a page")
     ap.add_argument("--bare", action="store_true", help="count `naju-helper bench-baseline` (the bare actix + tera page, GET /) instead")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin)
@@ -140,6 +181,7 @@ def main():
         token = login(args.port, args.email, args.password)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        booking = seed_bookers(env, args.warmup + args.n) if args.book else None
         out = os.path.join(work, "callgrind.out")
         cmd = [binary, "bench-baseline"] if args.bare else [binary]
         proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=" + out] + cmd,
@@ -162,13 +204,18 @@ def main():
             cookie = "naju_sid=%s; naju_lang=%s" % (token, args.lang)
         conn = None if args.new_connections else KeepAlive(args.port)
         get = (lambda: request(args.port, "GET", args.path, cookie=cookie)[0]) if conn is None else (lambda: conn.get(args.path, cookie))
+        if booking is not None:
+            args.path = "/clinic/bookings"
+            get = booking_sender(args.port, conn, booking)
         for _ in range(args.warmup):
             status = get()
-            if status != 200:
+            if status != (303 if booking is not None else 200):
                 raise RuntimeError("%s answered %s" % (args.path, status))
         subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
         for _ in range(args.n):
-            get()
+            status = get()
+            if booking is not None and status != 303:
+                raise RuntimeError("a booking answered %s" % status)
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, stdout=subprocess.DEVNULL)
         if conn is not None:
             conn.close()
@@ -178,6 +225,10 @@ def main():
         annotate = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
                                   capture_output=True, text=True, check=True).stdout
         total = int(re.search(r"^([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate, re.M).group(1).replace(",", ""))
+        if booking is not None:
+            booked = booking["db"].scalar("SELECT count(*) FROM clinic_bookings WHERE slot_id = %s AND status = 'booked'" % seedmod.sql_str(booking["slot"]))
+            if int(booked) != args.warmup + args.n:
+                raise RuntimeError("%s bookings written, %d expected" % (booked, args.warmup + args.n))
         result = {"path": args.path, "lang": args.lang, "n": args.n, "keep_alive": not args.new_connections, "instructions_per_request": total // args.n, "functions": {}}
         inclusive = {}
         for line in annotate.splitlines():

@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod i18n;
+pub mod kept;
 pub mod logging;
 pub mod monitoring;
 pub mod notify;

@@ -48,38 +48,21 @@ fn views(rows: &[Program], lang: Lang) -> Vec<ProgramView> {
         .collect()
 }
 
-/// The open programs, read again at most every `ActiveCache::KEEP`: they change
-/// only when a city file is applied, and every resident's home page lists them.
-/// The instance that applies the file forgets them at once
-/// (`AppState::forget_city`); other instances, and a running server after
-/// `naju-helper city apply`, show the change within `KEEP`.
+/// The open programs, kept for `kept::KEEP`: they change only when a city
+/// file is applied, and every resident's home page lists them.
 #[derive(Default)]
 pub struct ActiveCache {
-    slot: std::sync::RwLock<Option<(std::time::Instant, std::sync::Arc<Vec<Program>>)>>,
+    kept: crate::kept::Kept<Vec<Program>>,
 }
 
 impl ActiveCache {
-    pub const KEEP: std::time::Duration = std::time::Duration::from_secs(30);
-
     pub fn list(&self, conn: &mut DbConn, lang: Lang) -> QueryResult<Vec<ProgramView>> {
-        let kept = self.slot.read().ok().and_then(|g| g.as_ref().filter(|(at, _)| at.elapsed() < Self::KEEP).map(|(_, rows)| rows.clone()));
-        let rows = match kept {
-            Some(rows) => rows,
-            None => {
-                let rows = std::sync::Arc::new(load_active(conn)?);
-                if let Ok(mut guard) = self.slot.write() {
-                    *guard = Some((std::time::Instant::now(), rows.clone()));
-                }
-                rows
-            }
-        };
+        let rows = self.kept.get_or_load(|| load_active(conn))?;
         Ok(views(&rows, lang))
     }
 
     pub fn forget(&self) {
-        if let Ok(mut guard) = self.slot.write() {
-            *guard = None;
-        }
+        self.kept.forget();
     }
 }
 

@@ -118,7 +118,7 @@ impl Application {
             }
         });
         let state = web::Data::new(AppState {
-            city: crate::city::NamesCache::new(&config.city_name),
+            city: core.notifier.city_names(),
             programs: Default::default(),
             pool: core.pool,
             backend: core.backend,

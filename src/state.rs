@@ -16,7 +16,8 @@ pub struct AppState {
     pub i18n: Arc<I18n>,
     pub notifier: Notifier,
     pub assets: Assets,
-    pub city: crate::city::NamesCache,
+    /// Shared with the notifier: both show a newly applied city at once.
+    pub city: Arc<crate::city::NamesCache>,
     /// The open programs (they change only with the city file).
     pub programs: crate::programs::ActiveCache,
     pub metrics: crate::monitoring::Metrics,
@@ -24,7 +25,7 @@ pub struct AppState {
 
 impl AppState {
     /// The city's name and contact line for a page.
-    pub fn city(&self) -> crate::city::Names {
+    pub fn city(&self) -> std::sync::Arc<crate::city::Names> {
         self.city.get(&self.pool)
     }
 

@@ -50,43 +50,37 @@ pub fn names(conn: &mut crate::db::DbConn) -> diesel::QueryResult<Option<Names>>
         .map(|row| row.map(|(name, name_en, contact, contact_en)| Names { name, name_en, contact, contact_en }))
 }
 
-/// The names for page rendering, read again at most every 30 seconds (another
-/// instance may have applied a city file); `CITY_NAME` until a city is set up.
+/// The names for page rendering, kept for `kept::KEEP` (another instance may
+/// have applied a city file); `CITY_NAME` until a city is set up.
 pub struct NamesCache {
     fallback: Names,
-    cached: std::sync::RwLock<Option<(std::time::Instant, Names)>>,
+    kept: crate::kept::Kept<Names>,
 }
 
 impl NamesCache {
     pub fn new(city_name: &str) -> NamesCache {
-        NamesCache { fallback: Names { name: city_name.to_string(), ..Default::default() }, cached: std::sync::RwLock::new(None) }
+        NamesCache { fallback: Names { name: city_name.to_string(), ..Default::default() }, kept: Default::default() }
     }
 
-    pub fn get(&self, pool: &crate::db::DbPool) -> Names {
-        if let Ok(guard) = self.cached.read() {
-            if let Some((at, names)) = guard.as_ref() {
-                if at.elapsed() < std::time::Duration::from_secs(30) {
-                    return names.clone();
-                }
-            }
+    pub fn get(&self, pool: &crate::db::DbPool) -> std::sync::Arc<Names> {
+        if let Some(names) = self.kept.fresh() {
+            return names;
         }
         // Never wait for a connection on the render path: keep the old value.
-        let fresh = pool.try_get().and_then(|mut conn| names(&mut conn).ok()).map(|n| n.unwrap_or_else(|| self.fallback.clone()));
-        match fresh {
-            Some(n) => {
-                if let Ok(mut guard) = self.cached.write() {
-                    *guard = Some((std::time::Instant::now(), n.clone()));
-                }
-                n
-            }
-            None => self.cached.read().ok().and_then(|g| g.as_ref().map(|(_, n)| n.clone())).unwrap_or_else(|| self.fallback.clone()),
+        match pool.try_get().and_then(|mut conn| names(&mut conn).ok()) {
+            Some(n) => self.kept.put(n.unwrap_or_else(|| self.fallback.clone())),
+            None => self.kept.last().unwrap_or_else(|| std::sync::Arc::new(self.fallback.clone())),
         }
+    }
+
+    /// The same on a connection the caller holds (a message rendered with
+    /// its change): read on it when not kept, and a failed read is an error.
+    pub fn get_on(&self, conn: &mut crate::db::DbConn) -> diesel::QueryResult<std::sync::Arc<Names>> {
+        self.kept.get_or_load(|| names(conn).map(|n| n.unwrap_or_else(|| self.fallback.clone())))
     }
 
     pub fn forget(&self) {
-        if let Ok(mut guard) = self.cached.write() {
-            *guard = None;
-        }
+        self.kept.forget();
     }
 }
 

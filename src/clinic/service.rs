@@ -269,13 +269,16 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
         };
         let booker = Booker { due_date: input.due_date, child_birth: child.as_ref().map(|c| c.birth_date) };
         rules::may_book(&program.audience, program.infant_max_months, &booker, session.day, today).map_err(AppError::Conflict)?;
-        let already: i64 = clinic_bookings::table
+        // Served by the index clinic_bookings_user. The statuses as `=` terms, not
+        // `IN`: diesel prepares an `IN` list anew on every run.
+        let st = clinic_bookings::status;
+        let already: i64 = crate::natively!(conn, |c| clinic_bookings::table
             .filter(clinic_bookings::user_id.eq(&user.id))
             .filter(clinic_bookings::session_id.eq(&session.id))
             .filter(clinic_bookings::program_id.eq(&program.id))
-            .filter(clinic_bookings::status.eq_any(["booked", "waitlisted", "attended", "no_show"]))
+            .filter(st.eq("booked").or(st.eq("waitlisted")).or(st.eq("attended")).or(st.eq("no_show")))
             .count()
-            .get_result(conn)?;
+            .get_result(c))?;
         if already > 0 {
             return Err(AppError::Conflict("clinic.errors.already_booked"));
         }
@@ -288,21 +291,22 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
             return Err(AppError::Conflict("clinic.errors.full"));
         };
         let now = now_utc();
-        diesel::insert_into(clinic_bookings::table)
+        let child_id = child.as_ref().map(|c| c.id.clone());
+        crate::natively!(conn, |c| diesel::insert_into(clinic_bookings::table)
             .values((
                 clinic_bookings::id.eq(&id),
                 clinic_bookings::slot_id.eq(&slot.id),
                 clinic_bookings::session_id.eq(&session.id),
                 clinic_bookings::program_id.eq(&program.id),
                 clinic_bookings::user_id.eq(&user.id),
-                clinic_bookings::child_id.eq(child.as_ref().map(|c| c.id.clone())),
+                clinic_bookings::child_id.eq(&child_id),
                 clinic_bookings::due_date.eq(input.due_date),
                 clinic_bookings::seats.eq(seats),
                 clinic_bookings::status.eq(if outcome == BookOutcome::Booked { "booked" } else { "waitlisted" }),
                 clinic_bookings::created_at.eq(now),
                 clinic_bookings::updated_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(c))?;
         let kind = if outcome == BookOutcome::Booked { "clinic_booked" } else { "clinic_waitlisted" };
         let to = Recipient::of(conn, &user.id)?;
         notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready.as_ref())?;

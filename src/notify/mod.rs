@@ -75,7 +75,9 @@ struct Row<'a> {
 fn insert(conn: &mut DbConn, row: Row<'_>) -> Result<String, AppError> {
     let id = new_id();
     let now = now_utc();
-    diesel::insert_into(outbox::table)
+    // On the backend's own connection (`natively!`): written with every
+    // booking, inside its transaction.
+    crate::natively!(conn, |c| diesel::insert_into(outbox::table)
         .values((
             outbox::id.eq(&id),
             outbox::user_id.eq(row.user_id),
@@ -90,7 +92,7 @@ fn insert(conn: &mut DbConn, row: Row<'_>) -> Result<String, AppError> {
             outbox::next_attempt_at.eq(now),
             outbox::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(id)
 }
 
@@ -98,14 +100,20 @@ fn insert(conn: &mut DbConn, row: Row<'_>) -> Result<String, AppError> {
 pub struct Notifier {
     templates: Arc<Templates>,
     i18n: Arc<I18n>,
-    city_name: String,
+    city: Arc<crate::city::NamesCache>,
     public_url: String,
     sms_on: bool,
 }
 
 impl Notifier {
     pub fn new(templates: Arc<Templates>, i18n: Arc<I18n>, city_name: String, public_url: String) -> Notifier {
-        Notifier { templates, i18n, city_name, public_url, sms_on: false }
+        Notifier { templates, i18n, city: Arc::new(crate::city::NamesCache::new(&city_name)), public_url, sms_on: false }
+    }
+
+    /// The city's names as messages show them (kept for `kept::KEEP`, like the
+    /// pages'; `AppState::city` is this same cache).
+    pub fn city_names(&self) -> Arc<crate::city::NamesCache> {
+        self.city.clone()
     }
 
     /// With an SMS provider (SMS_PROVIDER other than none).
@@ -122,8 +130,7 @@ impl Notifier {
         c.insert("lang", lang.code());
         c.insert("kind", kind);
         // The city file's name once a city is set up, else CITY_NAME.
-        let city = crate::city::names(conn)?.map(|n| n.name(lang).to_string()).unwrap_or_else(|| self.city_name.clone());
-        c.insert("city_name", &city);
+        c.insert("city_name", self.city.get_on(conn)?.name(lang));
         c.insert("public_url", &self.public_url);
         Ok(())
     }
@@ -203,11 +210,11 @@ impl Notifier {
     /// off, the message goes to an address only or the notice has no text.
     fn route(&self, conn: &mut DbConn, user_id: Option<&str>, kind: &str) -> Result<Route, AppError> {
         let choice = match user_id {
-            Some(user_id) if self.has_text(kind) => users::table
+            Some(user_id) if self.has_text(kind) => crate::natively!(conn, |c| users::table
                 .find(user_id)
                 .select((users::notify_channels, users::mobile))
-                .first::<(String, Option<String>)>(conn)
-                .optional()?,
+                .first::<(String, Option<String>)>(c)
+                .optional())?,
             _ => None,
         };
         Ok(match choice {

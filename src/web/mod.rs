@@ -505,7 +505,7 @@ pub fn render_status(
     c.insert("lang", ctx.lang.code());
     let city = state.city();
     c.insert("city_name", city.name(ctx.lang));
-    c.insert("city", &city);
+    c.insert("city", &*city);
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
     // Percent-encoded: only unreserved characters, `/` and `%XX` (safe in HTML as is).

@@ -1,0 +1,1 @@
+DROP INDEX clinic_bookings_user;
