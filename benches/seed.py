@@ -105,7 +105,8 @@ class PgDB:
         return p.stdout.decode()
 
     def query(self, sql):
-        out = self._psql(["-A", "-t", "-F", "\x1f", "-R", "\x1e", "-P", "null=" + NULL_MARK, "-c", sql])
+        # The statement on stdin, not in argv: a long IN list would pass the kernel's argument limit.
+        out = self._psql(["-A", "-t", "-F", "\x1f", "-R", "\x1e", "-P", "null=" + NULL_MARK, "-f", "-"], stdin=sql.encode())
         rows = []
         for line in out.split("\x1e"):
             line = line.rstrip("\n")
@@ -119,7 +120,7 @@ class PgDB:
         return rows[0][0] if rows else None
 
     def execute(self, sql):
-        self._psql(["-c", sql])
+        self._psql(["-f", "-"], stdin=sql.encode())
 
     def load(self, tables, chunk=20000):
         """One transaction of COPY FROM STDIN, streamed to psql in chunks of

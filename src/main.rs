@@ -66,13 +66,6 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Rust's allocations go to mimalloc: malloc and free were a fifth of a
-/// page view's instructions under glibc (callgrind, BENCHMARKS.md), and
-/// mimalloc's per-thread heaps need no arena lock. SQLite's and libpq's own C
-/// allocations still use glibc, hence the arena limit below.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// glibc gives each thread that allocates under contention an arena of its
 /// own, up to 8 per CPU; the server's blocking threads (two per pooled
 /// connection at most) each kept freed memory in theirs, and a burst of 256
