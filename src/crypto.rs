@@ -16,7 +16,9 @@ pub fn keyed_hash(secret: &str, purpose: &str, value: &str) -> String {
     hex::encode(&digest[..32])
 }
 
-/// 244 random bits from the OS, as 64 hex characters.
+/// 244 random bits from the OS, as 64 hex characters. Templates print the
+/// CSRF token unescaped (`csrf_token | safe` in `base.html`, `_nav_user.html`)
+/// because it is hex: keep it free of HTML's special characters.
 pub fn random_token() -> String {
     format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }

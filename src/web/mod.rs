@@ -440,7 +440,8 @@ pub fn safe_local_path(path: &str) -> &str {
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
 /// Percent-encodes UTF-8 text for a query value: `&`, `=`, `+`, `#`, `%`, spaces
-/// and every non-ASCII byte are escaped.
+/// and every non-ASCII byte are escaped. The output holds only letters, digits,
+/// `-_.~/` and `%XX`, which `base.html` relies on to print `here_q | safe`.
 pub fn urlencode(s: &str) -> String {
     utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
