@@ -408,14 +408,6 @@ def book_request(resident, session_id, slot_id, due, key):
             "body": {"csrf_token": resident["csrf"], "session_id": session_id, "slot_id": slot_id, "due_date": due}}
 
 
-def slot_of(db, session_id, code):
-    rows = db.query("SELECT s.id, s.capacity, s.booked FROM clinic_slots s JOIN clinic_programs p ON p.id = s.program_id "
-                    "WHERE s.session_id = %s AND p.code = %s ORDER BY s.start_minute LIMIT 1" % (seedmod.sql_str(session_id), seedmod.sql_str(code)))
-    if not rows:
-        raise RuntimeError("no %s slot in session %s" % (code, session_id))
-    return rows[0][0]
-
-
 def booked_users(db, slot_id):
     return {r[0]: int(r[1]) for r in db.query("SELECT user_id, seats FROM clinic_bookings WHERE slot_id = %s AND status = 'booked'" % seedmod.sql_str(slot_id))}
 
@@ -736,12 +728,11 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
             log("  results rebuild after the seed: %.1f s (%s)" % (res["results_rebuild_s"], p.stdout.decode(errors="replace").strip().splitlines()[-1]))
 
         # The class of the first open session: the burst's target.
-        today = seedmod.today_seoul()
-        session_id, day = db.query("SELECT id, day FROM clinic_sessions WHERE day >= %s AND status = 'open' ORDER BY day LIMIT 1" % seedmod.sql_str(today.isoformat()))[0]
+        session_id, day = seedmod.first_open_session(db)
         due = (dt.date.fromisoformat(day) + dt.timedelta(days=60)).isoformat()
-        burst_slot = slot_of(db, session_id, "prenatal_yoga")
-        open_slot = slot_of(db, session_id, "breastfeeding")
-        crash_slot = slot_of(db, session_id, "childbirth_class")
+        burst_slot = seedmod.slot_of(db, session_id, "prenatal_yoga")
+        open_slot = seedmod.slot_of(db, session_id, "breastfeeding")
+        crash_slot = seedmod.slot_of(db, session_id, "childbirth_class")
         nb = args.burst
         db.execute("UPDATE clinic_slots SET capacity = %d WHERE id = %s" % (args.seats, seedmod.sql_str(burst_slot)))
         db.execute("UPDATE clinic_slots SET capacity = %d WHERE id = %s" % (nb, seedmod.sql_str(open_slot)))

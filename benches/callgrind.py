@@ -29,6 +29,9 @@ import tempfile
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed as seedmod  # noqa: E402  (benches/seed.py: the bulk loader, for --book)
+
 DEFAULT_FNS = [
     "naju_helper::web::render_status",
     "tera::tera::Tera::render",
@@ -65,14 +68,12 @@ class KeepAlive:
     def __init__(self, port):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
 
-    def get(self, path, cookie=None):
-        self.conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
-        res = self.conn.getresponse()
-        res.read()
-        return res.status
-
-    def post(self, path, body, cookie):
-        self.conn.request("POST", path, body=body, headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    def request(self, method, path, cookie=None, body=None):
+        """As `request` above, on the kept connection; returns the status."""
+        headers = {"Cookie": cookie} if cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
         res = self.conn.getresponse()
         res.read()
         return res.status
@@ -81,13 +82,13 @@ class KeepAlive:
         self.conn.close()
 
 
-def wait_ready(proc, port, timeout):
+def wait_ready(proc, port, timeout, path="/healthz"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError("server exited with %s" % proc.returncode)
         try:
-            if request(port, "GET", "/healthz")[0] == 200:
+            if request(port, "GET", path)[0] == 200:
                 return
         except OSError:
             pass
@@ -113,19 +114,14 @@ def login(port, email, password):
 
 def seed_bookers(env, n):
     """n residents signed in (sessions written as the app writes them) and one class with room for all."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import datetime as dt
-    import seed as seedmod_
-    globals()["seedmod"] = seedmod_
-    db = seedmod_.open_db(env["DATABASE_URL"])
-    info = seedmod_.seed(db, env["SECRET_KEY"], residents=n, visits=10, log=lambda *a: None)
-    today = seedmod_.today_seoul()
-    session_id, day = db.query("SELECT id, day FROM clinic_sessions WHERE day >= %s AND status = 'open' ORDER BY day LIMIT 1" % seedmod_.sql_str(today.isoformat()))[0]
-    slot = db.query("SELECT s.id FROM clinic_slots s JOIN clinic_programs p ON p.id = s.program_id "
-                    "WHERE s.session_id = %s AND p.code = 'breastfeeding' ORDER BY s.start_minute LIMIT 1" % seedmod_.sql_str(session_id))[0][0]
-    db.execute("UPDATE clinic_slots SET capacity = booked + %d WHERE id = %s" % (n, seedmod_.sql_str(slot)))
+    db = seedmod.open_db(env["DATABASE_URL"])
+    info = seedmod.seed(db, env["SECRET_KEY"], residents=n, visits=10, log=lambda *a: None)
+    session_id, day = seedmod.first_open_session(db)
+    slot = seedmod.slot_of(db, session_id, "breastfeeding")
+    db.execute("UPDATE clinic_slots SET capacity = booked + %d WHERE id = %s" % (n, seedmod.sql_str(slot)))
     # Sessions as fresh as SESSION_IDLE_MINUTES (24 h here): no expiry write inside the window.
-    db.execute("UPDATE sessions SET expires_at = %s" % seedmod_.sql_str(seedmod_.fmt_ts(seedmod_.now_utc() + dt.timedelta(hours=24))))
+    db.execute("UPDATE sessions SET expires_at = %s" % seedmod.sql_str(seedmod.fmt_ts(seedmod.now_utc() + dt.timedelta(hours=24))))
     due = (dt.date.fromisoformat(str(day)) + dt.timedelta(days=60)).isoformat()
     return {"db": db, "residents": info["residents"][:n], "session": session_id, "slot": slot, "due": due, "next": 0}
 
@@ -138,7 +134,7 @@ def booking_sender(port, conn, b):
         cookie = "naju_sid=" + r["token"]
         if conn is None:
             return request(port, "POST", "/clinic/bookings", cookie=cookie, body=body)[0]
-        return conn.post("/clinic/bookings", body, cookie)
+        return conn.request("POST", "/clinic/bookings", cookie, body)
     return send
 
 
@@ -189,21 +185,13 @@ def main():
         procs.append(proc)
         if args.bare:
             args.path = "/"
-            deadline = time.time() + 600
-            while True:
-                try:
-                    if request(args.port, "GET", "/")[0] == 200:
-                        break
-                except OSError:
-                    if time.time() > deadline:
-                        raise
-                    time.sleep(0.2)
+            wait_ready(proc, args.port, 600, path="/")  # the bare server has no /healthz
             cookie = None
         else:
             wait_ready(proc, args.port, 600)
             cookie = "naju_sid=%s; naju_lang=%s" % (token, args.lang)
         conn = None if args.new_connections else KeepAlive(args.port)
-        get = (lambda: request(args.port, "GET", args.path, cookie=cookie)[0]) if conn is None else (lambda: conn.get(args.path, cookie))
+        get = (lambda: request(args.port, "GET", args.path, cookie=cookie)[0]) if conn is None else (lambda: conn.request("GET", args.path, cookie))
         if booking is not None:
             args.path = "/clinic/bookings"
             get = booking_sender(args.port, conn, booking)

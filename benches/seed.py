@@ -213,6 +213,19 @@ def today_seoul():
     return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=9)).date()
 
 
+def first_open_session(db):
+    """(id, day) of the first open Saturday-clinic session from today: where the benchmarks book."""
+    return db.query("SELECT id, day FROM clinic_sessions WHERE day >= %s AND status = 'open' ORDER BY day LIMIT 1" % sql_str(today_seoul().isoformat()))[0]
+
+
+def slot_of(db, session_id, code):
+    rows = db.query("SELECT s.id, s.capacity, s.booked FROM clinic_slots s JOIN clinic_programs p ON p.id = s.program_id "
+                    "WHERE s.session_id = %s AND p.code = %s ORDER BY s.start_minute LIMIT 1" % (sql_str(session_id), sql_str(code)))
+    if not rows:
+        raise RuntimeError("no %s slot in session %s" % (code, session_id))
+    return rows[0][0]
+
+
 def seoul_to_utc(day, minute):
     return dt.datetime(day.year, day.month, day.day) + dt.timedelta(minutes=minute) - dt.timedelta(hours=9)
 

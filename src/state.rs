@@ -352,7 +352,7 @@ mod tests {
         for lang in [Lang::Ko, Lang::En] {
             let nav = |who| templates.nav_links(lang, who);
             let has = |who, path: &str| nav(who).contains(&format!("href=\"{path}\""));
-            for who in [NavFor::Guest, NavFor::Resident, NavFor::Staff, NavFor::Supervisor, NavFor::Contractor, NavFor::Other] {
+            for who in NavFor::ALL {
                 assert!(nav(who).contains(&i18n.t(lang, "nav.home")), "{who:?} ({}): {}", lang.code(), nav(who));
                 assert!(has(who, "/clinic"));
                 assert_eq!(has(who, "/login"), who == NavFor::Guest, "{who:?}");
