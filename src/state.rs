@@ -7,6 +7,7 @@ use crate::db::{Backend, DbPool};
 use crate::i18n::{I18n, Lang};
 use crate::notify::Notifier;
 use crate::web::assets::Assets;
+use crate::web::layout::{self, Compiled, Values};
 
 pub struct AppState {
     pub pool: DbPool,
@@ -49,6 +50,17 @@ pub struct Templates {
     en: tera::Tera,
     /// `_nav_links.html` rendered per language and kind of user.
     nav: Vec<(Lang, NavFor, String)>,
+    /// `base.html` compiled per language, for a guest and for a signed-in
+    /// user (`crate::web::layout`); in the teras, `base.html` is only the
+    /// page's two blocks, cut by `separator`.
+    layouts: Vec<(Lang, bool, Compiled)>,
+    separator: String,
+}
+
+/// What a page gives the layout, besides its blocks.
+pub struct PageFrame<'a> {
+    pub signed_in: bool,
+    pub values: Values<'a>,
 }
 
 /// Which main menu a page shows: it depends only on who is signed in.
@@ -96,9 +108,18 @@ impl Templates {
     /// templates (`I18n::fold_into_template`); `t()` remains for the calls
     /// that need it at render time (placeholders, computed keys).
     pub fn load(i18n: &I18n) -> Result<Templates, tera::Error> {
-        let for_lang = |lang: Lang| -> Result<tera::Tera, tera::Error> {
+        // Between a page's title and its content: no page can contain it.
+        let separator = format!("\u{E001}{}\u{E001}", uuid::Uuid::new_v4().simple());
+        let base = embedded::TEMPLATES.iter().find(|(name, _)| *name == "base.html").map(|(_, body)| *body).unwrap_or_default();
+        let mut layouts = vec![];
+        let mut for_lang = |lang: Lang| -> Result<tera::Tera, tera::Error> {
             let mut tera = templates_with(|name, body| i18n.fold_into_template(lang, body, name.ends_with(".html")))?;
             tera.register_function("t", i18n.translate_function(lang));
+            tera.add_raw_templates(layout::templates(&i18n.fold_into_template(lang, base, true)))?;
+            for signed_in in [false, true] {
+                layouts.push((lang, signed_in, layout::compile(&tera, lang, signed_in)?));
+            }
+            tera.add_raw_template("base.html", &layout::blocks_only(&separator))?;
             Ok(tera)
         };
         let (ko, en) = (for_lang(Lang::Ko)?, for_lang(Lang::En)?);
@@ -113,7 +134,7 @@ impl Templates {
                 nav.push((lang, who, tera.render("_nav_links.html", &c)?));
             }
         }
-        Ok(Templates { ko, en, nav })
+        Ok(Templates { ko, en, nav, layouts, separator })
     }
 
     /// The main menu's links (without the user's own line) as HTML: the
@@ -134,6 +155,30 @@ impl Templates {
         let mut out = Vec::with_capacity(16 * 1024);
         self.for_lang(lang).render_to(template, context, &mut out)?;
         Ok(out)
+    }
+
+    /// A page as bytes for a response body. A page that extends `base.html`
+    /// renders only its blocks through tera; the compiled layout goes around
+    /// them (`crate::web::layout`). Any other template renders as it is.
+    pub fn render_page(&self, lang: Lang, template: &str, context: &tera::Context, frame: PageFrame) -> Result<Vec<u8>, tera::Error> {
+        let tera = self.for_lang(lang);
+        if !tera.get_template(template)?.parents.iter().any(|p| p == "base.html") {
+            return self.render_bytes(lang, template, context);
+        }
+        let mut blocks = Vec::with_capacity(16 * 1024);
+        tera.render_to(template, context, &mut blocks)?;
+        let sep = self.separator.as_bytes();
+        let at = blocks
+            .windows(sep.len())
+            .position(|w| w == sep)
+            .ok_or_else(|| tera::Error::msg(format!("{template}: its blocks came without their separator")))?;
+        let layout = self
+            .layouts
+            .iter()
+            .find(|(l, s, _)| *l == lang && *s == frame.signed_in)
+            .map(|(_, _, compiled)| compiled)
+            .ok_or_else(|| tera::Error::msg("no compiled layout"))?;
+        Ok(layout.assemble(&Values { title: &blocks[..at], content: &blocks[at + sep.len()..], ..frame.values }))
     }
 
     fn for_lang(&self, lang: Lang) -> &tera::Tera {
@@ -164,7 +209,14 @@ fn templates_with(prepare: impl Fn(&str, &str) -> String) -> Result<tera::Tera, 
             .map(|(name, body)| (*name, prepare(name, body))),
     )?;
     tera.register_filter("urlencode", urlencode_filter);
+    tera.set_escape_fn(escape_html);
     Ok(tera)
+}
+
+/// Tera's autoescape: the output of `tera::escape_html` (`& < > " ' /`),
+/// scanning bytes instead of decoding and pushing each character.
+pub fn escape_html(text: &str) -> String {
+    html_escape::encode_safe(text).into_owned()
 }
 
 fn urlencode_filter(
@@ -180,6 +232,13 @@ mod tests {
     use super::embedded::TEMPLATES;
     use crate::i18n::{I18n, Lang};
     use serde_json::Value;
+
+    #[test]
+    fn escaping_is_teras() {
+        for text in ["", "plain", "임신부 김하나", "a & b < c > d \"e\" 'f' /g/ &amp;", "<script>alert('x')</script>", "끝/"] {
+            assert_eq!(super::escape_html(text), tera::escape_html(text), "{text}");
+        }
+    }
 
     #[test]
     fn every_template_parses() {

@@ -304,7 +304,7 @@ struct MessageRow {
 
 async fn resident_home(page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let (ctx, (programs, messages)) = page
-        .db(&state, move |conn, state, visit| {
+        .db_inline(&state, move |conn, state, visit| {
             let user = visit.require(&[Role::Resident])?;
             let programs = state.programs.list(conn, visit.lang)?;
             let messages = notify::list_for_user(conn, &user.id, 3)?;

@@ -74,32 +74,59 @@ fn needs_slide(expires_at: NaiveDateTime, now: NaiveDateTime, idle: Duration) ->
 /// write per half idle period, see `needs_slide`). None when there is none: anonymous page views write
 /// nothing; a session is made only for pages with a form (`Ctx::with_session`).
 pub fn load(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<Option<Loaded>, AppError> {
-    let now = now_utc();
-    if let Some(token) = token.filter(|t| t.len() == 64) {
-        let key = session_key(secret, token);
-        // On every request with a cookie: natively (see `crate::natively`).
-        let found: Option<(SessionRow, Option<User>)> = crate::natively!(conn, |c| sessions::table
-            .left_join(users::table)
-            .filter(sessions::id.eq(&key))
-            .select((SessionRow::as_select(), Option::<User>::as_select()))
-            .first(c)
-            .optional())?;
-        if let Some((row, user)) = found {
-            let user_ok = user.as_ref().is_none_or(|u| u.active);
-            if row.expires_at > now && user_ok {
-                if needs_slide(row.expires_at, now, idle) {
-                    write_one(conn, |conn| {
-                        Ok(diesel::update(sessions::table.find(&key))
-                            .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
-                            .execute(conn)?)
-                    })?;
-                }
-                return Ok(Some(Loaded { key, csrf_token: row.csrf_token, user, new_token: None }));
-            }
-            write_one(conn, |conn| Ok(diesel::delete(sessions::table.find(&key)).execute(conn)?))?;
-        }
+    let (loaded, upkeep) = find(conn, secret, token, idle)?;
+    if let Some(upkeep) = upkeep {
+        upkeep.run(conn, idle)?;
     }
-    Ok(None)
+    Ok(loaded)
+}
+
+/// The write a session lookup calls for: its expiry slid forward, or the
+/// expired (or deactivated user's) session removed.
+pub enum Upkeep {
+    Slide(String),
+    Remove(String),
+}
+
+impl Upkeep {
+    pub fn run(&self, conn: &mut DbConn, idle: Duration) -> Result<(), AppError> {
+        write_one(conn, |conn| {
+            match self {
+                Upkeep::Slide(key) => {
+                    let now = now_utc();
+                    diesel::update(sessions::table.find(key))
+                        .set((sessions::last_seen_at.eq(now), sessions::expires_at.eq(now + chrono_dur(idle))))
+                        .execute(conn)?;
+                }
+                Upkeep::Remove(key) => {
+                    diesel::delete(sessions::table.find(key)).execute(conn)?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `load` without its write: the live session, and the write it calls for
+/// (for a caller that must not wait for the write lock: `Page::db_inline`).
+pub fn find(conn: &mut DbConn, secret: &str, token: Option<&str>, idle: Duration) -> Result<(Option<Loaded>, Option<Upkeep>), AppError> {
+    let now = now_utc();
+    let Some(token) = token.filter(|t| t.len() == 64) else { return Ok((None, None)) };
+    let key = session_key(secret, token);
+    // On every request with a cookie: natively (see `crate::natively`).
+    let found: Option<(SessionRow, Option<User>)> = crate::natively!(conn, |c| sessions::table
+        .left_join(users::table)
+        .filter(sessions::id.eq(&key))
+        .select((SessionRow::as_select(), Option::<User>::as_select()))
+        .first(c)
+        .optional())?;
+    let Some((row, user)) = found else { return Ok((None, None)) };
+    let user_ok = user.as_ref().is_none_or(|u| u.active);
+    if row.expires_at > now && user_ok {
+        let upkeep = needs_slide(row.expires_at, now, idle).then(|| Upkeep::Slide(key.clone()));
+        return Ok((Some(Loaded { key, csrf_token: row.csrf_token, user, new_token: None }), upkeep));
+    }
+    Ok((None, Some(Upkeep::Remove(key))))
 }
 
 /// Replaces the visitor's session with a new one for `user_id` (a new id at

@@ -120,7 +120,7 @@ impl I18n {
             if before.ends_with("{{ ") && rest[call_end..].starts_with(" }}") {
                 out.push_str(&before[..before.len() - 3]);
                 if html {
-                    out.push_str(&tera::escape_html(text));
+                    out.push_str(&html_escape::encode_safe(text));
                 } else {
                     out.push_str(text);
                 }

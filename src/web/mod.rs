@@ -2,6 +2,7 @@
 //! language), CSRF-checked forms, page rendering and redirects.
 
 pub mod assets;
+pub mod layout;
 pub mod middleware;
 pub mod pages;
 pub mod routes;
@@ -214,6 +215,15 @@ impl Pending {
         Ok(self.finish(loaded, typed.unwrap_or_default()))
     }
 
+    /// `session` without writing: the context, and the session's write
+    /// still to do (its expiry slid, or an expired session removed). Only
+    /// for a request without a flashed form (whose typed values are read
+    /// and deleted).
+    fn session_read_only(self, conn: &mut crate::db::DbConn, state: &AppState) -> Result<(Visit, Option<sessions::Upkeep>), AppError> {
+        let (loaded, upkeep) = sessions::find(conn, &state.config.secret_key, self.token.as_deref(), state.config.session_idle)?;
+        Ok((self.finish(loaded, BTreeMap::new()), upkeep))
+    }
+
     fn finish(self, loaded: Option<sessions::Loaded>, typed: BTreeMap<String, String>) -> Visit {
         let (user, session_key, csrf_token) = match loaded {
             Some(l) => (l.user, l.key, l.csrf_token),
@@ -277,6 +287,50 @@ impl Page {
         })
         .await??;
         Ok((Ctx::keep(&self.req, visit), value))
+    }
+}
+
+impl Page {
+    /// `db` for a page whose queries are a few indexed reads (a resident's
+    /// home, the clinic's first step): on SQLite, when a pooled connection is
+    /// free at once, the session and the page are read right here on the
+    /// server's thread, without the hop to the blocking pool and back (two
+    /// thread wake-ups, the largest cost of such a page under load:
+    /// BENCHMARKS.md, session 8). A SQLite read in WAL mode does not wait for
+    /// writers. The session's occasional write (its expiry slid forward) then
+    /// goes to the blocking pool after the page, without the page waiting for
+    /// the write lock. Otherwise (PostgreSQL, whose every query is a round
+    /// trip; no free connection; a flashed form to read and delete) it is `db`.
+    /// `f` must only read.
+    pub async fn db_inline<T, F>(self, state: &web::Data<AppState>, f: F) -> Result<(Ctx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &AppState, &Visit) -> Result<T, AppError> + Send + 'static,
+    {
+        let inline = state.backend == crate::db::Backend::Sqlite && Ctx::cached(&self.req).is_none();
+        let conn = if inline { state.pool.try_get() } else { None };
+        let Some(mut conn) = conn else { return self.db(state, f).await };
+        let pending = Pending::of(&self.req, state);
+        if pending.flash_note.is_some() {
+            drop(conn);
+            return self.db(state, f).await;
+        }
+        let (visit, upkeep) = pending.session_read_only(&mut conn, state)?;
+        // The session's write is due whatever the page answers (an expired
+        // session is removed as the visitor is sent to the login).
+        let value = f(&mut conn, state, &visit);
+        drop(conn);
+        if let Some(upkeep) = upkeep {
+            let state = state.clone();
+            actix_web::rt::task::spawn_blocking(move || {
+                let done = state.pool.get().map_err(AppError::from).and_then(|mut conn| upkeep.run(&mut conn, state.config.session_idle));
+                if let Err(e) = done {
+                    // The session keeps its expiry: the next page view slides it.
+                    tracing::warn!(error = %e, "session expiry not updated");
+                }
+            });
+        }
+        Ok((Ctx::keep(&self.req, visit), value?))
     }
 }
 
@@ -451,7 +505,7 @@ struct UserView<'a> {
     name: &'a str,
     role: &'a str,
     /// The role in the page's language ("임신부", "Resident").
-    role_name: String,
+    role_name: &'a str,
     is_supervisor: bool,
 }
 
@@ -505,13 +559,11 @@ pub fn render_status(
 ) -> Result<HttpResponse, AppError> {
     c.insert("lang", ctx.lang.code());
     let city = state.city();
-    c.insert("city_name", city.name(ctx.lang));
+    let city_name = city.name(ctx.lang);
+    c.insert("city_name", city_name);
     c.insert("city", &*city);
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
-    // Percent-encoded: only unreserved characters, `/` and `%XX` (safe in HTML as is).
-    c.insert("here_q", &urlencode(&ctx.here));
-    c.insert("session_idle_secs", &state.config.session_idle.as_secs());
     let flashed_error = match (&ctx.flash, &ctx.flash_field) {
         (Some(key), Some(field)) => Some((field, state.i18n.t(ctx.lang, key))),
         _ => None,
@@ -531,18 +583,37 @@ pub fn render_status(
     // The error summary's condition, decided here: a dotted lookup costs tera two allocations per part.
     let has_errors = c.get("errors").and_then(|e| e.get("list")).and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty());
     c.insert("has_errors", &has_errors);
+    let role_name = ctx.user.as_ref().map(|user| state.i18n.t(ctx.lang, &format!("roles.{}", user.role))).unwrap_or_default();
     if let Some(user) = &ctx.user {
-        let role_name = state.i18n.t(ctx.lang, &format!("roles.{}", user.role));
-        c.insert("user", &UserView { name: &user.name, role: &user.role, role_name, is_supervisor: user.is_supervisor });
+        c.insert("user", &UserView { name: &user.name, role: &user.role, role_name: &role_name, is_supervisor: user.is_supervisor });
     }
+    let flash = match (&ctx.flash, &flashed_error) {
+        (Some(key), None) => Some(state.i18n.t(ctx.lang, key)),
+        _ => None,
+    };
+    // Present and empty when there is none: tera builds an error message for every missing variable a page tests.
+    c.insert("flash", flash.as_deref().unwrap_or_default());
+    // The flash and the error summary above the content: rendered only when there is one.
+    let notices = if flash.is_some() || has_errors { state.templates.render(ctx.lang, "_notices.html", c)? } else { String::new() };
     let who = crate::state::NavFor::of(ctx.user.as_ref().map(|u| (u.role.as_str(), u.is_supervisor)));
-    c.insert("nav_links", state.templates.nav_links(ctx.lang, who));
-    match (&ctx.flash, &flashed_error) {
-        (Some(key), None) => c.insert("flash", &state.i18n.t(ctx.lang, key)),
-        // Present and empty: tera builds an error message for every missing variable a page tests.
-        _ => c.insert("flash", ""),
-    }
-    let body = state.templates.render_bytes(ctx.lang, template, c)?;
+    // Percent-encoded: only unreserved characters, `/` and `%XX` (safe in HTML as is).
+    let here_q = urlencode(&ctx.here);
+    let idle_secs = state.config.session_idle.as_secs().to_string();
+    let frame = crate::state::PageFrame {
+        signed_in: ctx.user.is_some(),
+        values: layout::Values {
+            csrf_token: &ctx.csrf_token,
+            city_name,
+            here_q: &here_q,
+            idle_secs: &idle_secs,
+            nav_links: state.templates.nav_links(ctx.lang, who),
+            user_name: ctx.user.as_ref().map(|u| u.name.as_str()).unwrap_or_default(),
+            role_name: &role_name,
+            notices: &notices,
+            ..Default::default()
+        },
+    };
+    let body = state.templates.render_page(ctx.lang, template, c, frame)?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if ctx.user.is_some() {
