@@ -57,6 +57,11 @@ pub struct Templates {
     separator: String,
 }
 
+thread_local! {
+    /// A page's rendered blocks, before the layout goes around them.
+    static BLOCKS: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(32 * 1024));
+}
+
 /// What a page gives the layout, besides its blocks.
 pub struct PageFrame<'a> {
     pub signed_in: bool,
@@ -165,20 +170,31 @@ impl Templates {
         if !tera.get_template(template)?.parents.iter().any(|p| p == "base.html") {
             return self.render_bytes(lang, template, context);
         }
-        let mut blocks = Vec::with_capacity(16 * 1024);
-        tera.render_to(template, context, &mut blocks)?;
-        let sep = self.separator.as_bytes();
-        let at = blocks
-            .windows(sep.len())
-            .position(|w| w == sep)
-            .ok_or_else(|| tera::Error::msg(format!("{template}: its blocks came without their separator")))?;
         let layout = self
             .layouts
             .iter()
             .find(|(l, s, _)| *l == lang && *s == frame.signed_in)
             .map(|(_, _, compiled)| compiled)
             .ok_or_else(|| tera::Error::msg("no compiled layout"))?;
-        Ok(layout.assemble(&Values { title: &blocks[..at], content: &blocks[at + sep.len()..], ..frame.values }))
+        // The blocks go to this thread's buffer, kept from page to page: the
+        // page itself is then the one allocation of its size.
+        BLOCKS.with_borrow_mut(|blocks| {
+            blocks.clear();
+            let rendered = tera.render_to(template, context, &mut *blocks);
+            let page = rendered.and_then(|()| {
+                let sep = self.separator.as_bytes();
+                let at = blocks
+                    .windows(sep.len())
+                    .position(|w| w == sep)
+                    .ok_or_else(|| tera::Error::msg(format!("{template}: its blocks came without their separator")))?;
+                Ok(layout.assemble(&Values { title: &blocks[..at], content: &blocks[at + sep.len()..], ..frame.values }))
+            });
+            // A rare very long page (a report) does not keep its memory here.
+            if blocks.capacity() > 256 * 1024 {
+                *blocks = Vec::new();
+            }
+            page
+        })
     }
 
     fn for_lang(&self, lang: Lang) -> &tera::Tera {

@@ -303,18 +303,25 @@ struct MessageRow {
 }
 
 async fn resident_home(page: Page, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (ctx, (programs, messages)) = page
+    let (ctx, (cards, messages, greeting)) = page
         .db_inline(&state, move |conn, state, visit| {
             let user = visit.require(&[Role::Resident])?;
-            let programs = state.programs.list(conn, visit.lang)?;
+            let lang = visit.lang;
+            let cards = state.programs.cards(conn, lang, |programs| {
+                let mut c = tera::Context::new();
+                c.insert("programs", programs);
+                state.templates.render(lang, "accounts/_program_cards.html", &c).map_err(AppError::from)
+            })?;
             let messages = notify::list_for_user(conn, &user.id, 3)?;
-            Ok((programs, messages))
+            let greeting = state.i18n.t_with(lang, "accounts.resident_home.greeting", &[("name", &user.name)]);
+            Ok((cards, messages, greeting))
         })
         .await?;
     let lang = ctx.lang;
     let recent: Vec<MessageRow> = messages.into_iter().map(|m| message_row(m, lang)).collect();
     let mut c = tera::Context::new();
-    c.insert("programs", &programs);
+    c.insert("program_cards", cards.as_str());
+    c.insert("greeting", &greeting);
     c.insert("messages", &recent);
     render(&state, &ctx, "accounts/resident_home.html", c)
 }

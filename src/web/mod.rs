@@ -188,14 +188,28 @@ struct Pending {
 
 impl Pending {
     fn of(req: &HttpRequest, state: &AppState) -> Pending {
+        // The cookies as parsed once (`req.cookie(name)` clones each one it
+        // finds), let go before `connection_info` borrows the request again.
+        let (token, cookie_lang, flash, flash_field, flash_note) = {
+            let cookies = req.cookies().ok();
+            let cookie = |name: &str| cookies.as_deref().and_then(|all| all.iter().find(|c| c.name() == name)).map(|c| c.value());
+            let flash = cookie(FLASH_COOKIE).map(flash_parts);
+            (
+                cookie(SESSION_COOKIE).map(str::to_string),
+                cookie(LANG_COOKIE).and_then(Lang::from_code),
+                flash.map(|f| f.0.to_string()).filter(|k| state.i18n.has(k)),
+                flash.and_then(|f| f.1.map(str::to_string)),
+                flash.and_then(|f| f.2.map(str::to_string)),
+            )
+        };
         Pending {
-            token: req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()),
-            cookie_lang: req.cookie(LANG_COOKIE).and_then(|c| Lang::from_code(c.value())),
+            token,
+            cookie_lang,
             ip: client_ip(req, state.config.trust_proxy),
             here: req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into()),
-            flash: req.cookie(FLASH_COOKIE).map(|c| flash_parts(c.value()).0.to_string()).filter(|k| state.i18n.has(k)),
-            flash_field: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).1.map(str::to_string)),
-            flash_note: req.cookie(FLASH_COOKIE).and_then(|c| flash_parts(c.value()).2.map(str::to_string)),
+            flash,
+            flash_field,
+            flash_note,
             secure: state.config.public_url.starts_with("https://") || req.connection_info().scheme() == "https",
         }
     }
@@ -561,7 +575,7 @@ pub fn render_status(
     let city = state.city();
     let city_name = city.name(ctx.lang);
     c.insert("city_name", city_name);
-    c.insert("city", &*city);
+    // The city's contact lines (`city`) only go to the pages that show them (home, not open).
     c.insert("csrf_token", &ctx.csrf_token);
     c.insert("here", &ctx.here);
     let flashed_error = match (&ctx.flash, &ctx.flash_field) {

@@ -15,6 +15,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
     let programs = db(&state, move |conn, state| Ok(state.programs.list(conn, lang)?)).await?;
     let mut c = tera::Context::new();
     c.insert("programs", &programs);
+    c.insert("city", &*state.city());
     if let Some(user) = &ctx.user {
         c.insert("home_path", user.role().home_path());
     }
@@ -26,6 +27,7 @@ pub async fn home(ctx: Ctx, state: web::Data<AppState>) -> Result<HttpResponse, 
 pub fn not_open(state: &AppState, ctx: &Ctx, program_name: Option<String>) -> Result<HttpResponse, AppError> {
     let mut c = tera::Context::new();
     c.insert("program_name", &program_name.unwrap_or_default());
+    c.insert("city", &*state.city());
     render(state, ctx, "not_open.html", c)
 }
 
