@@ -88,12 +88,20 @@ pub struct Booking {
     pub updated_at: NaiveDateTime,
 }
 
+/// The programs (only the active ones, or all). This and the two readers
+/// below run on every view of the clinic's first page (a session and its
+/// slots for each of the coming Saturdays): natively, as static queries
+/// whose statements are prepared once (`crate::natively`).
 pub fn programs(conn: &mut DbConn, only_active: bool) -> QueryResult<Vec<ClinicProgram>> {
-    let mut q = clinic_programs::table.into_boxed();
     if only_active {
-        q = q.filter(clinic_programs::active.eq(true));
+        crate::natively!(conn, |c| clinic_programs::table
+            .filter(clinic_programs::active.eq(true))
+            .order(clinic_programs::sort_order.asc())
+            .select(ClinicProgram::as_select())
+            .load(c))
+    } else {
+        crate::natively!(conn, |c| clinic_programs::table.order(clinic_programs::sort_order.asc()).select(ClinicProgram::as_select()).load(c))
     }
-    q.order(clinic_programs::sort_order.asc()).select(ClinicProgram::as_select()).load(conn)
 }
 
 pub fn program(conn: &mut DbConn, id: &str) -> QueryResult<ClinicProgram> {
@@ -105,12 +113,12 @@ pub fn session(conn: &mut DbConn, id: &str) -> QueryResult<Option<ClinicSession>
 }
 
 pub fn sessions_from(conn: &mut DbConn, from: NaiveDate, limit: i64) -> QueryResult<Vec<ClinicSession>> {
-    clinic_sessions::table
+    crate::natively!(conn, |c| clinic_sessions::table
         .filter(clinic_sessions::day.ge(from))
         .order(clinic_sessions::day.asc())
         .limit(limit)
         .select(ClinicSession::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn sessions_before(conn: &mut DbConn, before: NaiveDate, limit: i64) -> QueryResult<Vec<ClinicSession>> {
@@ -122,12 +130,28 @@ pub fn sessions_before(conn: &mut DbConn, before: NaiveDate, limit: i64) -> Quer
         .load(conn)
 }
 
+/// The places left in each of the first `limit` sessions from `from` on, in
+/// the slots of active programs (the clinic's first page): summed by the
+/// database, instead of reading every slot of every session.
+pub fn places_left_from(conn: &mut DbConn, from: NaiveDate, limit: i64) -> QueryResult<Vec<(String, Option<i64>)>> {
+    use diesel::dsl::{case_when, sum};
+    let left = case_when(clinic_slots::capacity.gt(clinic_slots::booked), clinic_slots::capacity - clinic_slots::booked).otherwise(0);
+    let sessions = clinic_sessions::table.filter(clinic_sessions::day.ge(from)).order(clinic_sessions::day.asc()).limit(limit).select(clinic_sessions::id);
+    crate::natively!(conn, |c| clinic_slots::table
+        .inner_join(clinic_programs::table.on(clinic_programs::id.eq(clinic_slots::program_id)))
+        .filter(clinic_programs::active.eq(true))
+        .filter(clinic_slots::session_id.eq_any(sessions))
+        .group_by(clinic_slots::session_id)
+        .select((clinic_slots::session_id, sum(left)))
+        .load(c))
+}
+
 pub fn slots_of(conn: &mut DbConn, session_id: &str) -> QueryResult<Vec<ClinicSlot>> {
-    clinic_slots::table
+    crate::natively!(conn, |c| clinic_slots::table
         .filter(clinic_slots::session_id.eq(session_id))
         .order((clinic_slots::program_id.asc(), clinic_slots::start_minute.asc()))
         .select(ClinicSlot::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn slot(conn: &mut DbConn, id: &str) -> QueryResult<Option<ClinicSlot>> {

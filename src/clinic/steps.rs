@@ -162,11 +162,6 @@ fn fail(step: Step, e: StepError, at: &mut Step, err: &mut Option<StepError>) {
     }
 }
 
-/// The places left in slots (of active programs).
-fn places_left(slots: &[ClinicSlot], programs: &[ClinicProgram]) -> i32 {
-    slots.iter().filter(|s| programs.iter().any(|p| p.id == s.program_id)).map(|s| (s.capacity - s.booked).max(0)).sum()
-}
-
 fn seats(program: &ClinicProgram, choice: &Choice) -> i32 {
     if program.partner_seat && choice.with_partner == "yes" {
         2
@@ -220,12 +215,12 @@ fn build(conn: &mut crate::db::DbConn, state: &AppState, lang: Lang, user: Optio
     let mut c = tera::Context::new();
     let mut at = want;
     let mut err = error;
-    let programs = models::programs(conn, true)?;
     if want == Step::Saturday {
-        let rows: Vec<SaturdayRow> = service::upcoming(conn, today, 8)?
+        let left: std::collections::HashMap<String, Option<i64>> = models::places_left_from(conn, today, 8)?.into_iter().collect();
+        let rows: Vec<SaturdayRow> = models::sessions_from(conn, today, 8)?
             .into_iter()
-            .map(|(s, slots)| SaturdayRow {
-                left: places_left(&slots, &programs),
+            .map(|s| SaturdayRow {
+                left: left.get(&s.id).copied().flatten().unwrap_or(0).try_into().unwrap_or(i32::MAX),
                 id: s.id,
                 date: format_date(s.day, lang),
                 open: s.status == "open",
@@ -241,6 +236,7 @@ fn build(conn: &mut crate::db::DbConn, state: &AppState, lang: Lang, user: Optio
         return finish(state, lang, Step::Saturday, &choice, err, c);
     }
 
+    let programs = models::programs(conn, true)?;
     let session: ClinicSession = models::session(conn, &choice.session)?.ok_or(AppError::NotFound)?;
     let slots = models::slots_of(conn, &session.id)?;
     if choice.program.is_empty() && !choice.slot.is_empty() {
