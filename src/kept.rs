@@ -6,6 +6,7 @@
 //! (`AppState::forget_city`); other instances, and a running server after
 //! `naju-helper city apply`, show the change within [`KEEP`].
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,11 +15,14 @@ pub const KEEP: Duration = Duration::from_secs(30);
 
 pub struct Kept<T> {
     slot: RwLock<Option<(Instant, Arc<T>)>>,
+    /// How many times the value was forgotten: a value read before a
+    /// `forget` (a city file committed while it was being read) is not kept.
+    forgotten: AtomicU64,
 }
 
 impl<T> Default for Kept<T> {
     fn default() -> Self {
-        Kept { slot: RwLock::new(None) }
+        Kept { slot: RwLock::new(None), forgotten: AtomicU64::new(0) }
     }
 }
 
@@ -33,26 +37,26 @@ impl<T> Kept<T> {
         self.slot.read().ok()?.as_ref().map(|(_, v)| v.clone())
     }
 
-    /// Keeps `value` from now on and returns it.
-    pub fn put(&self, value: T) -> Arc<T> {
-        let value = Arc::new(value);
-        if let Ok(mut guard) = self.slot.write() {
-            *guard = Some((Instant::now(), value.clone()));
-        }
-        value
-    }
-
-    /// The fresh value, or what `load` reads (then kept).
+    /// The fresh value, or what `load` reads: kept, unless the value was
+    /// forgotten while it was being read (then only this caller gets it).
     pub fn get_or_load<E>(&self, load: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
-        match self.fresh() {
-            Some(v) => Ok(v),
-            None => Ok(self.put(load()?)),
+        if let Some(v) = self.fresh() {
+            return Ok(v);
         }
+        let seen = self.forgotten.load(Ordering::SeqCst);
+        let value = Arc::new(load()?);
+        if let Ok(mut guard) = self.slot.write() {
+            if self.forgotten.load(Ordering::SeqCst) == seen {
+                *guard = Some((Instant::now(), value.clone()));
+            }
+        }
+        Ok(value)
     }
 
     /// Drops the value: the next use reads it again.
     pub fn forget(&self) {
         if let Ok(mut guard) = self.slot.write() {
+            self.forgotten.fetch_add(1, Ordering::SeqCst);
             *guard = None;
         }
     }
@@ -80,11 +84,26 @@ mod tests {
     }
 
     #[test]
+    fn a_value_read_while_it_was_forgotten_is_not_kept() {
+        let kept: Kept<&str> = Kept::default();
+        // A city file commits and its instance forgets the names while a
+        // request is still reading the old ones.
+        let old = kept.get_or_load(|| {
+            kept.forget();
+            Ok::<_, ()>("old")
+        });
+        assert_eq!(old.as_deref(), Ok(&"old"), "the reader gets what it read");
+        assert!(kept.last().is_none(), "but it is not kept");
+        assert_eq!(*kept.get_or_load(|| Ok::<_, ()>("new")).unwrap(), "new");
+        assert_eq!(kept.last().as_deref(), Some(&"new"));
+    }
+
+    #[test]
     fn a_failed_read_keeps_nothing_and_an_old_value_is_still_there_as_last() {
         let kept: Kept<u32> = Kept::default();
         assert_eq!(kept.get_or_load(|| Err::<u32, &str>("down")), Err("down"));
         assert!(kept.last().is_none());
-        kept.put(3);
+        kept.get_or_load(|| Ok::<u32, ()>(3)).unwrap();
         // Make it stale: rewrite its time as older than KEEP.
         if let Ok(mut g) = kept.slot.write() {
             let v = g.take().unwrap().1;

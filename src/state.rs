@@ -57,6 +57,11 @@ pub struct Templates {
     separator: String,
 }
 
+/// Whether `template` is a page (extends the layout).
+fn extends_base(tera: &tera::Tera, template: &str) -> Result<bool, tera::Error> {
+    Ok(tera.get_template(template)?.parents.iter().any(|p| p == "base.html"))
+}
+
 thread_local! {
     /// A page's rendered blocks, before the layout goes around them.
     static BLOCKS: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(32 * 1024));
@@ -149,14 +154,21 @@ impl Templates {
         self.nav.iter().find(|(l, w, _)| *l == lang && *w == who).map(|(_, _, html)| html.as_str()).unwrap_or_default()
     }
 
+    /// A template that is not a page (an email, a text message, a part of
+    /// a page): pages go through `render_page`, which puts the layout around
+    /// them (here they would come out as their bare blocks).
     pub fn render(&self, lang: Lang, template: &str, context: &tera::Context) -> Result<String, tera::Error> {
-        self.for_lang(lang).render(template, context)
+        let tera = self.for_lang(lang);
+        if extends_base(tera, template)? {
+            return Err(tera::Error::msg(format!("{template} is a page: render it with render_page")));
+        }
+        tera.render(template, context)
     }
 
     /// A page as bytes for a response body: the same output as `render`,
     /// without checking again that tera's own output is UTF-8 (a pass over
     /// every byte of the page: 7 % of a resident's home page in callgrind).
-    pub fn render_bytes(&self, lang: Lang, template: &str, context: &tera::Context) -> Result<Vec<u8>, tera::Error> {
+    fn render_bytes(&self, lang: Lang, template: &str, context: &tera::Context) -> Result<Vec<u8>, tera::Error> {
         let mut out = Vec::with_capacity(16 * 1024);
         self.for_lang(lang).render_to(template, context, &mut out)?;
         Ok(out)
@@ -167,7 +179,7 @@ impl Templates {
     /// them (`crate::web::layout`). Any other template renders as it is.
     pub fn render_page(&self, lang: Lang, template: &str, context: &tera::Context, frame: PageFrame) -> Result<Vec<u8>, tera::Error> {
         let tera = self.for_lang(lang);
-        if !tera.get_template(template)?.parents.iter().any(|p| p == "base.html") {
+        if !extends_base(tera, template)? {
             return self.render_bytes(lang, template, context);
         }
         let layout = self

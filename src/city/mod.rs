@@ -63,14 +63,12 @@ impl NamesCache {
     }
 
     pub fn get(&self, pool: &crate::db::DbPool) -> std::sync::Arc<Names> {
-        if let Some(names) = self.kept.fresh() {
-            return names;
-        }
         // Never wait for a connection on the render path: keep the old value.
-        match pool.try_get().and_then(|mut conn| names(&mut conn).ok()) {
-            Some(n) => self.kept.put(n.unwrap_or_else(|| self.fallback.clone())),
-            None => self.kept.last().unwrap_or_else(|| std::sync::Arc::new(self.fallback.clone())),
-        }
+        let read = self.kept.get_or_load(|| {
+            let mut conn = pool.try_get().ok_or(())?;
+            names(&mut conn).map(|n| n.unwrap_or_else(|| self.fallback.clone())).map_err(|_| ())
+        });
+        read.unwrap_or_else(|()| self.kept.last().unwrap_or_else(|| std::sync::Arc::new(self.fallback.clone())))
     }
 
     /// The same on a connection the caller holds (a message rendered with

@@ -282,6 +282,10 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
         if already > 0 {
             return Err(AppError::Conflict("clinic.errors.already_booked"));
         }
+        // Her address is read before the seat is taken: from the seat's
+        // update to the commit, PostgreSQL holds the slot's row lock, and
+        // every other booking of the class waits for it.
+        let to = Recipient::of(conn, &user.id)?;
         let seats = if program.partner_seat && input.with_partner { 2 } else { 1 };
         let outcome = if take_seats(conn, &slot.id, seats)? {
             BookOutcome::Booked
@@ -308,7 +312,6 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
             ))
             .execute(c))?;
         let kind = if outcome == BookOutcome::Booked { "clinic_booked" } else { "clinic_waitlisted" };
-        let to = Recipient::of(conn, &user.id)?;
         notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready.as_ref())?;
         Ok(outcome)
     });

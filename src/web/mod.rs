@@ -302,11 +302,9 @@ impl Page {
         .await??;
         Ok((Ctx::keep(&self.req, visit), value))
     }
-}
 
-impl Page {
     /// `db` for a page whose queries are a few indexed reads (a resident's
-    /// home, the clinic's first step): on SQLite, when a pooled connection is
+    /// home): on SQLite, when a pooled connection is
     /// free at once, the session and the page are read right here on the
     /// server's thread, without the hop to the blocking pool and back (two
     /// thread wake-ups, the largest cost of such a page under load:
