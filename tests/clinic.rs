@@ -553,3 +553,29 @@ fn a_cancelled_session_tells_everyone_booked_or_waiting_once_by_mail() {
     s.post(&format!("/staff/clinic/sessions/{session}/cancel"), &[("csrf_token", &page.csrf()), ("reason", "정전으로 휴진")]);
     assert_eq!(queued(&app, "clinic_session_cancelled").len(), 3);
 }
+
+#[test]
+fn the_saturdays_count_places_left_in_the_active_programs_slots_only_and_none_below_zero() {
+    let app = spawn_app();
+    let session = next_session(&app);
+    let slots = || -> Vec<(String, String, i32, i32)> {
+        clinic_slots::table
+            .filter(clinic_slots::session_id.eq(&session))
+            .order(clinic_slots::start_minute.asc())
+            .select((clinic_slots::id, clinic_slots::program_id, clinic_slots::capacity, clinic_slots::booked))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    // One slot of the session over-full (its capacity lowered below its
+    // bookings by staff), and another program of it no longer offered.
+    let (full, full_program, _, _) = slots()[0].clone();
+    diesel::update(clinic_slots::table.find(&full)).set(clinic_slots::booked.eq(clinic_slots::capacity + 3)).execute(&mut app.conn()).unwrap();
+    let dropped = slots().into_iter().map(|(_, p, _, _)| p).find(|p| *p != full_program).expect("a session with two programs");
+    diesel::update(clinic_programs::table.find(&dropped)).set(clinic_programs::active.eq(false)).execute(&mut app.conn()).unwrap();
+    let slots: Vec<(String, i32, i32)> = slots().into_iter().map(|(_, p, c, b)| (p, c, b)).collect();
+    let expected: i32 = slots.iter().filter(|(p, _, _)| *p != dropped).map(|(_, c, b)| (c - b).max(0)).sum();
+    let everything: i32 = slots.iter().map(|(_, c, b)| (c - b).max(0)).sum();
+    assert!(expected < everything, "the test needs the inactive program to have places in the session");
+    let mut mom = signed_up_resident(&app, "자리맘", "places@example.kr");
+    mom.get("/clinic").assert_status(200).assert_contains(&format!("남은 자리 {expected})"));
+}

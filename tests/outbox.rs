@@ -387,3 +387,39 @@ fn notices_prepared_for_recipients_that_changed_meanwhile_are_prepared_again_bef
     assert!(matches!(refused, Err(naju_helper::error::AppError::Conflict("clinic.errors.full"))));
     assert_eq!(prepared.get(), 1);
 }
+
+/// The delivery worker runs behind the requests: its thread's nice value is
+/// 10 (Linux), the server's threads keep 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_delivery_worker_runs_at_a_lower_priority_than_requests() {
+    let _app = spawn_app();
+    // Field 19 of /proc/self/task/<tid>/stat, counted after the name's closing parenthesis.
+    let nice_of = |comm: &str| -> Vec<i64> {
+        let mut found = vec![];
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if name.trim() != comm {
+                continue;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+            if let Some(nice) = after.split_whitespace().nth(16).and_then(|n| n.parse().ok()) {
+                found.push(nice);
+            }
+        }
+        found
+    };
+    let mut outbox = vec![];
+    for _ in 0..50 {
+        outbox = nice_of("outbox");
+        if !outbox.is_empty() && outbox.iter().all(|n| *n == 10) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!outbox.is_empty(), "no outbox thread");
+    assert!(outbox.iter().all(|n| *n == 10), "outbox threads' nice values: {outbox:?}");
+    let this: i64 = std::fs::read_to_string("/proc/thread-self/stat").unwrap().rsplit_once(')').unwrap().1.split_whitespace().nth(16).unwrap().parse().unwrap();
+    assert_eq!(this, 0, "the other threads keep their priority");
+}
