@@ -262,6 +262,27 @@ mod tests {
     use serde_json::Value;
 
     #[test]
+    fn a_page_comes_whole_through_render_page_and_not_at_all_through_render() {
+        let i18n = I18n::load().expect("catalogs parse");
+        let templates = super::Templates::load(&i18n).expect("templates load");
+        let mut c = tera::Context::new();
+        c.insert("lang", "ko");
+        c.insert("email", "mom@example.kr");
+        c.insert("hours", &24);
+        c.insert("flash", "");
+        c.insert("has_errors", &false);
+        let values = crate::web::layout::Values { city_name: "나주시 & <b>", nav_links: "<li>nav</li>", ..Default::default() };
+        let page = templates.render_page(Lang::Ko, "accounts/signup_sent.html", &c, super::PageFrame { signed_in: false, values }).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with("<!doctype html>"), "{page}");
+        assert!(page.contains("<title>") && page.contains(" · 나주시 &amp; &lt;b&gt;</title>") && page.contains("<li>nav</li>"), "{page}");
+        assert!(page.contains("id=\"main\"") && page.contains("mom@example.kr") && page.trim_end().ends_with("</html>"), "{page}");
+        assert!(!page.contains('\u{E000}') && !page.contains('\u{E001}'), "no marker or separator is left");
+        assert!(templates.render(Lang::Ko, "accounts/signup_sent.html", &c).is_err(), "a page is refused by render");
+        assert!(templates.render(Lang::Ko, "_notices.html", &c).is_ok());
+    }
+
+    #[test]
     fn escaping_is_teras() {
         for text in ["", "plain", "임신부 김하나", "a & b < c > d \"e\" 'f' /g/ &amp;", "<script>alert('x')</script>", "끝/"] {
             assert_eq!(super::escape_html(text), tera::escape_html(text), "{text}");
