@@ -423,3 +423,44 @@ fn the_delivery_worker_runs_at_a_lower_priority_than_requests() {
     let this: i64 = std::fs::read_to_string("/proc/thread-self/stat").unwrap().rsplit_once(')').unwrap().1.split_whitespace().nth(16).unwrap().parse().unwrap();
     assert_eq!(this, 0, "the other threads keep their priority");
 }
+
+/// A batch is claimed before it is sent; what was claimed but not tried (the
+/// app stopping) is given back with its own time, to go at the next round
+/// instead of when the claim runs out.
+#[test]
+fn messages_claimed_but_not_tried_are_given_back() {
+    use naju_helper::notify::mailer::Mailer;
+    use naju_helper::notify::worker::{deliver_due, Transports};
+    use std::sync::atomic::AtomicBool;
+    // The app's own worker polls once an hour: here the rounds are run by hand.
+    let app = spawn_app_with(|c| c.outbox_poll = Duration::from_secs(3600));
+    std::thread::sleep(Duration::from_millis(500)); // its first round, at start, is over
+    let due_at = chrono::Timelike::with_nanosecond(&(naju_helper::time::now_utc() - chrono::Duration::seconds(5)), 0).unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::id.eq(&id),
+            outbox::kind.eq("welcome"),
+            outbox::recipient.eq("given-back@example.kr"),
+            outbox::subject.eq("given back"),
+            outbox::body_text.eq("text"),
+            outbox::body_html.eq(""),
+            outbox::status.eq("pending"),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(due_at),
+            outbox::created_at.eq(due_at),
+            outbox::channel.eq("email"),
+        ))
+        .execute(&mut app.conn())
+        .unwrap();
+    let config = common::test_config(app.data_dir.clone(), app.database_url.clone());
+    let transports = Transports { mailer: Mailer::from_config(&config).unwrap(), sms: None };
+    let row = || -> (String, chrono::NaiveDateTime) {
+        outbox::table.find(&id).select((outbox::status, outbox::next_attempt_at)).first(&mut app.conn()).unwrap()
+    };
+    let mut conn = app.pool.get().unwrap();
+    assert_eq!(deliver_due(&mut conn, &config, &transports, &AtomicBool::new(true)).unwrap(), 0, "stopping: nothing sent");
+    assert_eq!(row(), ("pending".to_string(), due_at), "claimed, not tried, given back with its own time");
+    assert!(deliver_due(&mut conn, &config, &transports, &AtomicBool::new(false)).unwrap() >= 1);
+    assert_eq!(row().0, "sent", "the next round sends it");
+}

@@ -217,12 +217,13 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
         Ok(claimed)
     })?;
     let mut sent: Vec<(&OutboxMessage, i32, NaiveDateTime)> = Vec::with_capacity(claimed.len());
-    let (mut count, mut outcome) = (0, Ok(()));
+    let (mut count, mut outcome, mut tried) = (0, Ok(()), 0);
     let mut since_marked = std::time::Instant::now();
     for msg in &claimed {
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        tried += 1;
         let attempts = msg.attempts + 1;
         match transports.send(config, msg) {
             Ok(()) => {
@@ -242,9 +243,24 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
             since_marked = std::time::Instant::now();
         }
     }
-    // Claimed but not tried (stopping, or a failure could not be recorded):
-    // their claim runs out and they are tried again.
     count += mark_sent(conn, &mut sent)?;
+    // Claimed but not tried (the app stopping, or a failure that could not be
+    // recorded): given back, so that they go at the next start instead of
+    // when the claim runs out. Should this fail, the claim still runs out.
+    let untried = &claimed[tried.min(claimed.len())..];
+    if !untried.is_empty() {
+        let given_back = write_tx(conn, |conn| {
+            for msg in untried {
+                diesel::update(outbox::table.find(&msg.id).filter(outbox::next_attempt_at.eq(lease)))
+                    .set(outbox::next_attempt_at.eq(msg.next_attempt_at))
+                    .execute(conn)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = given_back {
+            tracing::warn!(error = %e, "outbox: claimed messages not given back; they go when their claim runs out");
+        }
+    }
     outcome.map(|()| count)
 }
 
