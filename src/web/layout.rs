@@ -178,7 +178,7 @@ pub fn compile(tera: &tera::Tera, lang: Lang, signed_in: bool) -> Result<Compile
     let compiled = parse(&out)?;
     for slot in [Slot::Title, Slot::Content] {
         if !compiled.pieces.contains(&Piece::Value(slot, false)) {
-            return Err(tera::Error::msg(format!("the layout does not show its {slot:?} block once as is")));
+            return Err(tera::Error::msg(format!("the layout does not show its {slot:?} block as is")));
         }
     }
     // The check: sample values through the compiled layout and through tera
