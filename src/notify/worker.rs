@@ -247,7 +247,7 @@ pub fn deliver_due(conn: &mut DbConn, config: &Config, transports: &Transports, 
     // Claimed but not tried (the app stopping, or a failure that could not be
     // recorded): given back, so that they go at the next start instead of
     // when the claim runs out. Should this fail, the claim still runs out.
-    let untried = &claimed[tried.min(claimed.len())..];
+    let untried = &claimed[tried..];
     if !untried.is_empty() {
         let given_back = write_tx(conn, |conn| {
             for msg in untried {

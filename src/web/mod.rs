@@ -292,6 +292,15 @@ impl Page {
             return Ok((ctx, value));
         }
         let pending = Pending::of(&self.req, state);
+        self.in_blocking_pool(pending, state, f).await
+    }
+
+    /// The session and `f` in one blocking call, on one pooled connection.
+    async fn in_blocking_pool<T, F>(self, pending: Pending, state: &web::Data<AppState>, f: F) -> Result<(Ctx, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::db::DbConn, &AppState, &Visit) -> Result<T, AppError> + Send + 'static,
+    {
         let state = state.clone();
         let (visit, value) = web::block(move || -> Result<_, AppError> {
             let mut conn = state.pool.get()?;
@@ -325,7 +334,7 @@ impl Page {
         let pending = Pending::of(&self.req, state);
         if pending.flash_note.is_some() {
             drop(conn);
-            return self.db(state, f).await;
+            return self.in_blocking_pool(pending, state, f).await;
         }
         let (visit, upkeep) = pending.session_read_only(&mut conn, state)?;
         // The session's write is due whatever the page answers (an expired
