@@ -207,6 +207,26 @@ fn staff_run_the_day_check_in_record_walk_ins_and_can_cancel_a_session() {
     mom.get(&format!("/staff/clinic/sessions/{session}")).assert_status(403);
 }
 
+/// Each resident presses "book" on the slot at the same moment (a barrier),
+/// with `extra` fields; the response statuses.
+fn press_book_at_once(residents: Vec<Browser>, session: &str, slot: &str, extra: &[(&'static str, &'static str)]) -> Vec<u16> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(residents.len()));
+    let handles: Vec<_> = residents
+        .into_iter()
+        .map(|mut b| {
+            let token = b.get(&format!("/clinic/sessions/{session}")).csrf();
+            let (barrier, session, slot, due, extra) = (barrier.clone(), session.to_string(), slot.to_string(), due(), extra.to_vec());
+            std::thread::spawn(move || {
+                let mut form = vec![("csrf_token", token.as_str()), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)];
+                form.extend(extra);
+                barrier.wait();
+                b.post("/clinic/bookings", &form).status
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
 #[test]
 fn fifty_residents_pressing_book_for_the_last_seat_book_exactly_one() {
     let app = spawn_app();
@@ -214,24 +234,46 @@ fn fifty_residents_pressing_book_for_the_last_seat_book_exactly_one() {
     let session = next_session(&app);
     let slot = slot_of(&app, &session, "prenatal_yoga");
     let residents: Vec<Browser> = (0..50).map(|i| signed_up_resident(&app, &format!("요가{i}"), &format!("yoga{i}@example.kr"))).collect();
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(residents.len()));
-    let handles: Vec<_> = residents
-        .into_iter()
-        .map(|mut b| {
-            let token = b.get(&format!("/clinic/sessions/{session}")).csrf();
-            let (barrier, session, slot, due) = (barrier.clone(), session.clone(), slot.clone(), due());
-            std::thread::spawn(move || {
-                barrier.wait();
-                b.post("/clinic/bookings", &[("csrf_token", &token), ("session_id", &session), ("slot_id", &slot), ("due_date", &due)]).status
-            })
-        })
-        .collect();
-    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses = press_book_at_once(residents, &session, &slot, &[]);
     assert_eq!(statuses.iter().filter(|s| **s == 303).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
     let booked: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
     let rows: i64 = clinic_bookings::table.filter(clinic_bookings::slot_id.eq(&slot)).count().get_result(&mut app.conn()).unwrap();
     assert_eq!((booked, rows), (1, 1));
+}
+
+/// Twenty residents who accept the waiting list press "book" at once for the
+/// last three seats. Most of them read a free seat before their transaction
+/// and find it gone at the update: they go on the waiting list (a booking
+/// is decided again inside its transaction), and each is told what she got.
+#[test]
+fn twenty_at_once_for_three_seats_with_the_waiting_list_three_booked_seventeen_waiting_each_told_which() {
+    let app = spawn_app();
+    set_capacity(&app, "prenatal_yoga", "3");
+    let session = next_session(&app);
+    let slot = slot_of(&app, &session, "prenatal_yoga");
+    let residents: Vec<Browser> = (0..20).map(|i| signed_up_resident(&app, &format!("대기{i}"), &format!("line{i}@example.kr"))).collect();
+    let statuses = press_book_at_once(residents, &session, &slot, &[("join_waitlist", "yes")]);
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    let booked: i32 = clinic_slots::table.find(&slot).select(clinic_slots::booked).first(&mut app.conn()).unwrap();
+    assert_eq!(booked, 3);
+    let mut by_status = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for i in 0..20 {
+        let email = format!("line{i}@example.kr");
+        let status = status_of(&app, &email);
+        assert_eq!(status.len(), 1, "{email}: {status:?}");
+        by_status.entry(status[0].clone()).or_default().push(email);
+    }
+    assert_eq!(by_status.get("booked").map(Vec::len), Some(3), "{by_status:?}");
+    assert_eq!(by_status.get("waitlisted").map(Vec::len), Some(17), "{by_status:?}");
+    // One message each, of her outcome.
+    for (status, kind) in [("booked", "clinic_booked"), ("waitlisted", "clinic_waitlisted")] {
+        let mut told: Vec<String> = queued(&app, kind).into_iter().map(|(to, _, _)| to).filter(|to| to.starts_with("line")).collect();
+        told.sort();
+        let mut expected = by_status[status].clone();
+        expected.sort();
+        assert_eq!(told, expected, "{kind}");
+    }
 }
 
 #[test]

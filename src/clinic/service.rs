@@ -199,22 +199,6 @@ fn prepare_booking_notice(conn: &mut DbConn, notifier: &Notifier, b: &Booking, k
     notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), b.seats, kind, &[])))
 }
 
-/// The email a booking will most likely send (a seat if the slot has room,
-/// else the waiting list), rendered before its transaction from the same rows.
-fn prepare_booking_mail(conn: &mut DbConn, notifier: &Notifier, user_id: &str, input: &BookingInput) -> Option<Rendered> {
-    let rows = (|| -> Result<_, AppError> {
-        let to = Recipient::of(conn, user_id)?;
-        let slot = models::slot(conn, &input.slot_id)?.ok_or(AppError::NotFound)?;
-        let session = models::session(conn, &slot.session_id)?.ok_or(AppError::NotFound)?;
-        let program = models::program(conn, &slot.program_id)?;
-        Ok((to, slot, session, program))
-    })();
-    let (to, slot, session, program) = rows.ok()?;
-    let seats = if program.partner_seat && input.with_partner { 2 } else { 1 };
-    let kind = if slot.booked + seats <= slot.capacity { "clinic_booked" } else { "clinic_waitlisted" };
-    notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), seats, kind, &[])))
-}
-
 fn take_seats(conn: &mut DbConn, slot_id: &str, seats: i32) -> Result<bool, AppError> {
     let taken = crate::natively!(conn, |c| diesel::update(clinic_slots::table.find(slot_id).filter(clinic_slots::booked.le(clinic_slots::capacity - seats)))
         .set(clinic_slots::booked.eq(clinic_slots::booked + seats))
@@ -237,56 +221,72 @@ pub struct BookingInput {
     pub join_waitlist: bool,
 }
 
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BookOutcome {
     Booked,
     Waitlisted,
 }
 
 /// Books a seat, or (when asked) a place on the waiting list of a full slot.
+///
+/// What the booking checks (the session open, the program active, the
+/// booking window, who may book, her child, a booking she already has) is
+/// read before its write transaction, with her address and the rendering of
+/// her message. When those reads left a seat free, the transaction is short:
+/// her booking row, its message, the session and program read again (still
+/// open, still active), and last the seat, by an `UPDATE` that takes it only
+/// while the slot has room; the unique index `clinic_bookings_one` refuses a
+/// second booking. Last, because from the seat's update to the commit PostgreSQL
+/// holds the slot's row lock and every other booking of the class waits for
+/// it; on SQLite the whole transaction holds the write lock, and it no
+/// longer reads anything but the session, the program and the seat. If the seat was not there after all (the class
+/// filled, or staff closed it in between), that transaction is rolled back
+/// and `book_checked` decides inside the transaction, as every booking did
+/// before.
 pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<BookOutcome, AppError> {
+    let Checked { slot, session, program, child, to, seats } = checked(conn, user, input, today)?;
+    let free = slot.booked + seats <= slot.capacity;
+    let kind = if free { "clinic_booked" } else { "clinic_waitlisted" };
+    let ready = notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), seats, kind, &[])));
+    let child_id = child.map(|c| c.id);
+    if free {
+        let id = new_id();
+        let fast = write_tx(conn, |conn| {
+            insert_booking(conn, &id, (&program, &session, &slot), user, child_id.as_deref(), input.due_date, seats, BookOutcome::Booked)?;
+            notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, "clinic_booked", &[]), ready.as_ref())?;
+            // Read again inside: staff may have closed the session or the
+            // program since. (Plain reads: an UPDATE with EXISTS subqueries
+            // is prepared anew on every run, diesel does not cache it.)
+            let open = models::session(conn, &session.id)?.is_some_and(|s| s.status == "open");
+            if !open || !models::program(conn, &program.id)?.active || !take_seats(conn, &slot.id, seats)? {
+                return Err(AppError::Conflict(SEAT_GONE));
+            }
+            Ok(BookOutcome::Booked)
+        });
+        match fast {
+            Err(AppError::Conflict(SEAT_GONE)) => {}
+            Err(AppError::Db(e)) if is_unique_violation(&e) => return Err(AppError::Conflict("clinic.errors.already_booked")),
+            other => return other,
+        }
+    } else if !input.join_waitlist {
+        return Err(AppError::Conflict("clinic.errors.full"));
+    }
+    book_checked(conn, notifier, user, input, today, ready.as_ref())
+}
+
+/// The fast path's own refusal: the seat its reads saw was gone at the
+/// update (never shown; `book` falls back to `book_checked`).
+const SEAT_GONE: &str = "clinic.errors.seat_gone";
+
+/// A booking decided inside its transaction: the rows read again there,
+/// the seat taken first, then the booking and its message (booked, or on
+/// the waiting list).
+fn book_checked(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate, ready: Option<&Rendered>) -> Result<BookOutcome, AppError> {
     let id = new_id();
-    let ready = prepare_booking_mail(conn, notifier, &user.id, input);
     let result = write_tx(conn, |conn| {
-        let slot = models::slot(conn, &input.slot_id)?.ok_or(AppError::NotFound)?;
-        let session = models::session(conn, &slot.session_id)?.ok_or(AppError::NotFound)?;
-        let program = models::program(conn, &slot.program_id)?;
-        if session.status != "open" || !program.active {
-            return Err(AppError::Conflict("clinic.errors.session_cancelled"));
-        }
-        rules::booking_open(session.day, today, program.booking_opens_days).map_err(AppError::Conflict)?;
-        let child = match &input.child_id {
-            Some(cid) => Some(
-                children::table
-                    .filter(children::id.eq(cid))
-                    .filter(children::user_id.eq(&user.id))
-                    .select(models::Child::as_select())
-                    .first(conn)
-                    .optional()?
-                    .ok_or(AppError::Conflict("clinic.errors.infant_only"))?,
-            ),
-            None => None,
-        };
-        let booker = Booker { due_date: input.due_date, child_birth: child.as_ref().map(|c| c.birth_date) };
-        rules::may_book(&program.audience, program.infant_max_months, &booker, session.day, today).map_err(AppError::Conflict)?;
-        // Served by the index clinic_bookings_user. The statuses as `=` terms, not
-        // `IN`: diesel prepares an `IN` list anew on every run.
-        let st = clinic_bookings::status;
-        let already: i64 = crate::natively!(conn, |c| clinic_bookings::table
-            .filter(clinic_bookings::user_id.eq(&user.id))
-            .filter(clinic_bookings::session_id.eq(&session.id))
-            .filter(clinic_bookings::program_id.eq(&program.id))
-            .filter(st.eq("booked").or(st.eq("waitlisted")).or(st.eq("attended")).or(st.eq("no_show")))
-            .count()
-            .get_result(c))?;
-        if already > 0 {
-            return Err(AppError::Conflict("clinic.errors.already_booked"));
-        }
-        // Her address is read before the seat is taken: from the seat's
-        // update to the commit, PostgreSQL holds the slot's row lock, and
-        // every other booking of the class waits for it.
-        let to = Recipient::of(conn, &user.id)?;
-        let seats = if program.partner_seat && input.with_partner { 2 } else { 1 };
+        // Her address is read (in `checked`) before the seat is taken: from
+        // the seat's update to the commit, PostgreSQL holds the slot's row lock.
+        let Checked { slot, session, program, child, to, seats } = checked(conn, user, input, today)?;
         let outcome = if take_seats(conn, &slot.id, seats)? {
             BookOutcome::Booked
         } else if input.join_waitlist {
@@ -294,31 +294,111 @@ pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &Booking
         } else {
             return Err(AppError::Conflict("clinic.errors.full"));
         };
-        let now = now_utc();
-        let child_id = child.as_ref().map(|c| c.id.clone());
-        crate::natively!(conn, |c| diesel::insert_into(clinic_bookings::table)
-            .values((
-                clinic_bookings::id.eq(&id),
-                clinic_bookings::slot_id.eq(&slot.id),
-                clinic_bookings::session_id.eq(&session.id),
-                clinic_bookings::program_id.eq(&program.id),
-                clinic_bookings::user_id.eq(&user.id),
-                clinic_bookings::child_id.eq(&child_id),
-                clinic_bookings::due_date.eq(input.due_date),
-                clinic_bookings::seats.eq(seats),
-                clinic_bookings::status.eq(if outcome == BookOutcome::Booked { "booked" } else { "waitlisted" }),
-                clinic_bookings::created_at.eq(now),
-                clinic_bookings::updated_at.eq(now),
-            ))
-            .execute(c))?;
+        let child_id = child.map(|c| c.id);
+        insert_booking(conn, &id, (&program, &session, &slot), user, child_id.as_deref(), input.due_date, seats, outcome)?;
         let kind = if outcome == BookOutcome::Booked { "clinic_booked" } else { "clinic_waitlisted" };
-        notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready.as_ref())?;
+        notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready)?;
         Ok(outcome)
     });
     match result {
         Err(AppError::Db(e)) if is_unique_violation(&e) => Err(AppError::Conflict("clinic.errors.already_booked")),
         other => other,
     }
+}
+
+/// What a booking is checked against and writes from.
+struct Checked {
+    slot: ClinicSlot,
+    session: ClinicSession,
+    program: ClinicProgram,
+    child: Option<models::Child>,
+    to: Recipient,
+    seats: i32,
+}
+
+/// Reads the slot, its session and program, checks that she may book it
+/// and has no booking of it yet, and reads her address.
+fn checked(conn: &mut DbConn, user: &User, input: &BookingInput, today: NaiveDate) -> Result<Checked, AppError> {
+    let slot = models::slot(conn, &input.slot_id)?.ok_or(AppError::NotFound)?;
+    let session = models::session(conn, &slot.session_id)?.ok_or(AppError::NotFound)?;
+    let program = models::program(conn, &slot.program_id)?;
+    let child = may_book(conn, user, input, (&program, &session), today)?;
+    if already_booked(conn, &user.id, &session.id, &program.id)? {
+        return Err(AppError::Conflict("clinic.errors.already_booked"));
+    }
+    let to = Recipient::of(conn, &user.id)?;
+    let seats = if program.partner_seat && input.with_partner { 2 } else { 1 };
+    Ok(Checked { slot, session, program, child, to, seats })
+}
+
+/// Whether she may book this program on this session now; her child, when
+/// she books for one (hers, or the booking is refused).
+fn may_book(conn: &mut DbConn, user: &User, input: &BookingInput, (program, session): (&ClinicProgram, &ClinicSession), today: NaiveDate) -> Result<Option<models::Child>, AppError> {
+    if session.status != "open" || !program.active {
+        return Err(AppError::Conflict("clinic.errors.session_cancelled"));
+    }
+    rules::booking_open(session.day, today, program.booking_opens_days).map_err(AppError::Conflict)?;
+    let child = match &input.child_id {
+        Some(cid) => Some(
+            children::table
+                .filter(children::id.eq(cid))
+                .filter(children::user_id.eq(&user.id))
+                .select(models::Child::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(AppError::Conflict("clinic.errors.infant_only"))?,
+        ),
+        None => None,
+    };
+    let booker = Booker { due_date: input.due_date, child_birth: child.as_ref().map(|c| c.birth_date) };
+    rules::may_book(&program.audience, program.infant_max_months, &booker, session.day, today).map_err(AppError::Conflict)?;
+    Ok(child)
+}
+
+/// Whether she has a booking (or a place on the waiting list) of this
+/// program on this session. Served by the index clinic_bookings_user; the
+/// statuses as `=` terms, not `IN`: diesel prepares an `IN` list anew on
+/// every run.
+fn already_booked(conn: &mut DbConn, user_id: &str, session_id: &str, program_id: &str) -> Result<bool, AppError> {
+    let st = clinic_bookings::status;
+    let n: i64 = crate::natively!(conn, |c| clinic_bookings::table
+        .filter(clinic_bookings::user_id.eq(user_id))
+        .filter(clinic_bookings::session_id.eq(session_id))
+        .filter(clinic_bookings::program_id.eq(program_id))
+        .filter(st.eq("booked").or(st.eq("waitlisted")).or(st.eq("attended")).or(st.eq("no_show")))
+        .count()
+        .get_result(c))?;
+    Ok(n > 0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_booking(
+    conn: &mut DbConn,
+    id: &str,
+    (program, session, slot): (&ClinicProgram, &ClinicSession, &ClinicSlot),
+    user: &User,
+    child_id: Option<&str>,
+    due_date: Option<NaiveDate>,
+    seats: i32,
+    outcome: BookOutcome,
+) -> Result<(), AppError> {
+    let now = now_utc();
+    crate::natively!(conn, |c| diesel::insert_into(clinic_bookings::table)
+        .values((
+            clinic_bookings::id.eq(id),
+            clinic_bookings::slot_id.eq(&slot.id),
+            clinic_bookings::session_id.eq(&session.id),
+            clinic_bookings::program_id.eq(&program.id),
+            clinic_bookings::user_id.eq(&user.id),
+            clinic_bookings::child_id.eq(child_id),
+            clinic_bookings::due_date.eq(due_date),
+            clinic_bookings::seats.eq(seats),
+            clinic_bookings::status.eq(if outcome == BookOutcome::Booked { "booked" } else { "waitlisted" }),
+            clinic_bookings::created_at.eq(now),
+            clinic_bookings::updated_at.eq(now),
+        ))
+        .execute(c))?;
+    Ok(())
 }
 
 fn find(conn: &mut DbConn, id: &str) -> Result<Booking, AppError> {

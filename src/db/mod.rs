@@ -72,8 +72,9 @@ pub fn parse_database_url(url: &str) -> (Backend, String) {
 pub struct Manager {
     backend: Backend,
     url: String,
-    /// SQLite: one writer at a time among this pool's connections (see `write_tx`).
-    writer: Arc<Mutex<()>>,
+    /// SQLite: the connection every write of this pool runs on, one at a
+    /// time (see `write_tx`).
+    writer: Arc<Writer>,
 }
 
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 15000;\
@@ -87,14 +88,7 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match self.backend {
-            Backend::Sqlite => {
-                let mut conn =
-                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS)
-                    .map_err(r2d2::Error::QueryError)?;
-                conn.set_instrumentation(FailureWatch { writer: Some(self.writer.clone()), ..FailureWatch::default() });
-                Ok(DbConn::Sqlite(conn))
-            }
+            Backend::Sqlite => open_sqlite(&self.url, Some(self.writer.clone())),
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
                 conn.set_instrumentation(FailureWatch::default());
@@ -128,6 +122,83 @@ impl ManageConnection for Manager {
     }
 }
 
+/// A SQLite connection with the app's pragmas, watched by `FailureWatch`;
+/// `writer` is the pool's writer (None for the writer's own connection).
+fn open_sqlite(url: &str, writer: Option<Arc<Writer>>) -> Result<DbConn, r2d2::Error> {
+    let mut conn = SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+    conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+    conn.set_instrumentation(FailureWatch { writer, ..FailureWatch::default() });
+    Ok(DbConn::Sqlite(conn))
+}
+
+/// SQLite: the pool's writer. Every write transaction (and single write) of
+/// the pool waits its turn here and runs on this one connection, opened on
+/// first use and opened again after a failure that left it unusable.
+///
+/// Why one connection: SQLite lets one writer in at a time anyway, and a
+/// connection's page cache is emptied whenever another connection has
+/// written since its last transaction. With the writes spread over the
+/// pool, every write transaction began by emptying its cache and read each
+/// page it touched (the table's and every index's path from root to leaf)
+/// again from the file, while holding the write lock. The writer's cache
+/// stays valid from one write to the next, and so do its prepared
+/// statements (BENCHMARKS.md, session 9).
+pub struct Writer {
+    url: String,
+    conn: Mutex<Option<DbConn>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    fn new(url: &str) -> Writer {
+        Writer { url: url.to_string(), conn: Mutex::new(None) }
+    }
+
+    /// Runs `f` on the writer's connection, this thread's turn.
+    fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut slot = self.conn.lock().unwrap_or_else(|poisoned| {
+            // A writer panicked: its transaction was rolled back on the way
+            // out (RollbackGuard), but the connection is not trusted again.
+            let mut slot = poisoned.into_inner();
+            *slot = None;
+            self.conn.clear_poison();
+            slot
+        });
+        let _turn = Turn::begin();
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?),
+        };
+        let result = f(conn);
+        if !still_usable(conn, result.is_err()) {
+            *slot = None;
+        }
+        result
+    }
+}
+
+/// After a write on the writer's connection: whether it can serve the
+/// next. After a failed one, the same judgement as `Manager::has_broken`,
+/// and not left inside a transaction.
+fn still_usable(conn: &mut DbConn, failed: bool) -> bool {
+    let (seen, left_open) = match conn.instrumentation().downcast_mut::<FailureWatch>() {
+        Some(watch) => (std::mem::take(&mut watch.seen), std::mem::take(&mut watch.left_open)),
+        None => (Failure::None, false),
+    };
+    match seen {
+        _ if left_open => false,
+        _ if !failed => true,
+        Failure::None => true,
+        Failure::Lost => false,
+        Failure::Query => conn.batch_execute("SELECT 1").is_ok(),
+    }
+}
+
 /// What the queries on a connection ran into since it was last given back.
 #[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
 enum Failure {
@@ -146,8 +217,10 @@ enum Failure {
 #[derive(Default)]
 struct FailureWatch {
     seen: Failure,
-    /// SQLite: the pool's writer lock, taken by `write_tx`.
-    writer: Option<Arc<Mutex<()>>>,
+    /// SQLite: the pool's writer, which `write_tx` runs on.
+    writer: Option<Arc<Writer>>,
+    /// SQLite: a transaction's `ROLLBACK` failed, so it may still be open.
+    left_open: bool,
 }
 
 impl Instrumentation for FailureWatch {
@@ -205,7 +278,7 @@ pub fn build_pool(database_url: &str, max_size: u32) -> Result<(DbPool, Backend)
         .max_size(max_size)
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(15))
-        .build(Manager { backend, url, writer: Arc::default() })
+        .build(Manager { backend, writer: Arc::new(Writer::new(&url)), url })
         .map_err(|e| AppError::Internal(format!("database pool: {e}")))?;
     Ok((pool, backend))
 }
@@ -233,49 +306,59 @@ pub fn backend_of(conn: &DbConn) -> Backend {
 /// that it takes the write lock up front (no lock upgrade deadlocks, the busy
 /// timeout applies); on PostgreSQL it is an ordinary transaction.
 ///
-/// On SQLite the pool's writers also queue on an in-process lock before
-/// `BEGIN IMMEDIATE`. Without it, every waiting writer polls SQLite's lock
+/// On SQLite the pool's writes run one at a time on the pool's writer
+/// connection (`Writer`), queued on an in-process lock before `BEGIN
+/// IMMEDIATE`. Without the queue, every waiting writer polls SQLite's lock
 /// through the busy handler, which sleeps 1, 2, 5, 10 … up to 100 ms between
 /// tries: the lock sits free while the next writer is still asleep, and a
 /// burst of bookings ran at a fraction of the database's write rate. Queued
 /// on a mutex, the next writer is woken the moment the previous one commits.
 /// Writers in other processes (the CLI, a second instance) still meet the
-/// busy timeout as before.
+/// busy timeout as before. A write transaction begun inside another (the
+/// thread already has the turn) runs on the connection it is given, and
+/// meets SQLite's lock: the busy timeout, not a deadlock.
 pub fn write_tx<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {
     match conn {
         DbConn::Pg(_) => conn.transaction::<T, AppError, _>(f),
-        DbConn::Sqlite(_) => {
-            let writer = sqlite_writer(conn);
-            let _turn = writer.as_deref().and_then(WriterTurn::take);
-            conn.batch_execute("BEGIN IMMEDIATE")?;
-            let mut guard = RollbackGuard { conn, done: false };
-            let value = f(guard.conn)?;
-            guard.conn.batch_execute("COMMIT")?;
-            guard.done = true;
-            Ok(value)
-        }
+        DbConn::Sqlite(_) => match sqlite_writer(conn) {
+            Some(writer) if !Turn::held() => writer.run(|w| sqlite_tx(w, f)),
+            _ => sqlite_tx(conn, f),
+        },
     }
 }
 
+/// `BEGIN IMMEDIATE`, `f`, `COMMIT` on this SQLite connection (rolled back
+/// if `f` fails or panics).
+fn sqlite_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+    conn.batch_execute("BEGIN IMMEDIATE")?;
+    let mut guard = RollbackGuard { conn, done: false };
+    let value = f(guard.conn)?;
+    guard.conn.batch_execute("COMMIT")?;
+    guard.done = true;
+    Ok(value)
+}
+
 /// One write statement outside a transaction (an access-log row, a session's
-/// new expiry). On SQLite it first waits its turn on the pool's writer lock
-/// like `write_tx`, instead of polling SQLite's lock through the busy handler
+/// new expiry). On SQLite it runs on the pool's writer in its turn, like
+/// `write_tx`, instead of polling SQLite's lock through the busy handler
 /// while queued writers pass it by; inside a write transaction (the thread
 /// already has the turn) and on PostgreSQL it just runs.
 pub fn write_one<T, F>(conn: &mut DbConn, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {
-    let writer = sqlite_writer(conn);
-    let _turn = writer.as_deref().and_then(WriterTurn::take);
-    f(conn)
+    match sqlite_writer(conn) {
+        Some(writer) if !Turn::held() => writer.run(f),
+        _ => f(conn),
+    }
 }
 
-/// The pool's SQLite writer lock this connection carries (None on PostgreSQL).
-fn sqlite_writer(conn: &mut DbConn) -> Option<Arc<Mutex<()>>> {
+/// The pool's SQLite writer this connection carries (None on PostgreSQL
+/// and for the writer's own connection).
+fn sqlite_writer(conn: &mut DbConn) -> Option<Arc<Writer>> {
     match conn {
         DbConn::Sqlite(_) => conn.instrumentation().downcast_mut::<FailureWatch>().and_then(|w| w.writer.clone()),
         DbConn::Pg(_) => None,
@@ -283,31 +366,26 @@ fn sqlite_writer(conn: &mut DbConn) -> Option<Arc<Mutex<()>>> {
 }
 
 thread_local! {
-    /// Whether this thread holds a SQLite writer lock: a write transaction
-    /// begun inside another (on another connection) must not wait for the
-    /// lock its own thread holds; it meets SQLite's busy timeout instead, as
-    /// before the lock existed.
+    /// Whether this thread has its turn on a SQLite writer: a write begun
+    /// inside another must not wait for the turn its own thread holds.
     static WRITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// This thread's turn as the pool's SQLite writer, until dropped.
-struct WriterTurn<'a> {
-    _guard: std::sync::MutexGuard<'a, ()>,
-}
+/// This thread's turn as a pool's SQLite writer, until dropped.
+struct Turn;
 
-impl<'a> WriterTurn<'a> {
-    fn take(lock: &'a Mutex<()>) -> Option<WriterTurn<'a>> {
-        if WRITING.with(|w| w.get()) {
-            return None;
-        }
-        // Poisoned only if a writer panicked; its transaction was rolled back.
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+impl Turn {
+    fn begin() -> Turn {
         WRITING.with(|w| w.set(true));
-        Some(WriterTurn { _guard: guard })
+        Turn
+    }
+
+    fn held() -> bool {
+        WRITING.with(|w| w.get())
     }
 }
 
-impl Drop for WriterTurn<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
         WRITING.with(|w| w.set(false));
     }
@@ -324,6 +402,9 @@ impl Drop for RollbackGuard<'_> {
         if !self.done {
             if let Err(e) = self.conn.batch_execute("ROLLBACK") {
                 tracing::error!(error = %e, "rollback failed");
+                if let Some(watch) = self.conn.instrumentation().downcast_mut::<FailureWatch>() {
+                    watch.left_open = true;
+                }
             }
         }
     }
@@ -373,6 +454,55 @@ mod tests {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
+    }
+
+    /// Every write transaction of a pool runs on its one writer connection,
+    /// whichever pooled connection it is begun from: a TEMP table (seen only
+    /// by the connection that made it) made in one is there in the next. A
+    /// failed transaction is rolled back and the writer goes on; after a
+    /// writer panicked, a fresh connection takes over.
+    #[test]
+    fn sqlite_writes_run_on_the_pools_one_writer_connection_which_survives_failures() {
+        let (pool, path) = temp_pool("writer");
+        let (mut a, mut b) = (pool.get().expect("conn"), pool.get().expect("conn"));
+        let on_writer = |c: &mut super::DbConn, sql: &str| super::write_tx(c, |w| Ok(diesel::sql_query(sql).execute(w)?));
+        on_writer(&mut a, "CREATE TEMP TABLE mark (x INTEGER)").expect("temp table on the writer");
+        on_writer(&mut b, "INSERT INTO mark VALUES (1)").expect("the same connection from another pooled one");
+        super::write_one(&mut b, |w| Ok(diesel::sql_query("INSERT INTO mark VALUES (2)").execute(w)?)).expect("a single write too");
+        // Not on the pooled connections themselves.
+        assert!(diesel::sql_query("SELECT x FROM mark").execute(&mut *a).is_err());
+
+        // A failed transaction: rolled back, the writer serves the next.
+        let failed: Result<(), _> = super::write_tx(&mut a, |w| {
+            diesel::sql_query("UPDATE counter SET n = 99").execute(w)?;
+            Err(crate::error::AppError::Conflict("refused"))
+        });
+        assert!(failed.is_err());
+        on_writer(&mut a, "INSERT INTO mark VALUES (3)").expect("after a failure, the same writer");
+
+        // A writer that panics: its transaction is rolled back, and the
+        // next write gets a new connection (the TEMP table is gone with the old).
+        let pool2 = pool.clone();
+        let panicked = std::thread::spawn(move || {
+            let mut c = pool2.get().expect("conn");
+            let _: Result<(), _> = super::write_tx(&mut c, |w| {
+                diesel::sql_query("UPDATE counter SET n = 77").execute(w).expect("update");
+                panic!("a writer panics");
+            });
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(on_writer(&mut a, "INSERT INTO mark VALUES (4)").is_err(), "a new writer connection has no TEMP table");
+        on_writer(&mut a, "UPDATE counter SET n = n + 1").expect("the new writer writes");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n: N = diesel::sql_query("SELECT n FROM counter").get_result(&mut *b).expect("count");
+        assert_eq!(n.n, 1, "neither the failed nor the panicked transaction left its update");
+        drop((a, b));
+        remove(&path);
     }
 
     /// Writers queued on the pool's lock all get their turn and none is lost.
