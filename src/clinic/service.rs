@@ -236,13 +236,13 @@ pub enum BookOutcome {
 /// her booking row, its message, the session and program read again (still
 /// open, still active), and last the seat, by an `UPDATE` that takes it only
 /// while the slot has room; the unique index `clinic_bookings_one` refuses a
-/// second booking. Last, because from the seat's update to the commit PostgreSQL
-/// holds the slot's row lock and every other booking of the class waits for
-/// it; on SQLite the whole transaction holds the write lock, and it no
-/// longer reads anything but the session, the program and the seat. If the seat was not there after all (the class
-/// filled, or staff closed it in between), that transaction is rolled back
-/// and `book_checked` decides inside the transaction, as every booking did
-/// before.
+/// second booking. Last, because from the seat's update to the commit
+/// PostgreSQL holds the slot's row lock and every other booking of the class
+/// waits for it; on SQLite the whole transaction holds the write lock, and
+/// the checks' reads are no longer inside it. If the seat was not there
+/// after all (the class filled, or staff closed it in between), that
+/// transaction is rolled back and `book_checked` decides inside a
+/// transaction, as every booking did before.
 pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<BookOutcome, AppError> {
     let Checked { slot, session, program, child, to, seats } = checked(conn, user, input, today)?;
     let free = slot.booked + seats <= slot.capacity;
