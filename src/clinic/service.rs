@@ -227,6 +227,16 @@ pub enum BookOutcome {
     Waitlisted,
 }
 
+impl BookOutcome {
+    /// The kind of message that tells her.
+    fn kind(self) -> &'static str {
+        match self {
+            BookOutcome::Booked => "clinic_booked",
+            BookOutcome::Waitlisted => "clinic_waitlisted",
+        }
+    }
+}
+
 /// Books a seat, or (when asked) a place on the waiting list of a full slot.
 ///
 /// What the booking checks (the session open, the program active, the
@@ -244,21 +254,19 @@ pub enum BookOutcome {
 /// transaction is rolled back and `book_checked` decides inside a
 /// transaction, as every booking did before.
 pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<BookOutcome, AppError> {
-    let Checked { slot, session, program, child, to, seats } = checked(conn, user, input, today)?;
-    let free = slot.booked + seats <= slot.capacity;
-    let kind = if free { "clinic_booked" } else { "clinic_waitlisted" };
-    let ready = notifier.prepare(conn, Ok(booking_mail(&to, (&program, &session, &slot), seats, kind, &[])));
-    let child_id = child.map(|c| c.id);
+    let c = checked(conn, user, input, today)?;
+    let free = c.slot.booked + c.seats <= c.slot.capacity;
+    let likely = if free { BookOutcome::Booked } else { BookOutcome::Waitlisted };
+    let ready = notifier.prepare(conn, Ok(c.mail(likely)));
     if free {
-        let id = new_id();
         let fast = write_tx(conn, |conn| {
-            insert_booking(conn, &id, (&program, &session, &slot), user, child_id.as_deref(), input.due_date, seats, BookOutcome::Booked)?;
-            notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, "clinic_booked", &[]), ready.as_ref())?;
+            c.insert(conn, &new_id(), user, input, BookOutcome::Booked)?;
+            notifier.enqueue_prepared(conn, c.mail(BookOutcome::Booked), ready.as_ref())?;
             // Read again inside: staff may have closed the session or the
             // program since. (Plain reads: an UPDATE with EXISTS subqueries
             // is prepared anew on every run, diesel does not cache it.)
-            let open = models::session(conn, &session.id)?.is_some_and(|s| s.status == "open");
-            if !open || !models::program(conn, &program.id)?.active || !take_seats(conn, &slot.id, seats)? {
+            let open = models::session(conn, &c.session.id)?.is_some_and(|s| s.status == "open");
+            if !open || !models::program(conn, &c.program.id)?.active || !take_seats(conn, &c.slot.id, c.seats)? {
                 return Err(AppError::Conflict(SEAT_GONE));
             }
             Ok(BookOutcome::Booked)
@@ -282,22 +290,19 @@ const SEAT_GONE: &str = "clinic.errors.seat_gone";
 /// the seat taken first, then the booking and its message (booked, or on
 /// the waiting list).
 fn book_checked(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate, ready: Option<&Rendered>) -> Result<BookOutcome, AppError> {
-    let id = new_id();
     let result = write_tx(conn, |conn| {
         // Her address is read (in `checked`) before the seat is taken: from
         // the seat's update to the commit, PostgreSQL holds the slot's row lock.
-        let Checked { slot, session, program, child, to, seats } = checked(conn, user, input, today)?;
-        let outcome = if take_seats(conn, &slot.id, seats)? {
+        let c = checked(conn, user, input, today)?;
+        let outcome = if take_seats(conn, &c.slot.id, c.seats)? {
             BookOutcome::Booked
         } else if input.join_waitlist {
             BookOutcome::Waitlisted
         } else {
             return Err(AppError::Conflict("clinic.errors.full"));
         };
-        let child_id = child.map(|c| c.id);
-        insert_booking(conn, &id, (&program, &session, &slot), user, child_id.as_deref(), input.due_date, seats, outcome)?;
-        let kind = if outcome == BookOutcome::Booked { "clinic_booked" } else { "clinic_waitlisted" };
-        notifier.enqueue_prepared(conn, booking_mail(&to, (&program, &session, &slot), seats, kind, &[]), ready)?;
+        c.insert(conn, &new_id(), user, input, outcome)?;
+        notifier.enqueue_prepared(conn, c.mail(outcome), ready)?;
         Ok(outcome)
     });
     match result {
@@ -314,6 +319,35 @@ struct Checked {
     child: Option<models::Child>,
     to: Recipient,
     seats: i32,
+}
+
+impl Checked {
+    /// Her message for this outcome.
+    fn mail(&self, outcome: BookOutcome) -> Mail<'_> {
+        booking_mail(&self.to, (&self.program, &self.session, &self.slot), self.seats, outcome.kind(), &[])
+    }
+
+    /// Her booking's row, `outcome` its status.
+    fn insert(&self, conn: &mut DbConn, id: &str, user: &User, input: &BookingInput, outcome: BookOutcome) -> Result<(), AppError> {
+        let now = now_utc();
+        let child_id = self.child.as_ref().map(|c| c.id.as_str());
+        crate::natively!(conn, |c| diesel::insert_into(clinic_bookings::table)
+            .values((
+                clinic_bookings::id.eq(id),
+                clinic_bookings::slot_id.eq(&self.slot.id),
+                clinic_bookings::session_id.eq(&self.session.id),
+                clinic_bookings::program_id.eq(&self.program.id),
+                clinic_bookings::user_id.eq(&user.id),
+                clinic_bookings::child_id.eq(child_id),
+                clinic_bookings::due_date.eq(input.due_date),
+                clinic_bookings::seats.eq(self.seats),
+                clinic_bookings::status.eq(if outcome == BookOutcome::Booked { "booked" } else { "waitlisted" }),
+                clinic_bookings::created_at.eq(now),
+                clinic_bookings::updated_at.eq(now),
+            ))
+            .execute(c))?;
+        Ok(())
+    }
 }
 
 /// Reads the slot, its session and program, checks that she may book it
@@ -371,35 +405,6 @@ fn already_booked(conn: &mut DbConn, user_id: &str, session_id: &str, program_id
     Ok(n > 0)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_booking(
-    conn: &mut DbConn,
-    id: &str,
-    (program, session, slot): (&ClinicProgram, &ClinicSession, &ClinicSlot),
-    user: &User,
-    child_id: Option<&str>,
-    due_date: Option<NaiveDate>,
-    seats: i32,
-    outcome: BookOutcome,
-) -> Result<(), AppError> {
-    let now = now_utc();
-    crate::natively!(conn, |c| diesel::insert_into(clinic_bookings::table)
-        .values((
-            clinic_bookings::id.eq(id),
-            clinic_bookings::slot_id.eq(&slot.id),
-            clinic_bookings::session_id.eq(&session.id),
-            clinic_bookings::program_id.eq(&program.id),
-            clinic_bookings::user_id.eq(&user.id),
-            clinic_bookings::child_id.eq(child_id),
-            clinic_bookings::due_date.eq(due_date),
-            clinic_bookings::seats.eq(seats),
-            clinic_bookings::status.eq(if outcome == BookOutcome::Booked { "booked" } else { "waitlisted" }),
-            clinic_bookings::created_at.eq(now),
-            clinic_bookings::updated_at.eq(now),
-        ))
-        .execute(c))?;
-    Ok(())
-}
 
 fn find(conn: &mut DbConn, id: &str) -> Result<Booking, AppError> {
     clinic_bookings::table.find(id).select(Booking::as_select()).first(conn).optional()?.ok_or(AppError::NotFound)

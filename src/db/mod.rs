@@ -107,18 +107,25 @@ impl ManageConnection for Manager {
     /// query failed since it was checked out and the connection is lost.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
         use diesel::r2d2::R2D2Connection;
-        if std::thread::panicking() || conn.is_broken() {
-            return true;
-        }
-        let seen = match conn.instrumentation().downcast_mut::<FailureWatch>() {
-            Some(watch) => std::mem::take(&mut watch.seen),
-            None => Failure::None,
-        };
-        match seen {
-            Failure::None => false,
-            Failure::Lost => true,
-            Failure::Query => self.is_valid(conn).is_err(),
-        }
+        std::thread::panicking() || conn.is_broken() || failed_since_checked(conn)
+    }
+}
+
+/// Reads and resets what the connection's `FailureWatch` saw: whether a
+/// failure since the last check left it unusable. A lost connection is; a
+/// transaction whose `ROLLBACK` failed may still be open, so it is too; any
+/// other failed query is followed by a `SELECT 1`, and the connection is
+/// unusable if that fails as well.
+fn failed_since_checked(conn: &mut DbConn) -> bool {
+    let (seen, left_open) = match conn.instrumentation().downcast_mut::<FailureWatch>() {
+        Some(watch) => (std::mem::take(&mut watch.seen), std::mem::take(&mut watch.left_open)),
+        None => (Failure::None, false),
+    };
+    match seen {
+        _ if left_open => true,
+        Failure::None => false,
+        Failure::Lost => true,
+        Failure::Query => conn.batch_execute("SELECT 1").is_err(),
     }
 }
 
@@ -175,27 +182,10 @@ impl Writer {
             empty => empty.insert(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?),
         };
         let result = f(conn);
-        if !still_usable(conn, result.is_err()) {
+        if failed_since_checked(conn) {
             *slot = None;
         }
         result
-    }
-}
-
-/// After a write on the writer's connection: whether it can serve the
-/// next. After a failed one, the same judgement as `Manager::has_broken`,
-/// and not left inside a transaction.
-fn still_usable(conn: &mut DbConn, failed: bool) -> bool {
-    let (seen, left_open) = match conn.instrumentation().downcast_mut::<FailureWatch>() {
-        Some(watch) => (std::mem::take(&mut watch.seen), std::mem::take(&mut watch.left_open)),
-        None => (Failure::None, false),
-    };
-    match seen {
-        _ if left_open => false,
-        _ if !failed => true,
-        Failure::None => true,
-        Failure::Lost => false,
-        Failure::Query => conn.batch_execute("SELECT 1").is_ok(),
     }
 }
 
