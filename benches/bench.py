@@ -586,7 +586,8 @@ def bench_db_phase(binary, env, n, threads):
     line = [l for l in p.stdout.decode().splitlines() if l.strip().startswith("{")][-1]
     out = json.loads(line)
     out["elapsed_s"] = round(time.time() - t0, 2)
-    log("  raw db (bench-db --n %d --threads %d): %.0f tx/s" % (n, threads, out["tx_per_s"]))
+    log("  raw db (bench-db --n %d --threads %d): %.0f tx/s, one commit each%s" % (
+        n, threads, out["tx_per_s"], ("; %.0f tx/s with the writer's group commit" % out["grouped_tx_per_s"]) if out.get("grouped_tx_per_s") else ""))
     return out
 
 
@@ -871,6 +872,7 @@ def print_summary(run):
     row("open burst: bookings/s", lambda r: fmt(r["open_burst"]["booked_per_s"]))
     row("open burst: p50/p95/p99 ms", lambda r: lat3(r["open_burst"]["latency"]))
     row("raw db tx/s (bench-db)", lambda r: fmt(r["raw_db"]["tx_per_s"]))
+    row("  the same, group commit", lambda r: fmt(r["raw_db"].get("grouped_tx_per_s")))
     row("  bookings/s : raw tx/s", lambda r: fmt(r["ratios"]["open_burst_booked_per_s / raw_tx_per_s"], 3))
     row("  burst attempts/s : raw tx/s", lambda r: fmt(r["ratios"]["burst_attempts_per_s / raw_tx_per_s"], 3))
     row("wrk open burst: bookings/s", lambda r: "%s (%d/%d) %s" % (fmt(r["wrk_book"]["booked_per_s"]), r["wrk_book"]["booked"], r["wrk_book"]["residents"],

@@ -51,6 +51,12 @@ pub fn serve_baseline(config: &Config) -> Result<(), String> {
 /// `bench-db --n N --threads T`: N transactions of the booking's write (a
 /// conditional UPDATE of the seat counter and an INSERT of a booking row),
 /// straight through the pool, on a slot made for the purpose and removed after.
+///
+/// `tx_per_s` is the database's rate with one commit per transaction: on
+/// SQLite the writer's group commit is turned off for it
+/// (`db::GROUP_LIMIT` = 1), so that the baseline the bookings are compared
+/// with is what the database does, not what the app's grouping does. Then
+/// N more with the grouping on, as the app runs: `grouped_tx_per_s`.
 pub fn raw_writes(config: &Config, n: usize, threads: usize) -> Result<String, String> {
     let core = Core::open(config).map_err(|e| e.to_string())?;
     let mut conn = core.pool.get().map_err(|e| e.to_string())?;
@@ -77,7 +83,7 @@ pub fn raw_writes(config: &Config, n: usize, threads: usize) -> Result<String, S
                 clinic_slots::program_id.eq(&program_id),
                 clinic_slots::start_minute.eq(540),
                 clinic_slots::end_minute.eq(600),
-                clinic_slots::capacity.eq(n as i32 + 1),
+                clinic_slots::capacity.eq(2 * n as i32 + 1),
                 clinic_slots::booked.eq(0),
             ))
             .execute(c)?;
@@ -85,52 +91,58 @@ pub fn raw_writes(config: &Config, n: usize, threads: usize) -> Result<String, S
     })
     .map_err(err)?;
     drop(conn);
-    let done = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads.max(1))
-        .map(|_| {
-            let (pool, done, user_id, program_id, session_id, slot_id) =
-                (core.pool.clone(), done.clone(), user_id.clone(), program_id.clone(), session_id.clone(), slot_id.clone());
-            std::thread::spawn(move || -> Result<(), String> {
-                let mut conn = pool.get().map_err(|e| e.to_string())?;
-                while done.fetch_add(1, Ordering::SeqCst) < n {
-                    write_tx(&mut conn, |c| {
-                        let taken = diesel::update(clinic_slots::table.find(&slot_id).filter(clinic_slots::booked.lt(clinic_slots::capacity)))
-                            .set(clinic_slots::booked.eq(clinic_slots::booked + 1))
-                            .execute(c)?;
-                        if taken != 1 {
-                            return Err(AppError::Conflict("full"));
-                        }
-                        let now = now_utc();
-                        // 'cancelled' rows are outside the one-booking-per-person index.
-                        diesel::insert_into(clinic_bookings::table)
-                            .values((
-                                clinic_bookings::id.eq(new_id()),
-                                clinic_bookings::slot_id.eq(&slot_id),
-                                clinic_bookings::session_id.eq(&session_id),
-                                clinic_bookings::program_id.eq(&program_id),
-                                clinic_bookings::user_id.eq(&user_id),
-                                clinic_bookings::seats.eq(1),
-                                clinic_bookings::status.eq("cancelled"),
-                                clinic_bookings::created_at.eq(now),
-                                clinic_bookings::updated_at.eq(now),
-                            ))
-                            .execute(c)?;
-                        Ok(())
-                    })
-                    .map_err(|e| e.to_string())?;
-                }
-                Ok(())
+    let measure = |group_limit: usize| -> Result<f64, String> {
+        crate::db::GROUP_LIMIT.store(group_limit, Ordering::SeqCst);
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let (pool, done, user_id, program_id, session_id, slot_id) =
+                    (core.pool.clone(), done.clone(), user_id.clone(), program_id.clone(), session_id.clone(), slot_id.clone());
+                std::thread::spawn(move || -> Result<(), String> {
+                    let mut conn = pool.get().map_err(|e| e.to_string())?;
+                    while done.fetch_add(1, Ordering::SeqCst) < n {
+                        write_tx(&mut conn, |c| {
+                            let taken = diesel::update(clinic_slots::table.find(&slot_id).filter(clinic_slots::booked.lt(clinic_slots::capacity)))
+                                .set(clinic_slots::booked.eq(clinic_slots::booked + 1))
+                                .execute(c)?;
+                            if taken != 1 {
+                                return Err(AppError::Conflict("full"));
+                            }
+                            let now = now_utc();
+                            // 'cancelled' rows are outside the one-booking-per-person index.
+                            diesel::insert_into(clinic_bookings::table)
+                                .values((
+                                    clinic_bookings::id.eq(new_id()),
+                                    clinic_bookings::slot_id.eq(&slot_id),
+                                    clinic_bookings::session_id.eq(&session_id),
+                                    clinic_bookings::program_id.eq(&program_id),
+                                    clinic_bookings::user_id.eq(&user_id),
+                                    clinic_bookings::seats.eq(1),
+                                    clinic_bookings::status.eq("cancelled"),
+                                    clinic_bookings::created_at.eq(now),
+                                    clinic_bookings::updated_at.eq(now),
+                                ))
+                                .execute(c)?;
+                            Ok(())
+                        })
+                        .map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                })
             })
-        })
-        .collect();
-    for h in handles {
-        h.join().map_err(|_| "bench thread panicked".to_string())??;
-    }
-    let seconds = started.elapsed().as_secs_f64();
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| "bench thread panicked".to_string())??;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let group_limit = crate::db::GROUP_LIMIT.load(Ordering::SeqCst);
+    let seconds = measure(1)?;
+    let grouped = measure(group_limit)?;
     let mut conn = core.pool.get().map_err(|e| e.to_string())?;
     diesel::delete(clinic_sessions::table.find(&session_id)).execute(&mut conn).map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({"tx": n, "threads": threads, "seconds": seconds, "tx_per_s": n as f64 / seconds}).to_string())
+    Ok(serde_json::json!({"tx": n, "threads": threads, "seconds": seconds, "tx_per_s": n as f64 / seconds, "grouped_tx_per_s": n as f64 / grouped}).to_string())
 }
 
 /// `bench-report [--program P] [--from D --to D] [--reps N]`: the results

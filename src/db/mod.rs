@@ -3,7 +3,8 @@
 
 pub mod schema;
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
@@ -134,6 +135,12 @@ fn failed_since_checked(conn: &mut DbConn) -> bool {
 fn open_sqlite(url: &str, writer: Option<Arc<Writer>>) -> Result<DbConn, r2d2::Error> {
     let mut conn = SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
     conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
+    if writer.is_none() {
+        // The writer's savepoints journal the pages each write changes
+        // (`Writer`): in memory, instead of a temporary file once they
+        // outgrow 64 KiB.
+        conn.batch_execute("PRAGMA temp_store = MEMORY").map_err(r2d2::Error::QueryError)?;
+    }
     conn.set_instrumentation(FailureWatch { writer, ..FailureWatch::default() });
     Ok(DbConn::Sqlite(conn))
 }
@@ -150,9 +157,66 @@ fn open_sqlite(url: &str, writer: Option<Arc<Writer>>) -> Result<DbConn, r2d2::E
 /// again from the file, while holding the write lock. The writer's cache
 /// stays valid from one write to the next, and so do its prepared
 /// statements (BENCHMARKS.md, session 9).
+///
+/// Group commit: writes that queue up while one runs share its
+/// transaction. Each runs in a `SAVEPOINT` of its own (a failed one is
+/// rolled back to it, and only its caller hears of it); when a write ends
+/// and others are waiting for their turn, it leaves the transaction open
+/// for them and waits; the write after which nobody is waiting (or the
+/// `GROUP_LIMIT`th) commits, and every write of the group returns only
+/// then, with its own result or, when the commit failed, an error. So no
+/// caller hears "done" before its write is committed, and a write that runs
+/// alone commits at once, as before. Why: in a burst of bookings the
+/// writer's turn was busy end to end, and a third of each turn was `BEGIN`
+/// and `COMMIT` writing the same pages (the slot, the indexes' last leaves,
+/// the outbox) into the WAL again for each booking (BENCHMARKS.md, session 10).
 pub struct Writer {
     url: String,
-    conn: Mutex<Option<DbConn>>,
+    state: Mutex<WriterState>,
+    /// Threads waiting for `state`: the open transaction is kept for them.
+    queued: AtomicUsize,
+    outcomes: Mutex<Outcomes>,
+    decided: Condvar,
+}
+
+/// At most this many writes share one commit (`bench-db` sets it to 1 to
+/// measure the database's rate for one transaction per write).
+pub static GROUP_LIMIT: AtomicUsize = AtomicUsize::new(32);
+
+#[derive(Default)]
+struct WriterState {
+    conn: Option<DbConn>,
+    /// The transaction left open for the writes queued behind it.
+    open: Option<Group>,
+    last_id: u64,
+}
+
+struct Group {
+    id: u64,
+    /// Writes that ran in it so far.
+    members: usize,
+    /// Of them, those waiting for its commit.
+    waiting: usize,
+}
+
+/// How the groups ended, for the writes waiting on them.
+#[derive(Default)]
+struct Outcomes {
+    /// Every group up to this one is committed or has failed.
+    through: u64,
+    /// Failed groups whose waiting writes are still to be told: the error
+    /// and how many are still to read it.
+    failed: std::collections::HashMap<u64, (String, usize)>,
+}
+
+/// How a write meets the group's transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `write_tx`: all or nothing: rolled back to its savepoint when it fails.
+    Tx,
+    /// `write_one`: statements that succeeded stay, as they would outside a
+    /// transaction (SQLite undoes a failed statement by itself).
+    One,
 }
 
 impl std::fmt::Debug for Writer {
@@ -163,29 +227,144 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     fn new(url: &str) -> Writer {
-        Writer { url: url.to_string(), conn: Mutex::new(None) }
+        Writer {
+            url: url.to_string(),
+            state: Mutex::new(WriterState::default()),
+            queued: AtomicUsize::new(0),
+            outcomes: Mutex::new(Outcomes::default()),
+            decided: Condvar::new(),
+        }
     }
 
-    /// Runs `f` on the writer's connection, this thread's turn.
-    fn run<T>(&self, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
-        let mut slot = self.conn.lock().unwrap_or_else(|poisoned| {
-            // A writer panicked: its transaction was rolled back on the way
-            // out (RollbackGuard), but the connection is not trusted again.
-            let mut slot = poisoned.into_inner();
-            *slot = None;
-            self.conn.clear_poison();
-            slot
+    /// Runs `f` on the writer's connection in this thread's turn, inside
+    /// the group's transaction (see `Writer`); returns once it is committed.
+    fn run<T>(&self, kind: Kind, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let locked = self.state.lock();
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let mut guard = locked.unwrap_or_else(|poisoned| {
+            // Only the writer's own code can panic here (a write's panic is
+            // caught below): the connection is not trusted again.
+            let mut state = poisoned.into_inner();
+            state.conn = None;
+            if let Some(group) = state.open.take() {
+                self.decide(group, Some("the database writer failed".into()));
+            }
+            self.state.clear_poison();
+            state
         });
-        let _turn = Turn::begin();
-        let conn = match &mut *slot {
-            Some(conn) => conn,
-            empty => empty.insert(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?),
-        };
-        let result = f(conn);
-        if failed_since_checked(conn) {
-            *slot = None;
+        let state = &mut *guard;
+        if state.conn.is_none() {
+            state.conn = Some(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?);
         }
-        result
+        let Some(conn) = state.conn.as_mut() else { unreachable!("opened above") };
+        let mut group = match state.open.take() {
+            Some(group) => group,
+            None => {
+                if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
+                    if failed_since_checked(conn) {
+                        state.conn = None;
+                    }
+                    return Err(e.into());
+                }
+                state.last_id += 1;
+                Group { id: state.last_id, members: 0, waiting: 0 }
+            }
+        };
+        group.members += 1;
+
+        let turn = Turn::begin();
+        let ran = conn.batch_execute("SAVEPOINT write").map_err(AppError::from).map(|()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))));
+        drop(turn);
+        let result = match ran {
+            Err(e) => Err(e),
+            Ok(Err(panic)) => {
+                // Its partial work may be anywhere: the whole group is undone.
+                if conn.batch_execute("ROLLBACK").is_err() {
+                    tracing::error!("rollback after a panicked write failed");
+                }
+                state.conn = None;
+                self.decide(group, Some("a write in the same transaction failed".into()));
+                drop(guard);
+                std::panic::resume_unwind(panic);
+            }
+            Ok(Ok(result)) => result,
+        };
+        // Ends the write's savepoint: kept, or (a failed transaction) undone.
+        // Either failing means the transaction itself is gone.
+        let undo = result.is_err() && kind == Kind::Tx;
+        let ended = if undo { conn.batch_execute("ROLLBACK TO write; RELEASE write") } else { conn.batch_execute("RELEASE write") };
+        if let Err(e) = ended {
+            let _ = conn.batch_execute("ROLLBACK");
+            if failed_since_checked(conn) {
+                state.conn = None;
+            }
+            self.decide(group, Some(e.to_string()));
+            return Err(result.err().unwrap_or_else(|| e.into()));
+        }
+
+        let committed = match result {
+            Ok(value) if self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed) => {
+                // Others are waiting: they go on in this transaction, and
+                // this write returns once it is committed.
+                group.waiting += 1;
+                let id = group.id;
+                state.open = Some(group);
+                drop(guard);
+                return self.wait_for(id).map(|()| value);
+            }
+            Err(e) if self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed) => {
+                // Nothing of this write is left to commit.
+                state.open = Some(group);
+                return Err(e);
+            }
+            result => (result, conn.batch_execute("COMMIT")),
+        };
+        let failure = match &committed.1 {
+            Ok(()) => None,
+            Err(e) => {
+                if conn.batch_execute("ROLLBACK").is_err() {
+                    tracing::error!("rollback after a failed commit failed");
+                }
+                Some(e.to_string())
+            }
+        };
+        if failed_since_checked(conn) {
+            state.conn = None;
+        }
+        self.decide(group, failure);
+        match committed {
+            (result, Ok(())) => result,
+            (_, Err(e)) => Err(e.into()),
+        }
+    }
+
+    /// Waits until group `id` is decided: Ok when committed.
+    fn wait_for(&self, id: u64) -> Result<(), AppError> {
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+        while outcomes.through < id {
+            outcomes = self.decided.wait(outcomes).unwrap_or_else(PoisonError::into_inner);
+        }
+        let Some((message, left)) = outcomes.failed.get_mut(&id) else { return Ok(()) };
+        let message = format!("database write not committed: {message}");
+        *left -= 1;
+        if *left == 0 {
+            outcomes.failed.remove(&id);
+        }
+        Err(AppError::Internal(message))
+    }
+
+    /// Records how `group` ended and wakes the writes waiting on it.
+    fn decide(&self, group: Group, failure: Option<String>) {
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+        outcomes.through = group.id;
+        if let (Some(failure), true) = (failure, group.waiting > 0) {
+            outcomes.failed.insert(group.id, (failure, group.waiting));
+        }
+        drop(outcomes);
+        if group.waiting > 0 {
+            self.decided.notify_all();
+        }
     }
 }
 
@@ -303,6 +482,8 @@ pub fn backend_of(conn: &DbConn) -> Backend {
 /// tries: the lock sits free while the next writer is still asleep, and a
 /// burst of bookings ran at a fraction of the database's write rate. Queued
 /// on a mutex, the next writer is woken the moment the previous one commits.
+/// Writes that queue up while one runs share its transaction and commit
+/// (group commit, see `Writer`); each returns once its write is committed.
 /// Writers in other processes (the CLI, a second instance) still meet the
 /// busy timeout as before. A write transaction begun inside another (the
 /// thread already has the turn) runs on the connection it is given, and
@@ -314,7 +495,7 @@ where
     match conn {
         DbConn::Pg(_) => conn.transaction::<T, AppError, _>(f),
         DbConn::Sqlite(_) => match sqlite_writer(conn) {
-            Some(writer) if !Turn::held() => writer.run(|w| sqlite_tx(w, f)),
+            Some(writer) if !Turn::held() => writer.run(Kind::Tx, f),
             _ => sqlite_tx(conn, f),
         },
     }
@@ -341,7 +522,7 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, AppError>,
 {
     match sqlite_writer(conn) {
-        Some(writer) if !Turn::held() => writer.run(f),
+        Some(writer) if !Turn::held() => writer.run(Kind::One, f),
         _ => f(conn),
     }
 }
@@ -434,7 +615,7 @@ mod tests {
 
     fn temp_pool(name: &str) -> (super::DbPool, std::path::PathBuf) {
         let path = std::env::temp_dir().join(format!("naju-writer-{name}-{}.db", uuid::Uuid::new_v4()));
-        let (pool, _) = super::build_pool(path.to_str().expect("utf-8 path"), 8).expect("pool");
+        let (pool, _) = super::build_pool(path.to_str().expect("utf-8 path"), 32).expect("pool");
         diesel::sql_query("CREATE TABLE counter (n INTEGER NOT NULL)").execute(&mut *pool.get().expect("conn")).expect("table");
         diesel::sql_query("INSERT INTO counter VALUES (0)").execute(&mut *pool.get().expect("conn")).expect("row");
         (pool, path)
@@ -492,6 +673,76 @@ mod tests {
         let n: N = diesel::sql_query("SELECT n FROM counter").get_result(&mut *b).expect("count");
         assert_eq!(n.n, 1, "neither the failed nor the panicked transaction left its update");
         drop((a, b));
+        remove(&path);
+    }
+
+    /// Writes that queue up share one commit (`Writer`), each keeping its
+    /// own outcome: a write told Ok is in the database; a write transaction
+    /// told Err is not, whether it failed itself (rolled back to its
+    /// savepoint while the others of its group are kept) or a write of its
+    /// group panicked (the whole group undone, every member told Err). A
+    /// write that sees another's row which a separate connection does not
+    /// see yet shows two writes in one open transaction: grouping happened.
+    #[test]
+    fn sqlite_grouped_writes_each_keep_their_own_outcome() {
+        use std::collections::BTreeSet;
+        let (pool, path) = temp_pool("group");
+        diesel::sql_query("CREATE TABLE mark (k INTEGER PRIMARY KEY)").execute(&mut *pool.get().expect("conn")).expect("table");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let count = |c: &mut super::DbConn| diesel::sql_query("SELECT count(*) AS n FROM mark").get_result::<N>(c).map(|r| r.n);
+        let threads: Vec<_> = (0..12i64)
+            .map(|t| {
+                let pool = pool.clone();
+                std::thread::spawn(move || {
+                    let (mut conn, mut reader) = (pool.get().expect("conn"), pool.get().expect("reader"));
+                    let (mut told_ok, mut told_err, mut grouped) = (Vec::new(), Vec::new(), false);
+                    for i in 0..60i64 {
+                        let k = t * 1000 + i;
+                        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            super::write_tx(&mut conn, |w| {
+                                let before = count(w)?;
+                                diesel::sql_query(format!("INSERT INTO mark VALUES ({k})")).execute(w)?;
+                                if before > count(&mut reader)? {
+                                    grouped = true;
+                                }
+                                match (t, i % 10) {
+                                    (_, 3) => Err(crate::error::AppError::Conflict("refused")),
+                                    (0, 7) => panic!("a write panics"),
+                                    _ => Ok(()),
+                                }
+                            })
+                        }));
+                        match outcome {
+                            Ok(Ok(())) => told_ok.push(k),
+                            _ => told_err.push(k),
+                        }
+                    }
+                    (told_ok, told_err, grouped)
+                })
+            })
+            .collect();
+        let (mut told_ok, mut told_err, mut grouped) = (BTreeSet::new(), BTreeSet::new(), false);
+        for t in threads {
+            let (ok, err, g) = t.join().expect("writer thread");
+            told_ok.extend(ok);
+            told_err.extend(err);
+            grouped |= g;
+        }
+        let present: BTreeSet<i64> = diesel::sql_query("SELECT k AS n FROM mark")
+            .load::<N>(&mut *pool.get().expect("conn"))
+            .expect("marks")
+            .into_iter()
+            .map(|r| r.n)
+            .collect();
+        assert!(grouped, "no write ever shared a transaction with another");
+        assert!(told_err.len() >= 12 * 6, "every failed write was told so");
+        assert!(told_ok.is_subset(&present), "a write told Ok is missing: {:?}", told_ok.difference(&present).collect::<Vec<_>>());
+        assert!(present.is_disjoint(&told_err), "a write told Err is there: {:?}", present.intersection(&told_err).collect::<Vec<_>>());
+        assert_eq!(told_ok.len() + told_err.len(), 12 * 60);
         remove(&path);
     }
 
