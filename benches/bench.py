@@ -812,6 +812,9 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
             ratios["burst_attempts_per_s / raw_tx_per_s"] = round(res["burst"]["attempts_per_s"] / raw, 3)
             if (res.get("wrk_book") or {}).get("booked_per_s"):
                 ratios["wrk_booked_per_s / raw_tx_per_s"] = round(res["wrk_book"]["booked_per_s"] / raw, 3)
+        grouped = (res.get("raw_db") or {}).get("grouped_tx_per_s")
+        if grouped and (res.get("wrk_book") or {}).get("booked_per_s"):
+            ratios["wrk_booked_per_s / grouped_raw_tx_per_s"] = round(res["wrk_book"]["booked_per_s"] / grouped, 3)
         res["ratios"] = ratios
         return res
     finally:
@@ -878,6 +881,7 @@ def print_summary(run):
     row("wrk open burst: bookings/s", lambda r: "%s (%d/%d) %s" % (fmt(r["wrk_book"]["booked_per_s"]), r["wrk_book"]["booked"], r["wrk_book"]["residents"],
                                                                 "OK" if r["wrk_book"]["ok"] else "FAIL"))
     row("  wrk bookings/s : raw tx/s", lambda r: fmt(r["ratios"]["wrk_booked_per_s / raw_tx_per_s"], 3))
+    row("  the same : grouped raw tx/s", lambda r: fmt(r["ratios"].get("wrk_booked_per_s / grouped_raw_tx_per_s"), 3))
     row("mix: req/s", lambda r: fmt(r["mix"]["rps"]))
     row("  mix req/s : baseline", lambda r: fmt(r["ratios"]["mix_rps / baseline_rps"], 3))
     row("  mix p50 : baseline p50", lambda r: fmt(r["ratios"]["mix_p50 / baseline_p50"], 2))
