@@ -254,10 +254,14 @@ impl BookOutcome {
 /// transaction is rolled back and `book_checked` decides inside a
 /// transaction, as every booking did before.
 pub fn book(conn: &mut DbConn, notifier: &Notifier, user: &User, input: &BookingInput, today: NaiveDate) -> Result<BookOutcome, AppError> {
-    let c = checked(conn, user, input, today)?;
-    let free = c.slot.booked + c.seats <= c.slot.capacity;
-    let likely = if free { BookOutcome::Booked } else { BookOutcome::Waitlisted };
-    let ready = notifier.prepare(conn, Ok(c.mail(likely)));
+    // The checks and her message's rendering read one snapshot, in one read transaction.
+    let (c, free, ready) = crate::db::read_together(conn, |conn| {
+        let c = checked(conn, user, input, today)?;
+        let free = c.slot.booked + c.seats <= c.slot.capacity;
+        let likely = if free { BookOutcome::Booked } else { BookOutcome::Waitlisted };
+        let ready = notifier.prepare(conn, Ok(c.mail(likely)));
+        Ok((c, free, ready))
+    })?;
     if free {
         let fast = write_tx(conn, |conn| {
             c.insert(conn, &new_id(), user, input, BookOutcome::Booked)?;

@@ -501,6 +501,22 @@ where
     }
 }
 
+/// Runs `f`, which only reads, in one read transaction on SQLite (`BEGIN`
+/// … `COMMIT`): its reads see one snapshot, and SQLite takes its read locks
+/// (`fcntl` calls on the file and the WAL index, under a process-wide mutex
+/// that every connection's reader waits on) once instead of at every
+/// statement (BENCHMARKS.md, session 10). On PostgreSQL `f` just runs.
+pub fn read_together<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
+    if let DbConn::Pg(_) = conn {
+        return f(conn);
+    }
+    conn.batch_execute("BEGIN")?;
+    let mut guard = RollbackGuard { conn, done: false };
+    let value = f(guard.conn);
+    guard.done = guard.conn.batch_execute("COMMIT").is_ok();
+    value
+}
+
 /// `BEGIN IMMEDIATE`, `f`, `COMMIT` on this SQLite connection (rolled back
 /// if `f` fails or panics).
 fn sqlite_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
@@ -743,6 +759,39 @@ mod tests {
         assert!(told_ok.is_subset(&present), "a write told Ok is missing: {:?}", told_ok.difference(&present).collect::<Vec<_>>());
         assert!(present.is_disjoint(&told_err), "a write told Err is there: {:?}", present.intersection(&told_err).collect::<Vec<_>>());
         assert_eq!(told_ok.len() + told_err.len(), 12 * 60);
+        remove(&path);
+    }
+
+    /// Reads together see one snapshot: a write committed between two of
+    /// them is not seen until the read transaction ends, and the connection
+    /// is back to reading the latest after it, also when `f` failed.
+    #[test]
+    fn sqlite_reads_together_see_one_snapshot() {
+        let (pool, path) = temp_pool("snapshot");
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let n = |c: &mut super::DbConn| diesel::sql_query("SELECT n FROM counter").get_result::<N>(c).map(|r| r.n);
+        let (mut reader, mut other) = (pool.get().expect("conn"), pool.get().expect("conn"));
+        let bump = |c: &mut super::DbConn| super::write_tx(c, |w| Ok(diesel::sql_query("UPDATE counter SET n = n + 1").execute(w)?));
+        let (first, second) = super::read_together(&mut reader, |c| {
+            let first = n(c)?;
+            bump(&mut other)?;
+            Ok((first, n(c)?))
+        })
+        .expect("reads");
+        assert_eq!((first, second), (0, 0), "the second read saw a write committed after the first");
+        assert_eq!(n(&mut reader).expect("after"), 1, "after the read transaction the write is seen");
+        let failed: Result<(), _> = super::read_together(&mut reader, |c| {
+            n(c)?;
+            Err(crate::error::AppError::NotFound)
+        });
+        assert!(failed.is_err());
+        bump(&mut other).expect("write");
+        assert_eq!(n(&mut reader).expect("after a failed read"), 2, "a failed read transaction was ended too");
+        drop((reader, other));
         remove(&path);
     }
 

@@ -336,11 +336,16 @@ impl Page {
             drop(conn);
             return self.in_blocking_pool(pending, state, f).await;
         }
-        let (visit, upkeep) = pending.session_read_only(&mut conn, state)?;
+        // The session and the page read in one read transaction.
+        let read = crate::db::read_together(&mut conn, |conn| {
+            let (visit, upkeep) = pending.session_read_only(conn, state)?;
+            let value = f(conn, state, &visit);
+            Ok((visit, upkeep, value))
+        });
+        drop(conn);
+        let (visit, upkeep, value) = read?;
         // The session's write is due whatever the page answers (an expired
         // session is removed as the visitor is sent to the login).
-        let value = f(&mut conn, state, &visit);
-        drop(conn);
         if let Some(upkeep) = upkeep {
             let state = state.clone();
             actix_web::rt::task::spawn_blocking(move || {
