@@ -691,12 +691,25 @@ def crash_phase(args, binary, env, db, workdir, residents, session_id, slot_id, 
     return out
 
 
+# tmpfs directories made for the .eml sink, removed at the end (even with --keep).
+SHM_DIRS = []
+
+
 def run_backend(args, backend, binary, workdir, wrk, baseline):
     log("\n== backend: %s" % backend)
     res = {"backend": backend}
     bdir = os.path.join(workdir, backend)
     data_dir = os.path.join(bdir, "data")
     os.makedirs(data_dir, exist_ok=True)
+    if args.eml_dir == "shm" and os.path.isdir("/dev/shm"):
+        # The mail worker's .eml sink (the file transport, standing in for an
+        # SMTP relay) on tmpfs: on /tmp's ext4 each new file cost ~300 us of
+        # inode allocation (find_inode_bit, recently_deleted: earlier runs
+        # deleted hundreds of thousands), 31 % of the server's CPU during a
+        # SQLite booking burst (BENCHMARKS.md, session 10). The database stays on /tmp.
+        eml = tempfile.mkdtemp(prefix="naju-bench-eml-", dir="/dev/shm")
+        SHM_DIRS.append(eml)
+        os.symlink(eml, os.path.join(data_dir, "outbox"))
     pg_db = None
     if backend == "sqlite":
         db_url = os.path.join(data_dir, "naju-bench.db")
@@ -1008,6 +1021,8 @@ def main():
     ap.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server (a database is created and dropped)")
     ap.add_argument("--out", default=os.path.join(HERE, "last-run.json"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory under /tmp")
+    ap.add_argument("--eml-dir", choices=["shm", "data"], default="shm",
+                    help="where the mail worker's .eml files go: a tmpfs directory under /dev/shm [default], or DATA_DIR/outbox on /tmp as before session 10")
     ap.add_argument("--report-only", action="store_true",
                     help="only seed, rebuild the results and time the report alone (and VmHWM): e.g. --backends postgres --visits 1000000")
     args = ap.parse_args()
@@ -1091,6 +1106,8 @@ def main():
             json.dump(run, f, indent=1)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+        for d in SHM_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
     run["goals"] = goals(run)
     with open(args.out, "w") as f:
         json.dump(run, f, indent=1)
