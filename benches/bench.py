@@ -787,9 +787,16 @@ def run_backend(args, backend, binary, workdir, wrk, baseline):
                 # Last, so that its bookings and their emails do not weigh on the figures above.
                 pool = residents[len(residents) // 2:][:args.wrk_book]
                 try:
+                    cpu0 = proc_cpu_s(srv.pid)
                     with PerfRecord(args.perf, srv.pid, bdir, "wrk-book"):
                         res["wrk_book"] = wrk_book_phase(wrk, db, port, bdir, pool, session_id, open_slot, due, args.concurrency,
                                                           min(30, 5 + len(pool) // 250))
+                    cpu1 = proc_cpu_s(srv.pid)
+                    if cpu0 is not None and cpu1 is not None and res["wrk_book"].get("booked"):
+                        # Less moved by a busy machine than the rate: the server's CPU
+                        # (all its threads, the mail worker's included) per booking.
+                        res["wrk_book"]["server_cpu_us_per_booking"] = round((cpu1 - cpu0) * 1e6 / res["wrk_book"]["booked"])
+                        log("  wrk open burst: server CPU %d us per booking" % res["wrk_book"]["server_cpu_us_per_booking"])
                 except Exception as e:  # new in session 6 and not yet run end to end: report, keep going
                     log("  wrk open burst failed: %s" % e)
         finally:
@@ -894,6 +901,7 @@ def print_summary(run):
     row("wrk open burst: bookings/s", lambda r: "%s (%d/%d) %s" % (fmt(r["wrk_book"]["booked_per_s"]), r["wrk_book"]["booked"], r["wrk_book"]["residents"],
                                                                 "OK" if r["wrk_book"]["ok"] else "FAIL"))
     row("  wrk bookings/s : raw tx/s", lambda r: fmt(r["ratios"]["wrk_booked_per_s / raw_tx_per_s"], 3))
+    row("  server CPU us per booking", lambda r: fmt(r["wrk_book"].get("server_cpu_us_per_booking")))
     row("  the same : grouped raw tx/s", lambda r: fmt(r["ratios"].get("wrk_booked_per_s / grouped_raw_tx_per_s"), 3))
     row("mix: req/s", lambda r: fmt(r["mix"]["rps"]))
     row("  mix req/s : baseline", lambda r: fmt(r["ratios"]["mix_rps / baseline_rps"], 3))
