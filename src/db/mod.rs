@@ -506,6 +506,9 @@ where
 /// (`fcntl` calls on the file and the WAL index, under a process-wide mutex
 /// that every connection's reader waits on) once instead of at every
 /// statement (BENCHMARKS.md, session 10). On PostgreSQL `f` just runs.
+/// For a pooled connection outside a write transaction (SQLite refuses a
+/// `BEGIN` inside one); a write `f` makes through `write_tx` or `write_one`
+/// goes to the writer and is not seen by `f`'s later reads.
 pub fn read_together<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, AppError>) -> Result<T, AppError> {
     if let DbConn::Pg(_) = conn {
         return f(conn);
