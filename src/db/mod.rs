@@ -314,7 +314,9 @@ impl Writer {
                 return self.wait_for(id).map(|()| value);
             }
             Err(e) if self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed) => {
-                // Nothing of this write is left to commit.
+                // Its caller hears of the failure now. Nothing of a failed
+                // transaction is left; a single write's statements that
+                // succeeded are committed with the group, as on their own.
                 state.open = Some(group);
                 return Err(e);
             }
