@@ -254,10 +254,10 @@ impl Writer {
             state
         });
         let state = &mut *guard;
-        if state.conn.is_none() {
-            state.conn = Some(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?);
-        }
-        let Some(conn) = state.conn.as_mut() else { unreachable!("opened above") };
+        let conn = match &mut state.conn {
+            Some(conn) => conn,
+            empty => empty.insert(open_sqlite(&self.url, None).map_err(|e| AppError::Internal(format!("database writer: {e}")))?),
+        };
         let mut group = match state.open.take() {
             Some(group) => group,
             None => {
@@ -303,8 +303,9 @@ impl Writer {
             return Err(result.err().unwrap_or_else(|| e.into()));
         }
 
+        let leave_open = self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed);
         let committed = match result {
-            Ok(value) if self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed) => {
+            Ok(value) if leave_open => {
                 // Others are waiting: they go on in this transaction, and
                 // this write returns once it is committed.
                 group.waiting += 1;
@@ -313,7 +314,7 @@ impl Writer {
                 drop(guard);
                 return self.wait_for(id).map(|()| value);
             }
-            Err(e) if self.queued.load(Ordering::SeqCst) > 0 && group.members < GROUP_LIMIT.load(Ordering::Relaxed) => {
+            Err(e) if leave_open => {
                 // Its caller hears of the failure now. Nothing of a failed
                 // transaction is left; a single write's statements that
                 // succeeded are committed with the group, as on their own.
